@@ -266,7 +266,9 @@ def normalize_id(paper_id: str) -> str:
     if scheme == "arxiv":
         found = _arxiv(rest)
         if not found:
-            raise InvalidPaper(f"{rest[:80]!r} is not an arXiv id (like 2401.00001 or hep-th/9901001)")
+            raise InvalidPaper(
+                f"{rest[:80]!r} is not an arXiv id (like 2401.00001 or hep-th/9901001)"
+            )
         return found
     if scheme == "doi":
         found = _doi(rest)
