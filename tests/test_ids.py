@@ -1,6 +1,9 @@
 """Canonical paper ids (server/ids.py) against the vectors shared with extension/lib/ids.js."""
 
 import json
+import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -152,3 +155,56 @@ def test_wrong_types_are_invalid(value):
             function(value)
     with pytest.raises(InvalidPaper):
         canonical_id(value)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_python_and_javascript_agree_on_random_input(tmp_path):
+    """Differential check: server/ids.py and extension/lib/ids.js on the same random strings."""
+    rng = random.Random(1)
+    alphabet = "abcdefhpsvxz0123456789.:/-?#=&%@[]\\ ABCDEFGHIJKLMNOPQRSTUVWXYZ\u00e9\u0130\u212a\t"
+    prefixes = ["", "https://", "http://arxiv.org/abs/", "https://doi.org/10.", "doi:10.", "arxiv:"]
+    prefixes += ["url:https://", "https://openreview.net/forum?id=", "https://aclanthology.org/"]
+    prefixes += ["https://www.biorxiv.org/content/10.1101/", "s2:", "HTTP://EXAMPLE.com:"]
+    cases = [
+        rng.choice(prefixes) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
+        for _ in range(3000)
+    ]
+    (tmp_path / "cases.json").write_text(json.dumps(cases), "utf-8")
+    ids_js = (Path(__file__).parents[1] / "extension" / "lib" / "ids.js").as_uri()
+    script = f"""
+import {{normalizeId, paperIdFromUrl, normalizeUrl, canonicalId}} from {json.dumps(ids_js)};
+import {{readFileSync}} from "node:fs";
+const cases = JSON.parse(readFileSync(process.argv[1], "utf8"));
+const run = (f, x) => {{ try {{ return f(x); }} catch (e) {{
+  if (e.name !== "InvalidPaper") throw e; return null; }} }};
+console.log(JSON.stringify(cases.map((s) => [run(normalizeId, s), run(paperIdFromUrl, s),
+  run(normalizeUrl, s), run(canonicalId, {{id: s}}), run(canonicalId, {{doi: s}})])));
+"""
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script, str(tmp_path / "cases.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+    def run(function, value):
+        try:
+            return function(value)
+        except InvalidPaper:
+            return None
+
+    expected = [
+        [
+            run(normalize_id, s),
+            run(paper_id_from_url, s),
+            run(normalize_url, s),
+            run(canonical_id, {"id": s}),
+            run(canonical_id, {"doi": s}),
+        ]
+        for s in cases
+    ]
+    mismatches = [
+        (s, e, j) for s, e, j in zip(cases, expected, json.loads(out), strict=True) if e != j
+    ]
+    assert mismatches == []
