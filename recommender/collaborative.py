@@ -1,0 +1,125 @@
+"""Matrix factorisation via implicit (ALS, BPR), CPU only, with user fold-in.
+
+Owns the calls into ``implicit``: construction with ``use_gpu=False`` and an explicit
+``random_state``, fitting on a users x papers CSR matrix, and folding a user's current
+history into a user vector (``recalculate_user``) so that new events count without a
+retrain. Importing this module loads implicit's own OpenBLAS: a serving process should
+call ``threadpoolctl.threadpool_limits(1, "blas")`` afterwards (see PERF-NOTES).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from implicit.als import AlternatingLeastSquares
+from implicit.bpr import BayesianPersonalizedRanking
+from threadpoolctl import threadpool_limits
+
+
+class ALSModel:
+    """Implicit-feedback ALS (Hu, Koren & Volinsky) with fold-in.
+
+    Attributes
+    ----------
+    item_factors : ndarray of float32, shape (n_papers, factors)
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 2.0,
+        iterations: int = 15,
+        random_state: int = 0,
+        num_threads: int = 0,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.random_state = random_state
+        self.num_threads = num_threads
+        self._model: AlternatingLeastSquares | None = None
+
+    def _new(self) -> AlternatingLeastSquares:
+        with threadpool_limits(1, "blas"):  # implicit warns when BLAS is multithreaded
+            return AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=self.num_threads,
+                use_gpu=False,
+            )
+
+    def fit(self, user_items: sp.csr_matrix, progress: bool = False) -> ALSModel:
+        """Fit on a (n_users, n_papers) confidence CSR matrix."""
+        self._model = self._new()
+        with threadpool_limits(1, "blas"):
+            self._model.fit(sp.csr_matrix(user_items, dtype=np.float32), show_progress=progress)
+        return self
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        assert self._model is not None
+        return self._model.item_factors
+
+    def user_factors(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Fold in users from their confidence rows; shape (n_rows, factors)."""
+        assert self._model is not None
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        return self._model.recalculate_user(np.arange(rows.shape[0]), rows)
+
+    def scores(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Predicted preference for every paper; shape (n_rows, n_papers)."""
+        return self.user_factors(rows) @ self.item_factors.T
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / "als_item_factors.npy", self.item_factors)
+
+    @classmethod
+    def load(cls, folder: Path, params: dict, mmap: bool = True) -> ALSModel:
+        self = cls(**params)
+        self._model = self._new()
+        factors = np.load(folder / "als_item_factors.npy", mmap_mode="r" if mmap else None)
+        self._model.item_factors = np.ascontiguousarray(factors)
+        self._model.user_factors = np.zeros((0, self.factors), dtype=np.float32)
+        return self
+
+
+class BPRModel:
+    """Bayesian Personalised Ranking via implicit (a baseline: no fold-in, so users are
+    scored with their training factors)."""
+
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.05,
+        regularization: float = 0.01,
+        iterations: int = 100,
+        random_state: int = 0,
+        num_threads: int = 0,
+    ) -> None:
+        self.params = dict(
+            factors=factors,
+            learning_rate=learning_rate,
+            regularization=regularization,
+            iterations=iterations,
+            random_state=random_state,
+            num_threads=num_threads,
+        )
+        self._model = None
+
+    def fit(self, user_items: sp.csr_matrix, progress: bool = False) -> BPRModel:
+        with threadpool_limits(1, "blas"):
+            self._model = BayesianPersonalizedRanking(use_gpu=False, **self.params)
+            self._model.fit(sp.csr_matrix(user_items, dtype=np.float32), show_progress=progress)
+        return self
+
+    def scores_for_users(self, user_idx: np.ndarray) -> np.ndarray:
+        """Scores of training users; shape (len(user_idx), n_papers)."""
+        assert self._model is not None
+        return self._model.user_factors[user_idx] @ self._model.item_factors.T

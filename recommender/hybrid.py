@@ -1,0 +1,523 @@
+"""The served model: collaborative neighbourhood + ALS + text, blended by history length.
+
+Owns :class:`HybridRecommender` (fit / recommend / similar / save / load) and
+:class:`Recommendation`. For a user with ``n`` positive papers in their *current*
+history the score of paper ``j`` is::
+
+    c = n / (n + history_half)
+    score_j = c * (w_knn * knn_j + w_als * als_j)
+            + (w_text * (1 - c) + text_floor) * text_j
+            + w_pop * pop_j
+
+where every component is scaled to a maximum of 1 over the candidates:
+
+* ``knn``  -- sum of the history's rows of a sparse top-k RP3beta item-item matrix;
+* ``als``  -- implicit ALS, the user vector folded in from the history on every call;
+* ``text`` -- cosine of the paper's TF-IDF row with the user's profile: the weighted sum of
+  the history's rows plus (``w_expand``) the rows of the papers collaborative filtering
+  ranks highest, which carries collaborative signal to papers nobody has read yet;
+* ``pop``  -- log popularity.
+
+An empty history gets popular and fresh papers. Nothing is retrained per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from .collaborative import ALSModel
+from .interactions import Interactions, history_vector
+from .neighbours import item_neighbours
+from .sparse_utils import load_csr, save_csr, topk_per_row
+from .text import TextModel
+
+FORMAT_VERSION = 1
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    # collaborative neighbourhood
+    "neighbours_kind": "rp3beta",
+    "neighbours_k": 100,
+    "rp3_alpha": 1.0,
+    "rp3_beta": 0.5,
+    # ALS (0 factors disables it)
+    "als_factors": 64,
+    "als_regularization": 0.05,
+    "als_alpha": 2.0,
+    "als_iterations": 15,
+    # text
+    "text_max_features": 200_000,
+    "text_min_df": 2,
+    "text_max_df": 0.5,
+    "text_max_query_terms": 300,
+    # blend
+    "w_knn": 1.0,
+    "w_als": 0.5,
+    "w_text": 1.0,
+    "text_floor": 0.2,
+    "history_half": 5.0,
+    "w_pop": 0.02,
+    "w_expand": 0.3,
+    "expand_k": 20,
+    "w_fresh": 0.5,
+    "fresh_days": 30.0,
+    # reproducibility and threads
+    "random_state": 0,
+    "num_threads": 0,
+}
+
+
+@dataclass
+class Recommendation:
+    """One recommended paper with JSON-ready reasons (``{"type": ...}`` dicts)."""
+
+    paper_id: str
+    score: float
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _row_max_scale(x: np.ndarray) -> np.ndarray:
+    """Divide each row by its largest absolute value (rows of zeros stay zero)."""
+    m = np.abs(x).max(axis=1, keepdims=True) if x.shape[1] else np.ones((x.shape[0], 1))
+    m[m == 0] = 1.0
+    return x / m
+
+
+def _parse_day(value: str | None) -> float:
+    if not value:
+        return np.nan
+    try:
+        return float(dt.date.fromisoformat(str(value)[:10]).toordinal())
+    except ValueError:
+        return np.nan
+
+
+class HybridRecommender:
+    """Hybrid collaborative + text recommender (see the module docstring).
+
+    Parameters
+    ----------
+    **params
+        Overrides of :data:`DEFAULT_PARAMS` (unknown names raise TypeError).
+    """
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(DEFAULT_PARAMS)
+        if unknown:
+            raise TypeError(f"unknown HybridRecommender parameters: {sorted(unknown)}")
+        self.params: dict[str, Any] = {**DEFAULT_PARAMS, **params}
+        self.paper_ids: list[str] = []
+        self.paper_index: dict[str, int] = {}
+        self.n_users = 0
+        self.n_interactions = 0
+        self.neighbours = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.als: ALSModel | None = None
+        self.text = TextModel()
+        self.popularity = np.zeros(0, np.float32)  # log1p(readers), scaled to max 1
+        self.readers = np.zeros(0, np.int32)
+        self.freshness = np.zeros(0, np.float32)
+        self.fit_seconds = 0.0
+
+    @property
+    def n_papers(self) -> int:
+        return len(self.paper_ids)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        inter: Interactions,
+        texts: Sequence[str],
+        published: Sequence[str | None] | None = None,
+        progress: bool = False,
+    ) -> HybridRecommender:
+        """Train every component.
+
+        Parameters
+        ----------
+        inter : Interactions, matrix shape (n_users, n_papers)
+        texts : sequence of str, length n_papers (title + " " + abstract per paper)
+        published : sequence of ISO dates or None, length n_papers, optional
+        progress : bool
+            Show tqdm progress for the ALS fit.
+        """
+        t0 = time.perf_counter()
+        p = self.params
+        n = inter.n_papers
+        if len(texts) != n:
+            raise ValueError(f"texts has {len(texts)} entries for {n} papers")
+        if published is not None and len(published) != n:
+            raise ValueError(f"published has {len(published)} entries for {n} papers")
+        x = sp.csr_matrix(inter.matrix, dtype=np.float32)
+        self.paper_ids = list(inter.paper_ids)
+        self.paper_index = {pid: i for i, pid in enumerate(self.paper_ids)}
+        self.n_users = inter.n_users
+        self.n_interactions = int(x.nnz)
+
+        self.readers = np.diff(x.tocsc().indptr).astype(np.int32)
+        pop = np.log1p(self.readers.astype(np.float32))
+        self.popularity = pop / pop.max() if pop.size and pop.max() > 0 else pop
+
+        self.freshness = np.zeros(n, np.float32)
+        if published is not None:
+            days = np.array([_parse_day(d) for d in published], dtype=np.float64)
+            if np.isfinite(days).any():
+                age = np.nanmax(days) - days
+                fresh = np.exp(-age / float(p["fresh_days"]))
+                self.freshness = np.nan_to_num(fresh, nan=0.0).astype(np.float32)
+
+        self.text = TextModel(
+            max_features=p["text_max_features"],
+            min_df=p["text_min_df"],
+            max_df=p["text_max_df"],
+            max_query_terms=p["text_max_query_terms"],
+        ).fit(texts)
+
+        self.neighbours = item_neighbours(
+            x,
+            k=p["neighbours_k"],
+            kind=p["neighbours_kind"],
+            alpha=p["rp3_alpha"],
+            beta=p["rp3_beta"],
+        )
+
+        self.als = None
+        if p["als_factors"] > 0 and p["w_als"] > 0 and x.nnz > 0:
+            self.als = ALSModel(**self._als_params()).fit(x, progress=progress)
+        self.fit_seconds = time.perf_counter() - t0
+        return self
+
+    def _als_params(self) -> dict[str, Any]:
+        p = self.params
+        return {
+            "factors": p["als_factors"],
+            "regularization": p["als_regularization"],
+            "alpha": p["als_alpha"],
+            "iterations": p["als_iterations"],
+            "random_state": p["random_state"],
+            "num_threads": p["num_threads"],
+        }
+
+    # -------------------------------------------------------------- scoring
+    def components(self, rows: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """Unblended component scores for a batch of users.
+
+        Parameters
+        ----------
+        rows : csr_matrix, shape (n_rows, n_papers)
+            Confidence rows (as built by :func:`~recommender.build_interactions`).
+
+        Returns
+        -------
+        dict of name -> ndarray of float32, shape (n_rows, n_papers), each row scaled to a
+        maximum absolute value of 1: ``knn``, ``als``, ``text``; plus ``n_pos``, shape
+        (n_rows,), the number of positive papers per row.
+        """
+        p = self.params
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        n_rows, n = rows.shape
+        out: dict[str, np.ndarray] = {"n_pos": np.diff(rows.indptr).astype(np.float32)}
+        knn = np.asarray((rows @ self.neighbours).toarray(), dtype=np.float32)
+        out["knn"] = _row_max_scale(knn)
+        if self.als is not None:
+            out["als"] = _row_max_scale(self.als.scores(rows).astype(np.float32))
+        else:
+            out["als"] = np.zeros((n_rows, n), np.float32)
+        if self.text.n_terms:
+            prof = normalize(rows @ self.text.matrix, copy=False)
+            if p["w_expand"] > 0 and p["expand_k"] > 0:
+                cf = np.maximum(out["knn"] + p["w_als"] * out["als"], 0.0)
+                cf[rows.nonzero()] = 0.0
+                top = topk_per_row(sp.csr_matrix(cf), int(p["expand_k"]))
+                exp_prof = normalize(top @ self.text.matrix, copy=False)
+                prof = prof + p["w_expand"] * exp_prof
+            prof = self.text._prune(normalize(sp.csr_matrix(prof), copy=False))
+            out["text"] = _row_max_scale(self.text.scores(prof))
+        else:
+            out["text"] = np.zeros((n_rows, n), np.float32)
+        return out
+
+    def blend(
+        self,
+        comp: dict[str, np.ndarray],
+        params: dict[str, Any] | None = None,
+        popularity: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Blend components (see the module docstring); shape (n_rows, n_cols).
+
+        ``popularity`` (shape (n_cols,)) defaults to the model's; pass the candidates'
+        share when the components were restricted to candidates.
+        """
+        p = {**self.params, **(params or {})}
+        pop = self.popularity if popularity is None else popularity
+        n_pos = comp["n_pos"][:, None]
+        c = n_pos / (n_pos + p["history_half"])
+        s = c * (p["w_knn"] * comp["knn"] + p["w_als"] * comp["als"])
+        s += (p["w_text"] * (1.0 - c) + p["text_floor"]) * comp["text"]
+        s += p["w_pop"] * pop[None, :]
+        cold = n_pos[:, 0] == 0
+        if cold.any() and popularity is None:
+            s[cold] = self._cold_scores()
+        return s
+
+    def _cold_scores(self) -> np.ndarray:
+        return self.popularity + self.params["w_fresh"] * self.freshness
+
+    def score_rows(
+        self, rows: sp.csr_matrix, candidates: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Components and blended scores for a batch of confidence rows.
+
+        Parameters
+        ----------
+        rows : csr_matrix, shape (n_rows, n_papers)
+        candidates : ndarray of int, shape (n_cand,), sorted, optional
+            When given, components are restricted to these columns and rescaled over them.
+
+        Returns
+        -------
+        (components, scores); scores has shape (n_rows, n_cand or n_papers). History papers
+        are *not* masked here (callers do that).
+        """
+        comp = self.components(rows)
+        pop = None
+        if candidates is not None:
+            comp = {
+                k: (v if k == "n_pos" else _row_max_scale(v[:, candidates]))
+                for k, v in comp.items()
+            }
+            pop = self.popularity[candidates]
+        scores = self.blend(comp, popularity=pop)
+        if candidates is not None and (comp["n_pos"] == 0).any():
+            scores[comp["n_pos"] == 0] = self._cold_scores()[candidates]
+        return comp, scores
+
+    # -------------------------------------------------------------- serving
+    def _candidate_index(self, candidates: Collection[str] | None) -> np.ndarray | None:
+        if candidates is None:
+            return None
+        idx = [self.paper_index[c] for c in candidates if c in self.paper_index]
+        return np.unique(np.asarray(idx, dtype=np.int64))
+
+    def recommend(
+        self,
+        history: Iterable[tuple[str, str, int | None]],
+        n: int = 20,
+        candidates: Collection[str] | None = None,
+    ) -> list[Recommendation]:
+        """Top-``n`` papers for a user's current history.
+
+        Parameters
+        ----------
+        history : iterable of (paper_id, type, dwell_ms)
+            All of the user's events (papers unknown to the model are ignored).
+        n : int
+        candidates : collection of paper ids, optional
+            Only these are scored and returned.
+        """
+        if self.n_papers == 0 or n <= 0:
+            return []
+        row, seen, positives = history_vector(history, self.paper_index, self.n_papers)
+        cand = self._candidate_index(candidates)
+        if cand is not None and cand.size == 0:
+            return []
+        if positives.size == 0:
+            comp = None
+            sub = self._cold_scores()
+            sub = sub if cand is None else sub[cand]
+        else:
+            comp, scores = self.score_rows(row, cand)
+            sub = scores[0]
+        idx = np.arange(self.n_papers) if cand is None else cand
+        keep = ~np.isin(idx, seen)
+        idx, sub = idx[keep], np.asarray(sub, dtype=np.float64)[keep]
+        k = min(n, idx.size)
+        if k == 0:
+            return []
+        top = np.argpartition(-sub, k - 1)[:k]
+        top = top[np.lexsort((idx[top], -sub[top]))]
+        return [
+            Recommendation(
+                self.paper_ids[idx[t]],
+                float(sub[t]),
+                self._reasons(int(idx[t]), comp, cand, positives),
+            )
+            for t in top
+        ]
+
+    def _reasons(
+        self,
+        j: int,
+        comp: dict[str, np.ndarray] | None,
+        cand: np.ndarray | None,
+        positives: np.ndarray,
+    ) -> list[dict[str, Any]]:
+        p = self.params
+        if comp is None:
+            fresh = p["w_fresh"] * self.freshness[j]
+            if fresh > self.popularity[j]:
+                return [{"type": "fresh"}]
+            return [{"type": "popular"}]
+        col = j if cand is None else int(np.searchsorted(cand, j))
+        n_pos = float(comp["n_pos"][0])
+        c = n_pos / (n_pos + p["history_half"])
+        parts = {
+            "knn": c * p["w_knn"] * comp["knn"][0, col],
+            "als": c * p["w_als"] * comp["als"][0, col],
+            "text": (p["w_text"] * (1 - c) + p["text_floor"]) * comp["text"][0, col],
+            "pop": p["w_pop"] * self.popularity[j],
+        }
+        best = max(parts, key=lambda name: parts[name])
+        reasons: list[dict[str, Any]] = []
+        if best == "knn" or (best == "als" and self.neighbours.nnz):
+            src = self._best_source_collab(j, positives)
+            if src is not None:
+                reasons.append({"type": "because_you_read", "paper_id": self.paper_ids[src]})
+            if best == "als" or src is None:
+                reasons.append({"type": "similar_readers"})
+        elif best == "text":
+            src = self._best_source_text(j, positives)
+            if src is not None:
+                reasons.append({"type": "because_you_read", "paper_id": self.paper_ids[src]})
+            reasons.append({"type": "similar_text"})
+        elif best == "als":
+            reasons.append({"type": "similar_readers"})
+        if best == "pop" or not reasons:
+            reasons.append({"type": "popular"})
+        return reasons
+
+    def _best_source_collab(self, j: int, positives: np.ndarray) -> int | None:
+        if positives.size == 0:
+            return None
+        sims = np.asarray(self.neighbours[positives][:, j].toarray()).ravel()
+        if sims.max(initial=0) <= 0:
+            return None
+        return int(positives[int(np.argmax(sims))])
+
+    def _best_source_text(self, j: int, positives: np.ndarray) -> int | None:
+        if positives.size == 0 or self.text.n_terms == 0:
+            return None
+        sims = np.asarray((self.text.matrix[positives] @ self.text.matrix[j].T).toarray()).ravel()
+        if sims.max(initial=0) <= 0.05:
+            return None
+        return int(positives[int(np.argmax(sims))])
+
+    def similar(self, paper_id: str, n: int = 10, text: str | None = None) -> list[Recommendation]:
+        """Papers related to one paper: co-reading + text for known papers, text alone
+        (from ``text``) for papers unknown to the model."""
+        if self.n_papers == 0 or n <= 0:
+            return []
+        p = self.params
+        j = self.paper_index.get(paper_id)
+        if j is not None and self.text.matrix[j].nnz:
+            query = self.text.matrix[j]
+        elif text:
+            query = self.text.transform([text])
+        else:
+            query = None
+        text_s = (
+            _row_max_scale(self.text.scores(query))[0]
+            if query is not None and query.nnz
+            else np.zeros(self.n_papers, np.float32)
+        )
+        knn_s = np.zeros(self.n_papers, np.float32)
+        c = 0.0
+        if j is not None:
+            row = self.neighbours[j]
+            knn_s[row.indices] = row.data
+            knn_s = _row_max_scale(knn_s[None, :])[0]
+            deg = float(self.readers[j])
+            c = deg / (deg + p["history_half"])
+        scores = (c * p["w_knn"] * knn_s + (p["w_text"] * (1 - c) + p["text_floor"]) * text_s)
+        scores = scores.astype(np.float64)
+        if not np.any(scores > 0):
+            return []
+        if j is not None:
+            scores[j] = -np.inf
+        scores[scores <= 0] = -np.inf
+        k = min(n, int(np.isfinite(scores).sum()))
+        if k == 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        result = []
+        for t in top:
+            collab = c * p["w_knn"] * knn_s[t]
+            txt = (p["w_text"] * (1 - c) + p["text_floor"]) * text_s[t]
+            reasons: list[dict[str, Any]] = []
+            if collab >= txt:
+                reasons.append({"type": "similar_readers"})
+            if txt > 0:
+                reasons.append({"type": "similar_text"})
+            result.append(Recommendation(self.paper_ids[t], float(scores[t]), reasons))
+        return result
+
+    # ----------------------------------------------------------------- files
+    def save(self, folder: str | Path) -> None:
+        """Write the model into ``folder`` (which must exist and be empty)."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is not a directory")
+        if any(folder.iterdir()):
+            raise FileExistsError(f"{folder} is not empty")
+        (folder / "paper_ids.json").write_text(json.dumps(self.paper_ids), encoding="utf-8")
+        np.save(folder / "popularity.npy", self.popularity.astype(np.float32))
+        np.save(folder / "readers.npy", self.readers.astype(np.int32))
+        np.save(folder / "freshness.npy", self.freshness.astype(np.float32))
+        save_csr(folder / "neighbours", self.neighbours)
+        self.text.save(folder)
+        if self.als is not None:
+            self.als.save(folder)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": "HybridRecommender",
+            "params": self.params,
+            "counts": {
+                "users": self.n_users,
+                "papers": self.n_papers,
+                "interactions": self.n_interactions,
+            },
+            "components": {"als": self.als is not None, "text_terms": self.text.n_terms},
+            "fit_seconds": round(self.fit_seconds, 3),
+        }
+        # the manifest goes last: a folder with a manifest is complete
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: str | Path, mmap: bool = True) -> HybridRecommender:
+        """Load a model written by :meth:`save` (arrays memory-mapped when ``mmap``)."""
+        folder = Path(folder)
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{folder} has no manifest.json: not a saved model")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"unsupported model format version {version!r} in {folder} "
+                f"(this code reads version {FORMAT_VERSION}); retrain the model"
+            )
+        params = {k: v for k, v in manifest["params"].items() if k in DEFAULT_PARAMS}
+        self = cls(**params)
+        mode = "r" if mmap else None
+        self.paper_ids = json.loads((folder / "paper_ids.json").read_text(encoding="utf-8"))
+        self.paper_index = {pid: i for i, pid in enumerate(self.paper_ids)}
+        self.n_users = int(manifest["counts"]["users"])
+        self.n_interactions = int(manifest["counts"].get("interactions", 0))
+        self.popularity = np.load(folder / "popularity.npy", mmap_mode=mode)
+        self.readers = np.load(folder / "readers.npy", mmap_mode=mode)
+        self.freshness = np.load(folder / "freshness.npy", mmap_mode=mode)
+        self.neighbours = load_csr(folder / "neighbours", mmap=mmap)
+        self.text = TextModel.load(folder, mmap=mmap)
+        if manifest["components"].get("als"):
+            self.als = ALSModel.load(folder, self._als_params(), mmap=mmap)
+        self.fit_seconds = float(manifest.get("fit_seconds", 0.0))
+        return self

@@ -1,0 +1,57 @@
+"""Small sparse-matrix helpers: per-row top-k pruning and CSR files.
+
+CSR matrices are stored as three ``.npy`` files (data, indices, indptr) plus the
+shape, so that loading can memory-map them instead of decompressing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def topk_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of every row (ties broken by column).
+
+    Parameters
+    ----------
+    m : csr_matrix, shape (n_rows, n_cols)
+    k : int
+
+    Returns
+    -------
+    csr_matrix, shape (n_rows, n_cols), at most ``k`` entries per row, indices sorted.
+    """
+    m = sp.csr_matrix(m)
+    lengths = np.diff(m.indptr)
+    if lengths.size == 0 or lengths.max() <= k:
+        return m
+    rows = np.repeat(np.arange(m.shape[0]), lengths)
+    order = np.lexsort((m.indices, -m.data, rows))
+    rank = np.arange(m.nnz) - np.repeat(m.indptr[:-1], lengths)
+    keep = order[rank < k]
+    out = sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
+    out.sort_indices()
+    return out
+
+
+def save_csr(prefix: Path, m: sp.csr_matrix) -> None:
+    """Write ``m`` as ``<prefix>.data.npy``, ``.indices.npy``, ``.indptr.npy``, ``.shape.json``."""
+    m = sp.csr_matrix(m)
+    np.save(f"{prefix}.data.npy", m.data)
+    np.save(f"{prefix}.indices.npy", m.indices)
+    np.save(f"{prefix}.indptr.npy", m.indptr)
+    Path(f"{prefix}.shape.json").write_text(json.dumps(list(m.shape)), encoding="utf-8")
+
+
+def load_csr(prefix: Path, mmap: bool = True) -> sp.csr_matrix:
+    """Read a matrix written by :func:`save_csr` (memory-mapped when ``mmap``)."""
+    mode = "r" if mmap else None
+    shape = tuple(json.loads(Path(f"{prefix}.shape.json").read_text(encoding="utf-8")))
+    data = np.load(f"{prefix}.data.npy", mmap_mode=mode)
+    indices = np.load(f"{prefix}.indices.npy", mmap_mode=mode)
+    indptr = np.load(f"{prefix}.indptr.npy", mmap_mode=mode)
+    return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)

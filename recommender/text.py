@@ -1,0 +1,168 @@
+"""Text model: TF-IDF over title + abstract, user profiles, text similarity.
+
+Owns the vectoriser and the L2-normalised (papers x terms) matrix, plus its
+(terms x papers) transpose so that a query touches only the postings of its terms.
+A user profile is the L2-normalised, confidence-weighted sum of the rows of the
+papers in the history; its cosine with every paper is the text score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from .sparse_utils import load_csr, save_csr, topk_per_row
+
+TOKEN_PATTERN = r"(?u)\b[^\W\d_][\w\-]+\b"
+
+
+class TextModel:
+    """TF-IDF text model.
+
+    Parameters
+    ----------
+    max_features : int
+        Vocabulary bound (memory: the matrix keeps at most this many columns).
+    min_df : int
+        Minimum document frequency of a term (lowered to 1 for catalogs under 50 papers).
+    max_df : float
+        Terms in more than this share of documents are dropped.
+    max_query_terms : int
+        A profile keeps only its strongest terms; bounds query cost on large catalogs.
+
+    Attributes
+    ----------
+    matrix : csr_matrix of float32, shape (n_papers, n_terms), rows L2-normalised
+    matrix_t : csr_matrix of float32, shape (n_terms, n_papers)
+    """
+
+    def __init__(
+        self,
+        max_features: int = 200_000,
+        min_df: int = 2,
+        max_df: float = 0.5,
+        max_query_terms: int = 300,
+    ) -> None:
+        self.max_features = max_features
+        self.min_df = min_df
+        self.max_df = max_df
+        self.max_query_terms = max_query_terms
+        self.vectorizer: TfidfVectorizer | None = None
+        self.matrix = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.matrix_t = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, texts: Sequence[str]) -> TextModel:
+        """Fit the vocabulary on ``texts`` (one per paper) and build the paper matrix."""
+        texts = [t or "" for t in texts]
+        n = len(texts)
+        min_df = self.min_df if n >= 50 else 1
+        max_df = self.max_df if n >= 50 else 1.0
+        vec = TfidfVectorizer(
+            sublinear_tf=True,
+            min_df=min_df,
+            max_df=max_df,
+            max_features=self.max_features,
+            stop_words="english",
+            token_pattern=TOKEN_PATTERN,
+            dtype=np.float32,
+            lowercase=True,
+        )
+        try:
+            m = vec.fit_transform(texts)
+        except ValueError:  # empty vocabulary: no usable text at all
+            self.vectorizer = None
+            self.matrix = sp.csr_matrix((n, 0), dtype=np.float32)
+            self.matrix_t = sp.csr_matrix((0, n), dtype=np.float32)
+            return self
+        self.vectorizer = vec
+        self._set_matrix(m)
+        return self
+
+    def _set_matrix(self, m: sp.spmatrix) -> None:
+        m = normalize(sp.csr_matrix(m, dtype=np.float32), copy=False)
+        m.sort_indices()
+        self.matrix = m
+        self.matrix_t = m.T.tocsr()
+        self.matrix_t.sort_indices()
+
+    @property
+    def n_terms(self) -> int:
+        return self.matrix.shape[1]
+
+    @property
+    def has_text(self) -> np.ndarray:
+        """bool array, shape (n_papers,): paper has at least one known term."""
+        return np.diff(self.matrix.indptr) > 0
+
+    # ---------------------------------------------------------------- query
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Vectorise new texts; shape (len(texts), n_terms), rows L2-normalised."""
+        if self.vectorizer is None:
+            return sp.csr_matrix((len(texts), self.n_terms), dtype=np.float32)
+        m = self.vectorizer.transform([t or "" for t in texts])
+        return normalize(sp.csr_matrix(m, dtype=np.float32), copy=False)
+
+    def profiles(self, weights: sp.csr_matrix) -> sp.csr_matrix:
+        """User profiles from (users x papers) weights; shape (n_users, n_terms), L2 rows."""
+        prof = sp.csr_matrix(weights, dtype=np.float32) @ self.matrix
+        prof = normalize(prof, copy=False)
+        return self._prune(prof)
+
+    def _prune(self, prof: sp.csr_matrix) -> sp.csr_matrix:
+        k = self.max_query_terms
+        if not k or prof.shape[0] == 0 or np.diff(prof.indptr).max(initial=0) <= k:
+            return prof
+        return normalize(topk_per_row(prof, k), copy=False)
+
+    def scores(self, queries: sp.csr_matrix) -> np.ndarray:
+        """Cosine of each query row with every paper; dense, shape (n_queries, n_papers)."""
+        if self.n_terms == 0:
+            return np.zeros((queries.shape[0], self.matrix.shape[0]), np.float32)
+        out = queries @ self.matrix_t
+        return np.asarray(out.toarray(), dtype=np.float32)
+
+    # ---------------------------------------------------------------- files
+    def save(self, folder: Path) -> None:
+        vocab: list[str] = []
+        idf = np.zeros(0, np.float32)
+        if self.vectorizer is not None:
+            vocab = self.vectorizer.get_feature_names_out().tolist()
+            idf = self.vectorizer.idf_.astype(np.float32)
+        (folder / "text_vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
+        np.save(folder / "text_idf.npy", idf)
+        save_csr(folder / "text_matrix", self.matrix)
+        params = {
+            "max_features": self.max_features,
+            "min_df": self.min_df,
+            "max_df": self.max_df,
+            "max_query_terms": self.max_query_terms,
+        }
+        (folder / "text_params.json").write_text(json.dumps(params), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> TextModel:
+        params = json.loads((folder / "text_params.json").read_text(encoding="utf-8"))
+        self = cls(**params)
+        vocab = json.loads((folder / "text_vocabulary.json").read_text(encoding="utf-8"))
+        idf = np.load(folder / "text_idf.npy")
+        if vocab:
+            vec = TfidfVectorizer(
+                sublinear_tf=True,
+                stop_words="english",
+                token_pattern=TOKEN_PATTERN,
+                dtype=np.float32,
+                vocabulary={t: i for i, t in enumerate(vocab)},
+            )
+            vec.idf_ = idf.astype(np.float64)
+            self.vectorizer = vec
+        self.matrix = load_csr(folder / "text_matrix", mmap=mmap)
+        self.matrix_t = self.matrix.T.tocsr()
+        self.matrix_t.sort_indices()
+        return self
