@@ -1,0 +1,245 @@
+"""The HTTP API, version 1: JSON in, JSON out, one Blueprint.
+
+Views check their input, call :mod:`server.storage` and :mod:`server.recommendations`, and raise
+:class:`~server.errors.ApiError` for anything a client got wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from . import auth, recommendations, storage
+from .db import get_db
+from .errors import ApiError
+from .ids import InvalidPaper, normalize_id
+from .openapi import openapi_document
+from .validation import Invalid, clean_date, clean_event
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_N = 100
+MAX_HISTORY_PAGE = 1000
+
+
+# --- request helpers --------------------------------------------------------------------------
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def login_required(view):
+    """Authenticate the bearer token and put the caller in ``g.caller``."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        token = _bearer_token()
+        if token is None:
+            raise ApiError(
+                "missing_token",
+                "Send your API token as 'Authorization: Bearer <token>'.",
+                401,
+                {"WWW-Authenticate": "Bearer"},
+            )
+        caller = auth.authenticate(get_db(), token)
+        if caller is None:
+            raise ApiError(
+                "invalid_token",
+                "The API token is not valid (unknown, malformed or revoked).",
+                401,
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        g.caller = caller
+        current_app.extensions["nextpaper.rate_limiter"].check(token)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not g.caller.is_admin:
+            raise ApiError("admin_required", "This route needs an admin token.", 403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise ApiError(
+            "unsupported_media_type", "Send a JSON body (Content-Type: application/json).", 415
+        )
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError("invalid_json", "The body is not valid UTF-8.") from None
+    except RecursionError:
+        raise ApiError("invalid_json", "The JSON body is nested too deeply.") from None
+    except ValueError as error:
+        raise ApiError("invalid_json", f"The body is not valid JSON: {error}") from None
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError("invalid_parameter", f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise ApiError("invalid_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def _since_arg() -> str | None:
+    raw = request.args.get("since")
+    if raw is None:
+        return None
+    try:
+        return clean_date(raw, "since")
+    except Invalid as error:
+        raise ApiError("invalid_parameter", error.message) from None
+
+
+def _models():
+    return current_app.extensions["nextpaper.models"].get()
+
+
+def _recommendations_for(user_id: str):
+    n = _int_arg("n", 20, 1, MAX_N)
+    since = _since_arg()
+    return jsonify(
+        recommendations.recommend_for_user(get_db(), _models(), user_id, n=n, since=since)
+    )
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+@bp.get("/health")
+def health():
+    loaded = _models()
+    return jsonify({"ok": True, "model": loaded.summary() if loaded else None})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.post("/events")
+@login_required
+def post_events():
+    body = _json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise ApiError("invalid_body", 'The body must be {"events": [event, ...]}.')
+    raw_events = body["events"]
+    limit = current_app.config["MAX_BATCH_EVENTS"]
+    if len(raw_events) > limit:
+        raise ApiError("batch_too_large", f"A batch holds at most {limit} events; split it.", 413)
+    events, papers, rejected = [], [], []
+    seen_ids: set[str] = set()
+    duplicates = 0
+    for index, raw in enumerate(raw_events):
+        try:
+            event, paper = clean_event(raw)
+        except Invalid as error:
+            rejected.append({"index": index, "code": error.code, "message": error.message})
+            continue
+        if event["event_id"] in seen_ids:
+            duplicates += 1
+            continue
+        seen_ids.add(event["event_id"])
+        events.append(event)
+        papers.append(paper)
+    accepted = storage.record_events(get_db(), g.caller.user_id, events, papers) if events else 0
+    duplicates += len(events) - accepted
+    return jsonify({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})
+
+
+@bp.get("/recommendations")
+@login_required
+def own_recommendations():
+    return _recommendations_for(g.caller.user_id)
+
+
+@bp.get("/users/<user_id>/recommendations")
+@admin_required
+def user_recommendations(user_id: str):
+    if storage.get_user(get_db(), user_id) is None:
+        raise ApiError("user_not_found", f"No user {user_id!r}.", 404)
+    return _recommendations_for(user_id)
+
+
+def _stored_paper(paper_id: str) -> dict[str, Any]:
+    try:
+        canonical = normalize_id(paper_id)
+    except InvalidPaper as error:
+        raise ApiError("invalid_paper_id", str(error)) from None
+    paper = storage.get_paper(get_db(), canonical)
+    if paper is None:
+        raise ApiError("paper_not_found", f"No paper {canonical}.", 404)
+    return paper
+
+
+@bp.get("/papers/<path:paper_id>/similar")
+@login_required
+def similar(paper_id: str):
+    paper = _stored_paper(paper_id)
+    n = _int_arg("n", 10, 1, MAX_N)
+    return jsonify(recommendations.similar_papers(get_db(), _models(), paper, n=n))
+
+
+@bp.get("/papers/<path:paper_id>")
+@login_required
+def get_paper(paper_id: str):
+    return jsonify(_stored_paper(paper_id))
+
+
+@bp.get("/history")
+@login_required
+def history():
+    limit = _int_arg("limit", 100, 1, MAX_HISTORY_PAGE)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    db = get_db()
+    return jsonify(
+        {
+            "events": storage.list_events(db, g.caller.user_id, limit=limit, offset=offset),
+            "total": storage.count_events(db, g.caller.user_id),
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@bp.delete("/history")
+@login_required
+def delete_history():
+    return jsonify({"deleted": storage.delete_history(get_db(), g.caller.user_id)})
+
+
+@bp.get("/export")
+@login_required
+def export():
+    return jsonify(storage.export_user(get_db(), g.caller.user_id))
+
+
+@bp.post("/admin/train")
+@admin_required
+def admin_train():
+    status = current_app.extensions["nextpaper.trainer"].start()
+    loaded = _models()
+    return jsonify({**status, "model": loaded.summary() if loaded else None}), 202

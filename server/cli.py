@@ -1,0 +1,413 @@
+"""The ``nextpaper`` command line.
+
+Every command takes ``--home DIR`` (env ``NEXTPAPER_HOME``, default ``./instance``), which holds
+``nextpaper.db`` and ``models/``. Bad input ends with a one-line error and exit status 2; long
+work shows a progress bar on a terminal and stays quiet when piped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from . import DEFAULT_HOME
+
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+class CliError(click.ClickException):
+    """A one-line error; exit status 2, as for bad usage."""
+
+    exit_code = 2
+
+
+def _progress_enabled() -> bool:
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def _database(ctx: click.Context):
+    from .db import SchemaTooNew, open_database
+
+    home: Path = ctx.obj["home"]
+    try:
+        db = open_database(home / "nextpaper.db")
+    except SchemaTooNew as error:
+        raise CliError(str(error)) from None
+    except sqlite3.DatabaseError as error:
+        raise CliError(f"cannot open the database in {home}: {error}") from None
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _model_store(ctx: click.Context):
+    from .models import ModelStore
+
+    return ModelStore(ctx.obj["home"] / "models")
+
+
+@click.group()
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="NEXTPAPER_HOME",
+    default=DEFAULT_HOME,
+    show_default=True,
+    help="Folder holding nextpaper.db and models/.",
+)
+@click.pass_context
+def main(ctx: click.Context, home: Path) -> None:
+    """NextPaper: a self-hosted paper recommender."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home.resolve()
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the database and, if there is no admin yet, an admin user with a token."""
+    from . import auth, storage
+
+    home: Path = ctx.obj["home"]
+    with _database(ctx) as db:
+        if storage.has_admin(db):
+            click.echo(f"NextPaper home: {home} (database ready, admin exists)")
+            return
+        name = "admin"
+        if storage.get_user(db, name) is None:
+            storage.create_user(db, name, is_admin=True)
+        token = auth.issue_token(db, name)
+    token_file = home / ADMIN_TOKEN_FILE
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    click.echo(f"NextPaper home: {home}")
+    click.echo(f"Created admin user 'admin'; its API token is in {token_file}")
+    click.echo(
+        "Load the extension: chrome://extensions -> Developer mode -> Load unpacked -> extension/"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--retrain-events",
+    type=click.IntRange(1),
+    help="Retrain after this many new events or papers (default 1000).",
+)
+@click.option(
+    "--retrain-minutes",
+    type=click.FloatRange(0.01),
+    help="Retrain when anything changed and the model is this old (default 60).",
+)
+@click.option("--no-retrain", is_flag=True, help="Serve only; never retrain in the background.")
+@click.pass_context
+def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain) -> None:
+    """Serve the HTTP API with a production WSGI server (waitress); retrain in the background."""
+    import waitress
+
+    from . import create_app
+    from .models import limit_blas_threads
+    from .training import RetrainScheduler
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    os.environ["NEXTPAPER_HOME"] = str(ctx.obj["home"])
+    app = create_app()
+    limit_blas_threads()
+    if retrain_events:
+        app.config["RETRAIN_EVENTS"] = retrain_events
+    if retrain_minutes:
+        app.config["RETRAIN_MINUTES"] = retrain_minutes
+    scheduler = None
+    if not no_retrain:
+        scheduler = RetrainScheduler(
+            Path(app.config["DATABASE"]),
+            app.extensions["nextpaper.models"].store,
+            app.extensions["nextpaper.trainer"],
+            every_events=int(app.config["RETRAIN_EVENTS"]),
+            every_minutes=float(app.config["RETRAIN_MINUTES"]),
+        )
+        scheduler.start()
+    app.extensions["nextpaper.models"].get()  # load the published model before taking requests
+    click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
+    try:
+        waitress.serve(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="nextpaper",
+            clear_untrusted_proxy_headers=True,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+@main.group()
+def users() -> None:
+    """Manage users and their API tokens."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="May use the admin routes.")
+@click.pass_context
+def users_add(ctx: click.Context, name: str, admin: bool) -> None:
+    """Create a user; print the new API token as the last line."""
+    from . import auth, storage
+
+    if not auth.valid_user_id(name):
+        raise CliError(f"invalid user name {name!r}: 1-128 characters, no spaces or slashes")
+    with _database(ctx) as db:
+        try:
+            storage.create_user(db, name, is_admin=admin)
+        except storage.UserExists as error:
+            raise CliError(str(error)) from None
+        token = auth.issue_token(db, name)
+    click.echo(f"Created {'admin ' if admin else ''}user {name}. API token (shown once):")
+    click.echo(token)
+
+
+@users.command("token")
+@click.argument("name")
+@click.pass_context
+def users_token(ctx: click.Context, name: str) -> None:
+    """Issue another API token for an existing user (imported users have none)."""
+    from . import auth, storage
+
+    with _database(ctx) as db:
+        if storage.get_user(db, name) is None:
+            raise CliError(f"no user {name!r}")
+        token = auth.issue_token(db, name)
+    click.echo(f"New API token for {name} (shown once):")
+    click.echo(token)
+
+
+@users.command("revoke")
+@click.argument("name")
+@click.pass_context
+def users_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke every API token of a user."""
+    from . import storage
+
+    with _database(ctx) as db:
+        if storage.get_user(db, name) is None:
+            raise CliError(f"no user {name!r}")
+        count = storage.revoke_tokens(db, name)
+    click.echo(f"Revoked {count} token(s) of {name}.")
+
+
+def _open_input(path: Path):
+    try:
+        return open(path, encoding="utf-8", newline="")
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+
+
+class _ErrorReport:
+    """Collects bad lines of an import: the first few are printed, all are counted."""
+
+    SHOWN = 10
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+
+    def __call__(self, line: int, message: str) -> None:
+        self.count += 1
+        if self.count <= self.SHOWN:
+            click.echo(f"{self.path}:{line}: skipped: {message}", err=True)
+
+    def finish(self, what: str) -> None:
+        if self.count:
+            raise CliError(f"{self.count} bad line(s) in {self.path} skipped; the {what} were kept")
+
+
+def _bar(path: Path, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(desc=path.name, unit=unit, disable=not _progress_enabled(), leave=False)
+
+
+@main.group()
+def papers() -> None:
+    """Manage the paper catalog."""
+
+
+@papers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def papers_import(ctx: click.Context, file: Path) -> None:
+    """Upsert papers from JSON Lines: our paper shape or an arXiv metadata snapshot."""
+    from . import storage
+    from .imports import read_papers
+
+    errors = _ErrorReport(file)
+    total = 0
+    with _open_input(file) as stream, _database(ctx) as db, _bar(file, "papers") as bar:
+        try:
+            for batch in read_papers(stream, errors):
+                storage.upsert_papers(db, batch)
+                total += len(batch)
+                bar.update(len(batch))
+        except UnicodeDecodeError:
+            raise CliError(
+                f"{file} is not UTF-8 text ({total} papers imported before it)"
+            ) from None
+    click.echo(f"Imported {total} papers.")
+    errors.finish("good papers")
+
+
+@main.group()
+def events() -> None:
+    """Manage reading events."""
+
+
+@events.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def events_import(ctx: click.Context, file: Path) -> None:
+    """Bulk-load reading history from CSV: user_id,paper_id[,timestamp,type,dwell_ms]."""
+    from . import storage
+    from .imports import read_events
+    from .validation import Invalid
+
+    errors = _ErrorReport(file)
+    new = seen = 0
+    with _open_input(file) as stream, _database(ctx) as db, _bar(file, "events") as bar:
+        try:
+            for batch in read_events(stream, errors):
+                new += storage.import_events(db, batch)
+                seen += len(batch)
+                bar.update(len(batch))
+        except Invalid as error:
+            raise CliError(f"{file}: {error.message}") from None
+        except UnicodeDecodeError:
+            raise CliError(f"{file} is not UTF-8 text ({new} events imported before it)") from None
+    click.echo(f"Imported {new} new events ({seen - new} already stored).")
+    errors.finish("good events")
+
+
+@main.command()
+@click.option("--quiet", is_flag=True, help="Print only the new version.")
+@click.pass_context
+def train(ctx: click.Context, quiet: bool) -> None:
+    """Train on everything stored and publish a new model version (printed last)."""
+    from .training import train_and_publish
+
+    with _database(ctx) as db:
+        result = train_and_publish(
+            db, _model_store(ctx), progress=_progress_enabled() and not quiet
+        )
+    if not quiet:
+        click.echo(
+            f"Trained on {result['users']} users and {result['papers']} papers "
+            f"in {result['fit_seconds']:.1f} s."
+        )
+    click.echo(result["version"])
+
+
+@main.command()
+@click.argument("user")
+@click.option("-n", "n", default=20, show_default=True, type=click.IntRange(1, 100))
+@click.option("--since", help="Only papers published on or after this ISO date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+@click.pass_context
+def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json: bool) -> None:
+    """Print a user's recommendations."""
+    from . import _load_model, storage
+    from .models import ModelHolder
+    from .recommendations import recommend_for_user
+    from .validation import Invalid, clean_date
+
+    try:
+        since = clean_date(since, "--since")
+    except Invalid as error:
+        raise CliError(error.message) from None
+    with _database(ctx) as db:
+        if storage.get_user(db, user) is None:
+            raise CliError(f"no user {user!r}")
+        loaded = ModelHolder(_model_store(ctx), _load_model).get()
+        result = recommend_for_user(db, loaded, user, n=n, since=since)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for rank, item in enumerate(result["items"], start=1):
+        paper = item["paper"]
+        reason = item["reasons"][0] if item["reasons"] else {}
+        why = reason.get("title") or reason.get("type", "")
+        click.echo(f"{rank:3d}. {paper['id']}  {paper.get('title', '')[:80]}  [{why}]")
+
+
+@main.command()
+@click.argument("dataset_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--protocol", type=click.Choice(["warm", "cold"]), default="warm", show_default=True)
+@click.option("--k", "k", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def evaluate(dataset_dir: Path, protocol: str, k: int, seed: int, as_json: bool) -> None:
+    """Offline evaluation of every model and baseline on a dataset directory."""
+    from recommender import evaluate as run_evaluation
+    from recommender import load_dataset
+
+    for name in ("papers.jsonl", "interactions.csv"):
+        if not (dataset_dir / name).is_file():
+            raise CliError(f"{dataset_dir} is not a dataset directory: {name} is missing")
+    try:
+        dataset = load_dataset(dataset_dir)
+    except ValueError as error:
+        raise CliError(f"{dataset_dir}: {error}") from None
+    report = run_evaluation(
+        dataset, protocol=protocol, k=k, seed=seed, progress=_progress_enabled()
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(report.format_table())
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+@click.pass_context
+def backup(ctx: click.Context, path: Path, force: bool) -> None:
+    """Copy the database to PATH with SQLite's online backup (safe while serving)."""
+    from .db import connect
+
+    if path.exists() and not force:
+        raise CliError(f"{path} exists; pass --force to overwrite it")
+    tmp = path.with_name(path.name + ".partial")
+    with _database(ctx) as db:
+        target = sqlite3.connect(tmp)
+        try:
+            db.conn.backup(target)
+        finally:
+            target.close()
+    check = connect(tmp)
+    try:
+        ok = check.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        check.close()
+    if ok != "ok":
+        tmp.unlink(missing_ok=True)
+        raise CliError(f"the backup failed its integrity check: {ok}")
+    os.replace(tmp, path)
+    click.echo(f"Backed up {ctx.obj['home'] / 'nextpaper.db'} to {path}.")
+
+
+if __name__ == "__main__":
+    main()

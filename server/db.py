@@ -1,0 +1,138 @@
+"""Opening the SQLite database and migrating its schema.
+
+Owns the connection settings every process uses (WAL, full fsync on commit, busy timeout) and
+the ordered list of schema migrations. Nothing else in the project creates tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+DB_FILENAME = "nextpaper.db"
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("nextpaper")
+_known: list[str] = []
+
+
+def _migration(name: str, transactional: bool = True):
+    """Register a migration and remember its name, to recognise a newer database."""
+    _known.append(name)
+    return migrations(name=name, transactional=transactional)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer NextPaper than this one."""
+
+
+@_migration("0001_initial")
+def _initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE users (
+            user_id TEXT PRIMARY KEY,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE tokens (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(user_id),
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX tokens_user_id ON tokens(user_id)")
+    db.execute(
+        """
+        CREATE TABLE papers (
+            paper_id TEXT PRIMARY KEY,
+            title TEXT,
+            abstract TEXT,
+            authors TEXT,
+            url TEXT,
+            doi TEXT,
+            arxiv_id TEXT,
+            published TEXT,
+            first_seen TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX papers_published ON papers(published)")
+    db.execute("CREATE INDEX papers_first_seen ON papers(first_seen)")
+    db.execute(
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(user_id),
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            paper_id TEXT NOT NULL REFERENCES papers(paper_id),
+            dwell_ms INTEGER,
+            received_at TEXT NOT NULL,
+            UNIQUE (user_id, event_id)
+        )"""
+    )
+    db.execute("CREATE INDEX events_user_seq ON events(user_id, seq)")
+    db.execute("CREATE INDEX events_paper_id ON events(paper_id)")
+
+
+@_migration("0002_wal", transactional=False)
+def _wal(db: sqlite_utils.Database) -> None:
+    db.enable_wal()
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open the database with the settings every NextPaper process uses.
+
+    ``synchronous=FULL`` makes a commit durable before it returns, so an event is only
+    acknowledged once it would survive a crash of the process or the machine.
+    """
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn)
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Bring the schema up to date; refuse a database migrated by a newer release."""
+    applied = {m.name for m in migrations.applied(db)}
+    unknown = sorted(applied - set(_known))
+    if unknown:
+        raise SchemaTooNew(
+            f"the database has schema migrations this version does not know "
+            f"({', '.join(unknown)}): upgrade NextPaper before opening it"
+        )
+    migrations.apply(db)
+
+
+def open_database(path: str | Path) -> sqlite_utils.Database:
+    """Connect and migrate: what every command and the server call on start."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = connect(path)
+    migrate(db)
+    return db
+
+
+def get_db() -> sqlite_utils.Database:
+    """This request's connection, opened on first use and closed when the request ends."""
+    from flask import current_app, g
+
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(_error: BaseException | None = None) -> None:
+    from flask import g
+
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()

@@ -1,0 +1,389 @@
+"""The OpenAPI 3 description of the HTTP API, served at ``/api/v1/openapi.json``.
+
+Kept by hand next to the views; ``tests/test_openapi.py`` checks that it names exactly the
+routes the app registers, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): _json(_ERROR, "Error") for s in statuses}
+
+
+def _int_param(name: str, default: int, low: int, high: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": low, "maximum": high, "default": default},
+    }
+
+
+_PAPER_ID_PARAM = {
+    "name": "paper_id",
+    "in": "path",
+    "required": True,
+    "description": "URL-encoded canonical paper id, e.g. arxiv%3A2401.00001",
+    "schema": {"type": "string"},
+}
+_SINCE_PARAM = {
+    "name": "since",
+    "in": "query",
+    "required": False,
+    "description": "Only papers published (or first seen) on or after this date.",
+    "schema": {"type": "string", "format": "date"},
+}
+_ITEMS = {"$ref": "#/components/schemas/Items"}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "status"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "status": {"type": "integer"},
+                },
+            }
+        },
+    },
+    "Paper": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "abstract": {"type": "string"},
+            "authors": {"type": "array", "items": {"type": "string"}},
+            "url": {"type": "string"},
+            "doi": {"type": "string"},
+            "arxiv_id": {"type": "string"},
+            "published": {"type": "string", "format": "date"},
+        },
+    },
+    "PaperRef": {
+        "description": "A paper as an event names it: at least an id or a url.",
+        "type": "object",
+        "anyOf": [{"required": ["id"]}, {"required": ["url"]}],
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string"},
+            "title": {"type": "string"},
+            "abstract": {"type": "string"},
+            "authors": {"type": "array", "items": {"type": "string"}},
+            "doi": {"type": "string"},
+            "arxiv_id": {"type": "string"},
+            "published": {"type": "string", "format": "date"},
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["id", "type", "ts", "paper"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "type": {"type": "string", "enum": ["open", "read", "like", "dismiss", "save"]},
+            "ts": {"type": "string", "format": "date-time"},
+            "paper": {"$ref": "#/components/schemas/PaperRef"},
+            "dwell_ms": {"type": "integer", "minimum": 0},
+        },
+    },
+    "StoredEvent": {
+        "type": "object",
+        "required": ["id", "type", "ts", "paper_id"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "ts": {"type": "string"},
+            "paper_id": {"type": "string"},
+            "dwell_ms": {"type": "integer"},
+        },
+    },
+    "Reason": {
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string"},
+            "paper_id": {"type": "string"},
+            "title": {"type": "string"},
+        },
+    },
+    "Items": {
+        "type": "object",
+        "required": ["model_version", "items"],
+        "properties": {
+            "model_version": {"type": ["string", "null"]},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["paper", "score", "reasons"],
+                    "properties": {
+                        "paper": {"$ref": "#/components/schemas/Paper"},
+                        "score": {"type": "number"},
+                        "reasons": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Reason"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "ModelSummary": {
+        "type": ["object", "null"],
+        "properties": {
+            "version": {"type": "string"},
+            "trained_at": {"type": "string"},
+            "users": {"type": "integer"},
+            "papers": {"type": "integer"},
+        },
+    },
+}
+
+_AUTH_ERRORS = (401, 429)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "NextPaper API",
+            "version": "1",
+            "description": "Events in, personalised paper recommendations out.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _SCHEMAS,
+        },
+        "paths": {
+            "/api/v1/health": {
+                "get": {
+                    "summary": "Liveness and the model being served",
+                    "security": [],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["ok", "model"],
+                                "properties": {
+                                    "ok": {"type": "boolean"},
+                                    "model": {"$ref": "#/components/schemas/ModelSummary"},
+                                },
+                            },
+                            "Health",
+                        )
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI document")},
+                }
+            },
+            "/api/v1/events": {
+                "post": {
+                    "summary": "Report events (idempotent on each event's id)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["events"],
+                                    "properties": {
+                                        "events": {
+                                            "type": "array",
+                                            "maxItems": 1000,
+                                            "items": {"$ref": "#/components/schemas/Event"},
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["accepted", "duplicates", "rejected"],
+                                "properties": {
+                                    "accepted": {"type": "integer"},
+                                    "duplicates": {"type": "integer"},
+                                    "rejected": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["index", "code", "message"],
+                                            "properties": {
+                                                "index": {"type": "integer"},
+                                                "code": {"type": "string"},
+                                                "message": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                            "What was stored",
+                        ),
+                        **_errors(400, 413, 415, *_AUTH_ERRORS),
+                    },
+                }
+            },
+            "/api/v1/recommendations": {
+                "get": {
+                    "summary": "Your recommendations",
+                    "parameters": [_int_param("n", 20, 1, 100), _SINCE_PARAM],
+                    "responses": {
+                        "200": _json(_ITEMS, "Recommendations"),
+                        **_errors(400, *_AUTH_ERRORS),
+                    },
+                }
+            },
+            "/api/v1/users/{user_id}/recommendations": {
+                "get": {
+                    "summary": "Admin: a user's recommendations",
+                    "parameters": [
+                        {
+                            "name": "user_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        _int_param("n", 20, 1, 100),
+                        _SINCE_PARAM,
+                    ],
+                    "responses": {
+                        "200": _json(_ITEMS, "Recommendations"),
+                        **_errors(400, 403, 404, *_AUTH_ERRORS),
+                    },
+                }
+            },
+            "/api/v1/papers/{paper_id}": {
+                "get": {
+                    "summary": "A stored paper",
+                    "parameters": [_PAPER_ID_PARAM],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Paper"}, "The paper"),
+                        **_errors(400, 404, *_AUTH_ERRORS),
+                    },
+                }
+            },
+            "/api/v1/papers/{paper_id}/similar": {
+                "get": {
+                    "summary": "Papers related to one paper",
+                    "parameters": [_PAPER_ID_PARAM, _int_param("n", 10, 1, 100)],
+                    "responses": {
+                        "200": _json(_ITEMS, "Related papers"),
+                        **_errors(400, 404, *_AUTH_ERRORS),
+                    },
+                }
+            },
+            "/api/v1/history": {
+                "get": {
+                    "summary": "Your events, newest first",
+                    "parameters": [
+                        _int_param("limit", 100, 1, 1000),
+                        _int_param("offset", 0, 0, 10**9),
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["events", "total"],
+                                "properties": {
+                                    "events": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/StoredEvent"},
+                                    },
+                                    "total": {"type": "integer"},
+                                    "limit": {"type": "integer"},
+                                    "offset": {"type": "integer"},
+                                },
+                            },
+                            "History",
+                        ),
+                        **_errors(400, *_AUTH_ERRORS),
+                    },
+                },
+                "delete": {
+                    "summary": "Erase all your events",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["deleted"],
+                                "properties": {"deleted": {"type": "integer"}},
+                            },
+                            "How many events were erased",
+                        ),
+                        **_errors(*_AUTH_ERRORS),
+                    },
+                },
+            },
+            "/api/v1/export": {
+                "get": {
+                    "summary": "Everything stored about you",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["user", "events", "papers"],
+                                "properties": {
+                                    "user": {"type": "object"},
+                                    "events": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/StoredEvent"},
+                                    },
+                                    "papers": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Paper"},
+                                    },
+                                },
+                            },
+                            "Export",
+                        ),
+                        **_errors(*_AUTH_ERRORS),
+                    },
+                }
+            },
+            "/api/v1/admin/train": {
+                "post": {
+                    "summary": "Admin: start a retrain now",
+                    "responses": {
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "required": ["state"],
+                                "properties": {
+                                    "state": {"type": "string", "enum": ["idle", "running"]},
+                                    "started_at": {"type": ["string", "null"]},
+                                    "last": {"type": ["object", "null"]},
+                                    "model": {"$ref": "#/components/schemas/ModelSummary"},
+                                },
+                            },
+                            "Training status",
+                        ),
+                        **_errors(403, *_AUTH_ERRORS),
+                    },
+                }
+            },
+        },
+    }

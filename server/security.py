@@ -1,0 +1,85 @@
+"""Protections every response gets: security headers, CORS for the extension, rate limits.
+
+CORS answers only the extension's own origins (``chrome-extension://…``, ``moz-extension://…``)
+and the origins listed in the ``CORS_ORIGINS`` setting. Rate limits are a token bucket per API
+token, kept in memory (one server process serves one home).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from flask import Flask, request
+
+from .errors import ApiError
+
+EXTENSION_ORIGIN = re.compile(r"^(chrome-extension://[a-p]{32}|moz-extension://[0-9a-f-]{36})$")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type"
+
+
+class RateLimiter:
+    """A token bucket per API token: ``rate`` requests a second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """Count one request for ``key``; raise a 429 ApiError when over the limit."""
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                retry = max(1, int((1.0 - tokens) / self.rate + 0.999))
+                raise ApiError(
+                    "rate_limited",
+                    f"Too many requests with this token; retry in {retry} s.",
+                    429,
+                    {"Retry-After": str(retry)},
+                )
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget idle tokens rather than grow forever
+                self._buckets.clear()
+
+
+def allowed_origin(origin: str, configured: list[str]) -> bool:
+    return bool(EXTENSION_ORIGIN.match(origin)) or origin in configured
+
+
+def install(app: Flask) -> None:
+    """Register the rate limiter and the response hooks on ``app``."""
+    app.extensions["nextpaper.rate_limiter"] = RateLimiter(
+        float(app.config["RATE_LIMIT_PER_SECOND"]), int(app.config["RATE_LIMIT_BURST"])
+    )
+
+    @app.after_request
+    def _headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        origin = request.headers.get("Origin")
+        if origin and allowed_origin(origin, app.config["CORS_ORIGINS"]):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            if request.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                response.headers["Access-Control-Max-Age"] = "600"
+        return response

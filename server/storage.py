@@ -1,0 +1,364 @@
+"""Everything NextPaper stores, and the only module that speaks SQL.
+
+Users and their hashed API tokens, the paper catalog (keyed by canonical ``paper_id``) and the
+event log (unique per ``(user_id, event_id)``). Callers pass plain dicts and get plain dicts or
+tuples back; no Flask here, so the CLI, the trainer and the API share it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+PAPER_FIELDS = ("title", "abstract", "authors", "url", "doi", "arxiv_id", "published")
+EVENT_TYPES = ("open", "read", "like", "dismiss", "save")
+
+
+class UserExists(ValueError):
+    """A user with that ``user_id`` is already stored."""
+
+
+def now_iso() -> str:
+    """The current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sorts as text)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- users and tokens -------------------------------------------------------------------------
+
+
+def create_user(db: sqlite_utils.Database, user_id: str, *, is_admin: bool = False) -> None:
+    """Store a new user; raise :class:`UserExists` when the name is taken."""
+    with db.atomic():
+        if db.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
+            raise UserExists(f"user {user_id!r} already exists")
+        db.execute(
+            "INSERT INTO users (user_id, is_admin, created_at) VALUES (?, ?, ?)",
+            [user_id, int(is_admin), now_iso()],
+        )
+
+
+def get_user(db: sqlite_utils.Database, user_id: str) -> dict[str, Any] | None:
+    row = db.execute(
+        "SELECT user_id, is_admin, created_at FROM users WHERE user_id = ?", [user_id]
+    ).fetchone()
+    if row is None:
+        return None
+    return {"user_id": row[0], "is_admin": bool(row[1]), "created_at": row[2]}
+
+
+def has_admin(db: sqlite_utils.Database) -> bool:
+    return db.execute("SELECT 1 FROM users WHERE is_admin = 1 LIMIT 1").fetchone() is not None
+
+
+def add_token(db: sqlite_utils.Database, user_id: str, token_hash: str) -> None:
+    """Store the hash of a new API token for ``user_id`` (the token itself is never stored)."""
+    with db.atomic():
+        db.execute(
+            "INSERT INTO tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
+            [token_hash, user_id, now_iso()],
+        )
+
+
+def revoke_tokens(db: sqlite_utils.Database, user_id: str) -> int:
+    """Revoke every live token of ``user_id``; return how many were revoked."""
+    with db.atomic():
+        cursor = db.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            [now_iso(), user_id],
+        )
+        return cursor.rowcount
+
+
+def user_for_token_hash(db: sqlite_utils.Database, token_hash: str) -> tuple[str, str, bool] | None:
+    """``(stored token hash, user_id, is_admin)`` for a live token, else None."""
+    row = db.execute(
+        """SELECT tokens.token_hash, users.user_id, users.is_admin
+           FROM tokens JOIN users ON users.user_id = tokens.user_id
+           WHERE tokens.token_hash = ? AND tokens.revoked_at IS NULL""",
+        [token_hash],
+    ).fetchone()
+    return None if row is None else (row[0], row[1], bool(row[2]))
+
+
+# --- papers -----------------------------------------------------------------------------------
+
+# A stored field is replaced only by something at least as rich: a non-empty title, a longer
+# abstract or author list; identifiers, URL and date are filled in when still missing.
+_UPSERT_PAPER = """
+INSERT INTO papers (paper_id, title, abstract, authors, url, doi, arxiv_id, published, first_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (paper_id) DO UPDATE SET
+    title = CASE WHEN length(coalesce(excluded.title, '')) > 0
+                 THEN excluded.title ELSE papers.title END,
+    abstract = CASE WHEN length(coalesce(excluded.abstract, ''))
+                         > length(coalesce(papers.abstract, ''))
+                    THEN excluded.abstract ELSE papers.abstract END,
+    authors = CASE WHEN length(coalesce(excluded.authors, ''))
+                        > length(coalesce(papers.authors, ''))
+                   THEN excluded.authors ELSE papers.authors END,
+    url = coalesce(papers.url, excluded.url),
+    doi = coalesce(papers.doi, excluded.doi),
+    arxiv_id = coalesce(papers.arxiv_id, excluded.arxiv_id),
+    published = coalesce(papers.published, excluded.published)
+WHERE excluded.title IS NOT NULL OR excluded.abstract IS NOT NULL OR excluded.authors IS NOT NULL
+   OR excluded.url IS NOT NULL OR excluded.doi IS NOT NULL OR excluded.arxiv_id IS NOT NULL
+   OR excluded.published IS NOT NULL
+"""
+
+
+def _paper_row(paper: dict[str, Any], first_seen: str) -> tuple:
+    authors = paper.get("authors")
+    return (
+        paper["paper_id"],
+        paper.get("title") or None,
+        paper.get("abstract") or None,
+        json.dumps(authors, ensure_ascii=False) if authors else None,
+        paper.get("url") or None,
+        paper.get("doi") or None,
+        paper.get("arxiv_id") or None,
+        paper.get("published") or None,
+        first_seen,
+    )
+
+
+def _upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -> None:
+    first_seen = now_iso()
+    db.conn.executemany(_UPSERT_PAPER, (_paper_row(p, first_seen) for p in papers))
+
+
+def upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -> None:
+    """Insert papers or enrich the stored ones, in one transaction.
+
+    Each paper is a dict with ``paper_id`` and any of :data:`PAPER_FIELDS`.
+    """
+    with db.atomic():
+        _upsert_papers(db, papers)
+
+
+def paper_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """The API's paper object from a ``papers`` row (``paper_id`` first, then PAPER_FIELDS)."""
+    paper: dict[str, Any] = {"id": row[0]}
+    for name, value in zip(PAPER_FIELDS, row[1:], strict=True):
+        if value is None:
+            continue
+        paper[name] = json.loads(value) if name == "authors" else value
+    paper.setdefault("title", "")
+    return paper
+
+
+_PAPER_COLUMNS = "paper_id, " + ", ".join(PAPER_FIELDS)
+
+
+def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None:
+    row = db.execute(
+        f"SELECT {_PAPER_COLUMNS} FROM papers WHERE paper_id = ?", [paper_id]
+    ).fetchone()
+    return None if row is None else paper_from_row(row)
+
+
+def get_papers(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Stored papers by id (ids not stored are simply absent)."""
+    found: dict[str, dict[str, Any]] = {}
+    ids = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE paper_id IN ({marks})", chunk
+        ):
+            found[row[0]] = paper_from_row(row)
+    return found
+
+
+def paper_ids_since(db: sqlite_utils.Database, since: str) -> list[str]:
+    """Papers published on or after ``since`` (an ISO date), or first seen then when undated."""
+    return [
+        row[0]
+        for row in db.execute(
+            """SELECT paper_id FROM papers WHERE published >= ?
+               UNION
+               SELECT paper_id FROM papers WHERE published IS NULL AND first_seen >= ?""",
+            [since, since],
+        )
+    ]
+
+
+def popular_papers(
+    db: sqlite_utils.Database,
+    limit: int,
+    *,
+    exclude: Iterable[str] = (),
+    since: str | None = None,
+) -> list[tuple[str, int]]:
+    """``(paper_id, readers)`` by number of distinct readers, then newest, for the no-model path."""
+    excluded = set(exclude)
+    where, params = "", []
+    if since:
+        where = "WHERE (p.published >= ? OR (p.published IS NULL AND p.first_seen >= ?))"
+        params = [since, since]
+    rows = db.execute(
+        f"""SELECT p.paper_id, count(DISTINCT e.user_id) AS readers
+            FROM papers p LEFT JOIN events e ON e.paper_id = p.paper_id AND e.type != 'dismiss'
+            {where}
+            GROUP BY p.paper_id
+            ORDER BY readers DESC, coalesce(p.published, p.first_seen) DESC, p.paper_id
+            LIMIT ?""",
+        [*params, limit + len(excluded)],
+    )
+    return [(pid, readers) for pid, readers in rows if pid not in excluded][:limit]
+
+
+def count_papers(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM papers").fetchone()[0]
+
+
+def iter_catalog(db: sqlite_utils.Database) -> Iterator[tuple[str, str, str, str | None]]:
+    """``(paper_id, title, abstract, published)`` for every stored paper, in id order."""
+    yield from db.execute(
+        "SELECT paper_id, coalesce(title, ''), coalesce(abstract, ''), published "
+        "FROM papers ORDER BY paper_id"
+    )
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def record_events(
+    db: sqlite_utils.Database,
+    user_id: str,
+    events: Sequence[dict[str, Any]],
+    papers: Iterable[dict[str, Any]],
+) -> int:
+    """Store a user's validated events and the papers they point to, durably, in one transaction.
+
+    ``events`` are dicts with ``event_id``, ``type``, ``ts``, ``paper_id`` and ``dwell_ms``.
+    Events already stored (same user and ``event_id``) are skipped. Returns how many were new;
+    when this returns, the new events are on disk.
+    """
+    received_at = now_iso()
+    with db.atomic():
+        _upsert_papers(db, papers)
+        cursor = db.conn.executemany(
+            """INSERT OR IGNORE INTO events
+               (user_id, event_id, type, ts, paper_id, dwell_ms, received_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    user_id,
+                    e["event_id"],
+                    e["type"],
+                    e["ts"],
+                    e["paper_id"],
+                    e["dwell_ms"],
+                    received_at,
+                )
+                for e in events
+            ],
+        )
+        return cursor.rowcount
+
+
+def import_events(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> int:
+    """Bulk-load events of many users, creating unknown users (without a token) and papers.
+
+    ``rows`` are dicts with ``user_id`` and the keys :func:`record_events` takes. Returns how
+    many events were new.
+    """
+    now = now_iso()
+    with db.atomic():
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO users (user_id, is_admin, created_at) VALUES (?, 0, ?)",
+            [(user_id, now) for user_id in {r["user_id"] for r in rows}],
+        )
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO papers (paper_id, first_seen) VALUES (?, ?)",
+            [(paper_id, now) for paper_id in {r["paper_id"] for r in rows}],
+        )
+        cursor = db.conn.executemany(
+            """INSERT OR IGNORE INTO events
+               (user_id, event_id, type, ts, paper_id, dwell_ms, received_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (r["user_id"], r["event_id"], r["type"], r["ts"], r["paper_id"], r["dwell_ms"], now)
+                for r in rows
+            ],
+        )
+        return cursor.rowcount
+
+
+def user_history(db: sqlite_utils.Database, user_id: str) -> list[tuple[str, str, int | None]]:
+    """``(paper_id, type, dwell_ms)`` for every event of the user, oldest first."""
+    return [
+        tuple(row)
+        for row in db.execute(
+            "SELECT paper_id, type, dwell_ms FROM events WHERE user_id = ? ORDER BY seq",
+            [user_id],
+        )
+    ]
+
+
+_EVENT_COLUMNS = "event_id, type, ts, paper_id, dwell_ms"
+
+
+def _event_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    event = {"id": row[0], "type": row[1], "ts": row[2], "paper_id": row[3]}
+    if row[4] is not None:
+        event["dwell_ms"] = row[4]
+    return event
+
+
+def list_events(
+    db: sqlite_utils.Database, user_id: str, *, limit: int, offset: int = 0
+) -> list[dict[str, Any]]:
+    """The user's events, newest first, in the API's event shape."""
+    return [
+        _event_from_row(row)
+        for row in db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE user_id = ? "
+            "ORDER BY seq DESC LIMIT ? OFFSET ?",
+            [user_id, limit, offset],
+        )
+    ]
+
+
+def count_events(db: sqlite_utils.Database, user_id: str | None = None) -> int:
+    if user_id is None:
+        return db.execute("SELECT count(*) FROM events").fetchone()[0]
+    return db.execute("SELECT count(*) FROM events WHERE user_id = ?", [user_id]).fetchone()[0]
+
+
+def last_event_seq(db: sqlite_utils.Database) -> int:
+    """The newest event's sequence number (0 for none): grows with every stored event."""
+    return db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def delete_history(db: sqlite_utils.Database, user_id: str) -> int:
+    """Erase every event of the user; return how many were erased."""
+    with db.atomic():
+        return db.execute("DELETE FROM events WHERE user_id = ?", [user_id]).rowcount
+
+
+def export_user(db: sqlite_utils.Database, user_id: str) -> dict[str, Any]:
+    """Everything stored about a user: the account, every event, and the papers they point to."""
+    user = get_user(db, user_id) or {"user_id": user_id}
+    events = [
+        _event_from_row(row)
+        for row in db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE user_id = ? ORDER BY seq", [user_id]
+        )
+    ]
+    papers = get_papers(db, [e["paper_id"] for e in events])
+    return {
+        "user": user,
+        "events": events,
+        "papers": [papers[pid] for pid in dict.fromkeys(e["paper_id"] for e in events)],
+    }
+
+
+def iter_interactions(db: sqlite_utils.Database) -> Iterator[tuple[str, str, str, int | None]]:
+    """``(user_id, paper_id, type, dwell_ms)`` for every stored event: the trainer's input."""
+    yield from db.execute("SELECT user_id, paper_id, type, dwell_ms FROM events ORDER BY seq")

@@ -1,0 +1,201 @@
+"""Training lifecycle: a full retrain from the database, and the server's background retrains.
+
+:func:`train_and_publish` reads interactions and the catalog through :mod:`server.storage`,
+fits the recommender's hybrid and publishes it as a new model version. ``nextpaper train`` calls
+it directly; ``nextpaper serve`` runs it in a child process (:class:`Trainer`), so a crash or a
+kill of a training run never takes the server down and the previous model keeps serving.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from . import storage
+from .models import ModelStore
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _training_lock(models_dir: Path):
+    """One training at a time per home, across processes."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def train_and_publish(
+    db: sqlite_utils.Database, store: ModelStore, *, progress: bool = False
+) -> dict[str, Any]:
+    """Fit the served hybrid on everything stored and publish it; return its release facts."""
+    from recommender import HybridRecommender, build_interactions
+
+    with _training_lock(store.root):
+        started = time.perf_counter()
+        last_seq = storage.last_event_seq(db)
+        paper_ids: list[str] = []
+        texts: list[str] = []
+        published: list[str | None] = []
+        for paper_id, title, abstract, date in storage.iter_catalog(db):
+            paper_ids.append(paper_id)
+            texts.append(f"{title} {abstract}".strip())
+            published.append(date)
+        interactions = build_interactions(storage.iter_interactions(db), paper_ids=paper_ids)
+        model = HybridRecommender()
+        model.fit(interactions, texts, published, progress=progress)
+        release = {
+            "users": len(interactions.user_ids),
+            "papers": len(interactions.paper_ids),
+            "last_event_seq": last_seq,
+            "fit_seconds": round(time.perf_counter() - started, 3),
+        }
+        version = store.publish(model.save, release)
+        return {"version": version, **release}
+
+
+class Trainer:
+    """Runs ``nextpaper train`` in a child process and remembers how the last run ended."""
+
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._started_at: str | None = None
+        self.last: dict[str, Any] | None = None
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "server.cli", "--home", str(self.home), "train", "--quiet"]
+
+    def start(self) -> dict[str, Any]:
+        """Start a training run unless one is running; return :meth:`status`."""
+        with self._lock:
+            if self._process is None:
+                self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
+                self._process = subprocess.Popen(
+                    self.command(),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                threading.Thread(target=self._wait, args=(self._process,), daemon=True).start()
+        return self.status()
+
+    def _wait(self, process: subprocess.Popen) -> None:
+        out, err = process.communicate()
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        if process.returncode == 0:
+            version = out.strip().splitlines()[-1] if out.strip() else None
+            self.last = {"ok": True, "version": version, "finished_at": finished}
+            log.info("training published %s", version)
+        else:
+            reason = (err.strip().splitlines() or [f"exit status {process.returncode}"])[-1]
+            self.last = {"ok": False, "error": reason, "finished_at": finished}
+            log.error("training failed (%s); the previous model keeps serving", reason)
+        with self._lock:
+            self._process = None
+
+    def running(self) -> bool:
+        return self._process is not None
+
+    def wait(self, timeout: float | None = None) -> None:
+        process = self._process
+        if process is not None:
+            process.wait(timeout)
+        deadline = time.monotonic() + (timeout or 60)
+        while self._process is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": "running" if self._process is not None else "idle",
+            "started_at": self._started_at if self._process is not None else None,
+            "last": self.last,
+        }
+
+
+class RetrainScheduler:
+    """The server's background loop: retrain after enough new events or papers, or enough time.
+
+    A retrain starts when there is no model yet but there are papers, when at least
+    ``every_events`` events or papers were added since the current model, or when anything was
+    added and the model is older than ``every_minutes``.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        store: ModelStore,
+        trainer: Trainer,
+        *,
+        every_events: int,
+        every_minutes: float,
+        poll_seconds: float = 5.0,
+    ):
+        self.db_path = db_path
+        self.store = store
+        self.trainer = trainer
+        self.every_events = every_events
+        self.every_minutes = every_minutes
+        self.poll_seconds = poll_seconds
+        self.failure_backoff_seconds = 60.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retrain", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def due(self, db: sqlite_utils.Database) -> bool:
+        papers = storage.count_papers(db)
+        version = self.store.current_version()
+        if version is None:
+            return papers > 0
+        release = self.store.release(version)
+        new_events = storage.last_event_seq(db) - release.get("last_event_seq", 0)
+        new_papers = papers - release.get("papers", 0)
+        if max(new_events, new_papers) >= self.every_events:
+            return True
+        trained_at = datetime.fromisoformat(release["trained_at"])
+        age_minutes = (datetime.now(UTC) - trained_at).total_seconds() / 60
+        return (new_events > 0 or new_papers != 0) and age_minutes >= self.every_minutes
+
+    def _backing_off(self) -> bool:
+        """After a failed run, wait a while instead of failing again every poll."""
+        last = self.trainer.last
+        if not last or last["ok"]:
+            return False
+        finished = datetime.fromisoformat(last["finished_at"])
+        return (datetime.now(UTC) - finished).total_seconds() < self.failure_backoff_seconds
+
+    def _run(self) -> None:
+        from .db import connect
+
+        db = connect(self.db_path)
+        try:
+            while not self._stop.is_set():
+                try:
+                    if not self.trainer.running() and not self._backing_off() and self.due(db):
+                        log.info("starting a background retrain")
+                        self.trainer.start()
+                except Exception:
+                    log.exception("retrain check failed")
+                self._stop.wait(self.poll_seconds)
+        finally:
+            db.close()

@@ -1,0 +1,138 @@
+"""Checking papers and events from outside (HTTP bodies, import files) before they are stored.
+
+Each check either returns a clean dict in storage's shape or raises :class:`Invalid` with a
+stable ``code`` and a message for people. Text fields are kept verbatim: hostile-looking text
+is data, and it is the reader's job to display it as text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .ids import InvalidPaper, canonical_id, normalize_url
+from .storage import EVENT_TYPES
+
+MAX_EVENT_ID_LENGTH = 200
+MAX_DWELL_MS = 7 * 24 * 3600 * 1000  # a week: anything longer is a clock bug, not reading
+MAX_AUTHORS = 1000
+EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+class Invalid(ValueError):
+    """Bad input, with the stable ``code`` the API reports."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _optional_text(paper: dict, name: str) -> str | None:
+    value = paper.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid("invalid_paper", f"paper.{name} must be a string")
+    return value
+
+
+def clean_date(value: Any, what: str = "published") -> str | None:
+    """An ISO date (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or a full timestamp) as ``YYYY-MM-DD``."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Invalid("invalid_date", f"{what} must be an ISO date string")
+    text = value.strip()
+    try:
+        if len(text) == 4:
+            return date(int(text), 1, 1).isoformat()
+        if len(text) == 7:
+            return date(int(text[:4]), int(text[5:7]), 1).isoformat()
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise Invalid("invalid_date", f"{what} is not an ISO date: {value[:40]!r}") from None
+
+
+def clean_paper(raw: Any) -> dict[str, Any]:
+    """A paper object (DESIGN.md) → storage's paper dict with a canonical ``paper_id``."""
+    if not isinstance(raw, dict):
+        raise Invalid("invalid_paper", "paper must be an object")
+    try:
+        paper_id = canonical_id(raw)
+        url = raw.get("url")
+        url = normalize_url(url) if url not in (None, "") else None
+    except InvalidPaper as error:
+        raise Invalid("invalid_paper", str(error)) from None
+    authors = raw.get("authors")
+    if authors is not None:
+        if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
+            raise Invalid("invalid_paper", "paper.authors must be a list of strings")
+        if len(authors) > MAX_AUTHORS:
+            raise Invalid("invalid_paper", f"paper.authors has more than {MAX_AUTHORS} names")
+    return {
+        "paper_id": paper_id,
+        "title": _optional_text(raw, "title"),
+        "abstract": _optional_text(raw, "abstract"),
+        "authors": authors or None,
+        "url": url,
+        "doi": _optional_text(raw, "doi"),
+        "arxiv_id": _optional_text(raw, "arxiv_id"),
+        "published": clean_date(raw.get("published")),
+    }
+
+
+def clean_timestamp(value: Any, *, now: datetime | None = None) -> str:
+    """An ISO-8601 timestamp → UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; naive times are UTC."""
+    if not isinstance(value, str):
+        raise Invalid("invalid_timestamp", "ts must be an ISO-8601 string")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid("invalid_timestamp", f"ts is not ISO-8601: {value[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise Invalid("invalid_timestamp", "ts is out of range") from None
+    now = now or datetime.now(UTC)
+    if moment < EARLIEST_TS or moment > now + FUTURE_SLACK:
+        raise Invalid("invalid_timestamp", "ts must be between 1990 and tomorrow")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def clean_dwell(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid("invalid_dwell", "dwell_ms must be a whole number of milliseconds")
+    if value < 0 or value > MAX_DWELL_MS:
+        raise Invalid("invalid_dwell", f"dwell_ms must be between 0 and {MAX_DWELL_MS}")
+    return value
+
+
+def clean_event(raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One event of ``POST /api/v1/events`` → ``(event, paper)`` in storage's shape."""
+    if not isinstance(raw, dict):
+        raise Invalid("invalid_event", "each event must be an object")
+    event_id = raw.get("id")
+    if not isinstance(event_id, str) or not event_id.strip():
+        raise Invalid("invalid_event_id", "id must be a non-empty string")
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise Invalid("invalid_event_id", f"id is longer than {MAX_EVENT_ID_LENGTH} characters")
+    event_type = raw.get("type")
+    if event_type not in EVENT_TYPES:
+        raise Invalid("invalid_type", f"type must be one of {', '.join(EVENT_TYPES)}")
+    if "paper" not in raw:
+        raise Invalid("invalid_paper", "paper is required")
+    paper = clean_paper(raw["paper"])
+    event = {
+        "event_id": event_id,
+        "type": event_type,
+        "ts": clean_timestamp(raw.get("ts")),
+        "paper_id": paper["paper_id"],
+        "dwell_ms": clean_dwell(raw.get("dwell_ms")),
+    }
+    return event, paper

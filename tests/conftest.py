@@ -1,0 +1,155 @@
+"""Fixtures shared by the whole suite: an app on a tmp_path home, users with tokens, and a real
+``nextpaper serve`` process for tests that must go over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from server import auth, create_app, storage
+from server.db import open_database
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SEED_PAPERS = SHARED_DATA / "seed-papers.jsonl"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def app(home: Path):
+    return create_app({"HOME": str(home), "TESTING": True, "MODEL_CHECK_SECONDS": 0})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app):
+    database = open_database(app.config["DATABASE"])
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def make_user(db):
+    """``make_user(name, admin=False)`` → the auth headers of a new user."""
+
+    def make(name: str, admin: bool = False) -> dict[str, str]:
+        storage.create_user(db, name, is_admin=admin)
+        return {"Authorization": f"Bearer {auth.issue_token(db, name)}"}
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(home: Path, *args: str, check: bool = True, timeout: float = 300, **kwargs):
+    """Run the real ``nextpaper`` command line in a child process."""
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        **kwargs,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"nextpaper {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+class LiveServer:
+    """A real ``nextpaper serve`` process on a free port."""
+
+    def __init__(self, home: Path, *extra: str):
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra = extra
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> LiveServer:
+        import urllib.request
+
+        self.log = open(self.home / f"serve-{self.port}.log", "ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "--home",
+                str(self.home),
+                "serve",
+                "--port",
+                str(self.port),
+                *self.extra,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"nextpaper serve exited: {self.read_log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/api/v1/health", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"nextpaper serve did not start: {self.read_log()}")
+
+    def read_log(self) -> str:
+        return (self.home / f"serve-{self.port}.log").read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if not self.log.closed:
+            self.log.close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path):
+    """Start with ``live_server(*serve_args)``; every server started is stopped afterwards."""
+    servers: list[LiveServer] = []
+    home = tmp_path / "live-home"
+    home.mkdir(exist_ok=True)
+
+    def start(*extra: str, home_dir: Path = home) -> LiveServer:
+        server = LiveServer(home_dir, *extra).start()
+        servers.append(server)
+        return server
+
+    start.home = home
+    yield start
+    for server in servers:
+        server.stop()
