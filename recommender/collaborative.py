@@ -81,11 +81,12 @@ class ALSModel:
         np.save(folder / "als_item_factors.npy", self.item_factors)
 
     @classmethod
-    def load(cls, folder: Path, params: dict, mmap: bool = True) -> ALSModel:
+    def load(cls, folder: Path, params: dict) -> ALSModel:
         self = cls(**params)
         self._model = self._new()
-        factors = np.load(folder / "als_item_factors.npy", mmap_mode="r" if mmap else None)
-        self._model.item_factors = np.ascontiguousarray(factors)
+        # implicit's native solver needs writable buffers: read into memory (n_papers x
+        # factors float32, 128 MB at 500k x 64), not memory-mapped
+        self._model.item_factors = np.load(folder / "als_item_factors.npy")
         self._model.user_factors = np.zeros((0, self.factors), dtype=np.float32)
         return self
 

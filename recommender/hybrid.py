@@ -126,6 +126,7 @@ class HybridRecommender:
         self.readers = np.zeros(0, np.int32)
         self.freshness = np.zeros(0, np.float32)
         self.fit_seconds = 0.0
+        self._cold_cache: np.ndarray | None = None
 
     @property
     def n_papers(self) -> int:
@@ -161,6 +162,7 @@ class HybridRecommender:
         self.paper_index = {pid: i for i, pid in enumerate(self.paper_ids)}
         self.n_users = inter.n_users
         self.n_interactions = int(x.nnz)
+        self._cold_cache = None
 
         self.readers = np.diff(x.tocsc().indptr).astype(np.int32)
         pop = np.log1p(self.readers.astype(np.float32))
@@ -268,8 +270,30 @@ class HybridRecommender:
             s[cold] = self._cold_scores()
         return s
 
+    def _cold_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(popular, fresh) scores for an empty history, shape (n_papers,) each.
+
+        Rank-based so the two lists interleave: the i-th most read paper scores
+        1 / (1 + i), the i-th newest paper (published within ``fresh_days`` of the newest)
+        ``w_fresh / (1 + i)``; papers with neither score 0.
+        """
+        n = self.n_papers
+        pop = np.zeros(n, np.float64)
+        order = np.lexsort((np.arange(n), -np.asarray(self.readers)))
+        order = order[np.asarray(self.readers)[order] > 0]
+        pop[order] = 1.0 / (1.0 + np.arange(order.size))
+        fresh = np.zeros(n, np.float64)
+        f = np.asarray(self.freshness, dtype=np.float64)
+        order = np.lexsort((-np.asarray(self.readers), -f))
+        order = order[f[order] >= np.exp(-1.0) - 1e-9]
+        fresh[order] = self.params["w_fresh"] / (1.0 + np.arange(order.size))
+        return pop, fresh
+
     def _cold_scores(self) -> np.ndarray:
-        return self.popularity + self.params["w_fresh"] * self.freshness
+        if self._cold_cache is None:
+            pop, fresh = self._cold_parts()
+            self._cold_cache = np.maximum(pop, fresh)
+        return self._cold_cache
 
     def score_rows(
         self, rows: sp.csr_matrix, candidates: np.ndarray | None = None
@@ -362,10 +386,8 @@ class HybridRecommender:
     ) -> list[dict[str, Any]]:
         p = self.params
         if comp is None:
-            fresh = p["w_fresh"] * self.freshness[j]
-            if fresh > self.popularity[j]:
-                return [{"type": "fresh"}]
-            return [{"type": "popular"}]
+            pop, fresh = self._cold_parts()
+            return [{"type": "fresh"}] if fresh[j] > pop[j] else [{"type": "popular"}]
         col = j if cand is None else int(np.searchsorted(cand, j))
         n_pos = float(comp["n_pos"][0])
         c = n_pos / (n_pos + p["history_half"])
@@ -518,6 +540,6 @@ class HybridRecommender:
         self.neighbours = load_csr(folder / "neighbours", mmap=mmap)
         self.text = TextModel.load(folder, mmap=mmap)
         if manifest["components"].get("als"):
-            self.als = ALSModel.load(folder, self._als_params(), mmap=mmap)
+            self.als = ALSModel.load(folder, self._als_params())
         self.fit_seconds = float(manifest.get("fit_seconds", 0.0))
         return self

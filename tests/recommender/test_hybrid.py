@@ -1,0 +1,177 @@
+import json
+
+import numpy as np
+import pytest
+
+from recommender import HybridRecommender, Recommendation, build_interactions
+
+from rec_synthetic import group_of, texts
+
+REASON_TYPES = {"because_you_read", "similar_text", "popular", "fresh", "similar_readers"}
+
+
+def ids(recs):
+    return [r.paper_id for r in recs]
+
+
+def check_reasons(recs, history_ids=()):
+    for r in recs:
+        assert isinstance(r, Recommendation)
+        assert r.reasons, r
+        json.dumps(r.reasons)
+        for reason in r.reasons:
+            assert reason["type"] in REASON_TYPES
+            if reason["type"] == "because_you_read":
+                assert reason["paper_id"] in history_ids
+
+
+def test_long_history_stays_in_its_community(tiny_model):
+    history = [(f"p:a{i}", "open", None) for i in range(8)]
+    recs = tiny_model.recommend(history, n=5)
+    assert len(recs) == 5
+    assert all(group_of(p) == "a" for p in ids(recs))
+    check_reasons(recs, {h[0] for h in history})
+    scores = [r.score for r in recs]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_one_open_is_text_led_and_in_community(tiny_model):
+    recs = tiny_model.recommend([("p:b3", "open", None)], n=5)
+    assert all(group_of(p) == "b" for p in ids(recs))
+    check_reasons(recs, {"p:b3"})
+
+
+def test_never_returns_history_including_dismissed(tiny_model):
+    history = [(f"p:a{i}", t, None) for i, t in enumerate(["open", "read", "like", "save"])]
+    history.append(("p:a4", "dismiss", None))
+    recs = tiny_model.recommend(history, n=40)
+    returned = set(ids(recs))
+    assert not returned & {h[0] for h in history}
+    assert len(recs) == tiny_model.n_papers - 5
+
+
+def test_candidates_are_honoured_including_unread_papers(tiny_model):
+    # p:a18 and p:a19 were never read by anyone: only text can rank them
+    cands = ["p:a18", "p:a19", "p:b18", "p:b19", "p:a0", "unknown:id"]
+    history = [("p:a0", "open", None), ("p:a1", "open", None)]
+    recs = tiny_model.recommend(history, n=10, candidates=cands)
+    assert set(ids(recs)) <= set(cands) - {"p:a0", "unknown:id"}
+    assert len(recs) == 4
+    assert {group_of(p) for p in ids(recs[:2])} == {"a"}
+    assert tiny_model.recommend(history, n=10, candidates=[]) == []
+
+
+def test_fold_in_changes_the_next_answer(tiny_model):
+    before = tiny_model.recommend([("p:a0", "open", None)], n=10)
+    after = tiny_model.recommend(
+        [("p:a0", "open", None)] + [(f"p:b{i}", "like", None) for i in range(5)], n=10
+    )
+    assert ids(before) != ids(after)
+    assert any(group_of(p) == "b" for p in ids(after))
+
+
+def test_empty_history_gives_popular_and_fresh(tiny_model):
+    recs = tiny_model.recommend([], n=5)
+    assert len(recs) == 5
+    kinds = {r.reasons[0]["type"] for r in recs}
+    assert kinds <= {"popular", "fresh"}
+    # the one paper published months after the rest is fresh
+    assert "p:b19" in ids(recs)
+    assert any(r.reasons[0]["type"] == "fresh" for r in recs if r.paper_id == "p:b19")
+
+
+def test_unknown_history_papers_are_ignored(tiny_model):
+    with_unknown = tiny_model.recommend([("p:a0", "open", None), ("x:nope", "like", None)], n=5)
+    without = tiny_model.recommend([("p:a0", "open", None)], n=5)
+    assert ids(with_unknown) == ids(without)
+    only_unknown = tiny_model.recommend([("x:nope", "open", None)], n=3)
+    assert ids(only_unknown) == ids(tiny_model.recommend([], n=3))
+
+
+def test_similar_known_paper(tiny_model):
+    recs = tiny_model.similar("p:a0", n=5)
+    assert len(recs) == 5
+    assert "p:a0" not in ids(recs)
+    assert all(group_of(p) == "a" for p in ids(recs))
+    check_reasons(recs)
+
+
+def test_similar_unknown_paper_from_text(tiny_model):
+    recs = tiny_model.similar("arxiv:9999.0001", n=5, text="protein folding of a membrane enzyme")
+    assert len(recs) == 5
+    assert all(group_of(p) == "b" for p in ids(recs))
+    assert all({"type": "similar_text"} in r.reasons for r in recs)
+    assert tiny_model.similar("arxiv:9999.0001", n=5) == []
+
+
+def test_two_fits_are_identical(tiny_data):
+    inter, txt = tiny_data
+    kw = dict(als_factors=8, als_iterations=5, neighbours_k=10, random_state=3)
+    a = HybridRecommender(**kw).fit(inter, txt)
+    b = HybridRecommender(**kw).fit(inter, txt)
+    np.testing.assert_array_equal(a.als.item_factors, b.als.item_factors)
+    history = [("p:a0", "open", None), ("p:a5", "read", 60_000)] + [
+        (f"p:b{i}", "open", None) for i in range(3)
+    ]
+    ra, rb = a.recommend(history, n=10), b.recommend(history, n=10)
+    assert ids(ra) == ids(rb)
+    assert [r.score for r in ra] == [r.score for r in rb]
+
+
+def test_save_load_round_trip(tiny_model, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    tiny_model.save(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["counts"]["papers"] == tiny_model.n_papers
+    assert manifest["counts"]["users"] == tiny_model.n_users
+    loaded = HybridRecommender.load(folder)
+    assert loaded.paper_ids == tiny_model.paper_ids
+    assert loaded.n_users == tiny_model.n_users and loaded.params == tiny_model.params
+    for history in ([], [("p:a0", "open", None)], [(f"p:b{i}", "like", None) for i in range(7)]):
+        a, b = tiny_model.recommend(history, n=8), loaded.recommend(history, n=8)
+        assert ids(a) == ids(b)
+        np.testing.assert_allclose([r.score for r in a], [r.score for r in b], rtol=1e-6)
+        assert [r.reasons for r in a] == [r.reasons for r in b]
+    assert ids(loaded.similar("p:a1")) == ids(tiny_model.similar("p:a1"))
+    assert ids(loaded.similar("new", text="gradient descent transformer")) == ids(
+        tiny_model.similar("new", text="gradient descent transformer")
+    )
+
+
+def test_save_needs_an_empty_folder(tiny_model, tmp_path):
+    (tmp_path / "junk").write_text("x")
+    with pytest.raises(FileExistsError):
+        tiny_model.save(tmp_path)
+
+
+def test_load_refuses_unknown_format(tiny_model, tmp_path):
+    tiny_model.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["format_version"] = 999
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="format version"):
+        HybridRecommender.load(tmp_path)
+
+
+def test_unknown_parameter_is_rejected():
+    with pytest.raises(TypeError):
+        HybridRecommender(no_such_param=1)
+
+
+def test_no_interactions_at_all_still_serves():
+    inter = build_interactions([], paper_ids=["p:a0", "p:a1", "p:b0"])
+    model = HybridRecommender(random_state=0).fit(
+        inter, ["neural gradient", "neural network", "protein enzyme"], None
+    )
+    assert len(model.recommend([], n=2)) == 2
+    recs = model.recommend([("p:a0", "open", None)], n=2)
+    assert ids(recs)[0] == "p:a1"
+    assert ids(model.similar("p:a0", n=1)) == ["p:a1"]
+
+
+def test_texts_length_must_match(tiny_data):
+    inter, _ = tiny_data
+    with pytest.raises(ValueError):
+        HybridRecommender().fit(inter, texts()[:3])

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from recommender import build_interactions
+from recommender.interactions import history_vector
+
+
+def conf(inter, user, paper):
+    return float(inter.matrix[inter.user_index[user], inter.paper_index[paper]])
+
+
+def test_event_strength_order():
+    rows = [
+        ("u", "like", "like", None),
+        ("u", "save", "save", None),
+        ("u", "long", "read", 20 * 60_000),
+        ("u", "short", "read", 5_000),
+        ("u", "open", "open", None),
+    ]
+    inter = build_interactions(rows)
+    values = [conf(inter, "u", p) for p in ["like", "save", "long", "short", "open"]]
+    assert values == sorted(values, reverse=True)
+    assert len(set(values)) == 5
+    assert inter.matrix.dtype == np.float32
+
+
+def test_aggregates_per_pair_and_repeats_add_a_little():
+    once = build_interactions([("u", "p", "open", None)])
+    thrice = build_interactions([("u", "p", "open", None)] * 3)
+    assert thrice.matrix.nnz == 1
+    assert conf(once, "u", "p") < conf(thrice, "u", "p") < 2 * conf(once, "u", "p")
+
+
+def test_catalog_papers_get_columns_and_order_is_kept():
+    inter = build_interactions([("u1", "x", "open", None)], paper_ids=["a", "b", "x"])
+    assert inter.paper_ids == ["a", "b", "x"]
+    assert inter.matrix.shape == (1, 3)
+    assert inter.paper_index == {"a": 0, "b": 1, "x": 2}
+    assert inter.user_ids == ["u1"] and inter.user_index == {"u1": 0}
+    assert inter.matrix[0].toarray().tolist() == [[0, 0, 1]]
+
+
+def test_dismiss_removes_positive_and_is_recorded_but_like_wins():
+    rows = [
+        ("u", "p1", "open", None),
+        ("u", "p1", "dismiss", None),
+        ("u", "p2", "like", None),
+        ("u", "p2", "dismiss", None),
+        ("v", "p3", "dismiss", None),
+    ]
+    inter = build_interactions(rows)
+    assert conf(inter, "u", "p1") == 0
+    assert conf(inter, "u", "p2") > 0
+    dismissed = {
+        (inter.user_ids[u], inter.paper_ids[p]) for u, p in zip(*inter.dismissed.nonzero())
+    }
+    assert dismissed == {("u", "p1"), ("v", "p3")}
+
+
+def test_unknown_type_is_rejected():
+    with pytest.raises(ValueError, match="unknown event type"):
+        build_interactions([("u", "p", "bogus", None)])
+
+
+def test_empty_rows():
+    inter = build_interactions([], paper_ids=["a"])
+    assert inter.matrix.shape == (0, 1)
+    assert inter.n_users == 0
+
+
+def test_streams_from_a_generator():
+    gen = ((f"u{i % 7}", f"p{i % 11}", "open", None) for i in range(1000))
+    inter = build_interactions(gen)
+    assert inter.matrix.shape == (7, 11)
+    assert inter.matrix.nnz == 77
+
+
+def test_history_vector_ignores_unknown_and_matches_build():
+    index = {"a": 0, "b": 1, "c": 2}
+    hist = [("a", "like", None), ("zzz", "open", None), ("b", "open", None), ("c", "dismiss", None)]
+    row, seen, positives = history_vector(hist, index, 3)
+    built = build_interactions([("u", p, t, d) for p, t, d in hist], paper_ids=["a", "b", "c"])
+    np.testing.assert_allclose(row.toarray(), built.matrix[:, :3].toarray())
+    assert sorted(seen.tolist()) == [0, 1, 2]
+    assert positives.tolist() == [0, 1]  # strongest first; dismissed c is not positive
