@@ -1,0 +1,134 @@
+/**
+ * How the side panel words things: reasons, author lines, short abstracts, safe links.
+ * Pure (no DOM, no chrome.*), unit-tested under node. Everything returned is plain text or a
+ * validated http(s) URL; the caller inserts it with textContent / setAttribute("href").
+ */
+
+import { normalizeUrl } from "./ids.js";
+
+/** One reason object from the backend -> a short sentence, or "" for an unknown reason. */
+export function reasonText(reason, { related = false } = {}) {
+  if (!reason || typeof reason !== "object") return "";
+  switch (reason.type) {
+    case "because_you_read": {
+      const title = typeof reason.title === "string" && reason.title.trim() ? reason.title.trim() : reason.paper_id;
+      return title ? `Because you read “${shorten(String(title), 90)}”` : "Because of something you read";
+    }
+    case "similar_text":
+      return related ? "Similar in content to this paper" : "Similar in content to what you read";
+    case "popular":
+      return "Popular with other readers";
+    case "fresh":
+      return "Recently published";
+    case "similar_readers":
+      return related ? "Read by people who read this paper" : "Read by people with similar interests";
+    default:
+      return "";
+  }
+}
+
+/** All known reasons of an item, de-duplicated, joined with " · " (at most `max`). */
+export function reasonsLine(reasons, options = {}, max = 2) {
+  const texts = (Array.isArray(reasons) ? reasons : []).map((r) => reasonText(r, options)).filter(Boolean);
+  return [...new Set(texts)].slice(0, max).join(" · ");
+}
+
+/** "A, B and C" for up to `max` authors, else "A, B, C et al." */
+export function authorsLine(authors, max = 3) {
+  const list = (Array.isArray(authors) ? authors : []).filter((a) => typeof a === "string" && a.trim()).map((a) => a.trim());
+  if (!list.length) return "";
+  if (list.length > max) return `${list.slice(0, max).join(", ")} et al.`;
+  if (list.length === 1) return list[0];
+  return `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
+}
+
+/** Whitespace collapsed, cut at a word boundary near `limit` characters, with an ellipsis. */
+export function shorten(text, limit = 280) {
+  const clean = String(text ?? "").replace(/\s+/g, " ").trim();
+  if (clean.length <= limit) return clean;
+  const cut = clean.slice(0, limit);
+  const space = cut.lastIndexOf(" ");
+  return `${(space > limit * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,.;:]+$/, "")}…`;
+}
+
+const FROM_ID = [
+  [/^arxiv:(.+)$/, (m) => `https://arxiv.org/abs/${m[1]}`],
+  [/^doi:(.+)$/, (m) => `https://doi.org/${encodeURI(m[1])}`],
+  [/^openreview:(.+)$/, (m) => `https://openreview.net/forum?id=${encodeURIComponent(m[1])}`],
+  [/^acl:(.+)$/, (m) => `https://aclanthology.org/${encodeURIComponent(m[1])}/`],
+  [/^s2:([0-9a-f]{40})$/, (m) => `https://www.semanticscholar.org/paper/${m[1]}`],
+  [/^url:(.+)$/, (m) => m[1]],
+];
+
+/** A link for a paper: its own http(s) url, else one made from its id, else null. Never a
+ * javascript:/data: URL, whatever the backend sent. */
+export function paperLink(paper) {
+  const candidates = [];
+  if (paper && typeof paper.url === "string") candidates.push(paper.url);
+  if (paper && typeof paper.id === "string") {
+    for (const [re, make] of FROM_ID) {
+      const m = re.exec(paper.id);
+      if (m) candidates.push(make(m));
+    }
+  }
+  for (const candidate of candidates) {
+    try {
+      return normalizeUrl(candidate);
+    } catch {
+      /* try the next */
+    }
+  }
+  return null;
+}
+
+/** Is `url` on one of the excluded sites? Entries are host names (a leading "*." or "." is
+ * allowed); each also covers its subdomains. Pasted URLs are reduced to their host. */
+export function isExcluded(url, excludedSites) {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]+)/i.exec(String(url || ""));
+  if (!m) return false;
+  const host = m[1].toLowerCase().replace(/\.$/, "");
+  return parseSites(excludedSites).some((site) => host === site || host.endsWith(`.${site}`));
+}
+
+/** Excluded-sites text or list -> clean host names. */
+export function parseSites(sites) {
+  const list = Array.isArray(sites) ? sites : String(sites || "").split(/[\s,]+/);
+  return [
+    ...new Set(
+      list
+        .map((s) =>
+          String(s)
+            .trim()
+            .toLowerCase()
+            .replace(/^[a-z][a-z0-9+.-]*:\/\//, "")
+            .replace(/[/?#].*$/, "")
+            .replace(/:\d+$/, "")
+            .replace(/^\*?\./, "")
+            .replace(/\.$/, ""),
+        )
+        .filter(Boolean),
+    ),
+  ];
+}
+
+/** "http://127.0.0.1:5000/" -> "http://127.0.0.1:5000", or null if not an http(s) origin URL. */
+export function cleanBackendUrl(text) {
+  try {
+    const url = normalizeUrl(String(text || "").trim());
+    return url.replace(/\/+$/, "").replace(/\?.*$/, "");
+  } catch {
+    return null;
+  }
+}
+
+/** Does a backend at this URL need a runtime host permission (anything but this machine)? */
+export function needsHostPermission(backendUrl) {
+  const m = /^https?:\/\/([^/:]+|\[[^\]]+\])/.exec(backendUrl || "");
+  return !(m && ["127.0.0.1", "localhost", "[::1]"].includes(m[1]));
+}
+
+/** The host-permission pattern for a backend URL: "https://papers.example.org/*". */
+export function originPattern(backendUrl) {
+  const m = /^(https?):\/\/([^/:]+|\[[^\]]+\])/.exec(backendUrl || "");
+  return m ? `${m[1]}://${m[2]}/*` : null;
+}

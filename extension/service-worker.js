@@ -1,0 +1,293 @@
+/**
+ * NextPaper's background: records opens and reading time, keeps the outbox moving.
+ *
+ * Listeners are registered at top level and every piece of state lives in chrome.storage
+ * (the queue and settings in `local`, per-tab page views in `session`), because the browser
+ * stops this worker whenever it is idle. Runs as a Chromium service worker and as a Firefox
+ * background script (see firefox/manifest.json).
+ */
+
+import { createQueue, QUEUE_KEY, SYNC_KEY, apiUrl } from "./lib/queue.js";
+import { paperFromPdfUrl } from "./lib/metadata.js";
+import { paperIdFromUrl, normalizeUrl } from "./lib/ids.js";
+import { isExcluded } from "./lib/format.js";
+
+const ALARM = "nextpaper-flush";
+const HEARTBEAT = "nextpaper-heartbeat";
+const MIN_DWELL_MS = 1000; // shorter visits are not reads
+const MAX_DWELL_MS = 2 * 60 * 60 * 1000; // one segment never counts more than 2 hours
+const SETTINGS_KEYS = ["backendUrl", "token", "paused", "excludedSites"];
+
+const queue = createQueue({
+  storage: chrome.storage.local,
+  fetch: (...args) => fetch(...args),
+  uuid: () => crypto.randomUUID(),
+});
+
+async function settings() {
+  return chrome.storage.local.get(SETTINGS_KEYS);
+}
+
+// --- sending ---------------------------------------------------------------------------------
+
+let timer = null;
+
+/** Send what is queued; schedule the next try (alarm + timer) when the backend failed. */
+async function flush({ force = false } = {}) {
+  const { backendUrl, token } = await settings();
+  const result = await queue.flush({ backendUrl, token, force });
+  if (result.nextAttemptAt) {
+    const when = Math.max(result.nextAttemptAt, Date.now() + 50);
+    // The alarm survives this worker being stopped; the timer is faster while it lives.
+    await chrome.alarms.create(ALARM, { when });
+    clearTimeout(timer);
+    timer = setTimeout(() => flush().catch(report), when - Date.now());
+  } else {
+    await chrome.alarms.clear(ALARM);
+  }
+  return result;
+}
+
+function report(error) {
+  console.warn("NextPaper:", error);
+}
+
+async function record(events) {
+  await queue.enqueue(events);
+  return flush().catch(report);
+}
+
+// --- page views and reading time ---------------------------------------------------------------
+// session key "views": {[tabId]: {paper, url, activeSince|null}}; "focus": {windowId} or null.
+
+async function views() {
+  const got = await chrome.storage.session.get(["views"]);
+  return got.views || {};
+}
+
+let viewLock = Promise.resolve();
+/** Page-view state changes run one at a time (tab events arrive in bursts). */
+function withViews(fn) {
+  const run = viewLock.then(async () => {
+    const state = await views();
+    const events = [];
+    const result = await fn(state, events);
+    await chrome.storage.session.set({ views: state });
+    if (events.length) await record(events);
+    return result;
+  });
+  viewLock = run.catch(report);
+  return run;
+}
+
+/** Close the running active-time segment of a view, queueing a read when it was long enough. */
+function stopClock(view, events, now = Date.now()) {
+  if (!view || !view.activeSince) return;
+  const dwell = Math.min(now - view.activeSince, MAX_DWELL_MS);
+  view.activeSince = null;
+  if (dwell >= MIN_DWELL_MS) {
+    events.push({ type: "read", paper: view.paper, dwell_ms: Math.round(dwell) });
+  }
+}
+
+/** Is this tab the active tab of the focused window (visible and focused)? */
+async function isForeground(tabId) {
+  try {
+    const tab = await chrome.tabs.get(tabId);
+    if (!tab.active) return false;
+    const win = await chrome.windows.get(tab.windowId);
+    return Boolean(win.focused) && win.state !== "minimized";
+  } catch {
+    return false;
+  }
+}
+
+async function allowed(url) {
+  const s = await settings();
+  return !s.paused && !isExcluded(url, s.excludedSites || []);
+}
+
+/** A paper page loaded in a tab (from the content script, or a PDF seen by URL). */
+async function paperOpened(tabId, paper) {
+  if (!(await allowed(paper.url))) return { recorded: false, reason: "paused or excluded" };
+  const foreground = await isForeground(tabId);
+  return withViews(async (state, events) => {
+    const old = state[tabId];
+    if (old && old.paper.id === paper.id && old.url === paper.url) {
+      // The same page view reported twice (SPA re-render, PDF + page): keep the richer paper.
+      if (paper.title && !old.paper.title) old.paper = paper;
+      return { recorded: false, reason: "already recorded" };
+    }
+    stopClock(old, events);
+    state[tabId] = { paper, url: paper.url, activeSince: foreground ? Date.now() : null };
+    events.push({ type: "open", paper });
+    return { recorded: true };
+  });
+}
+
+/** The tab left its page (navigation, close): its view ends. */
+function viewEnded(tabId) {
+  return withViews(async (state, events) => {
+    stopClock(state[tabId], events);
+    delete state[tabId];
+  });
+}
+
+/** Focus moved: only `tabId` (if any) is now visible and focused. */
+function focusMoved(tabId) {
+  return withViews(async (state, events) => {
+    const now = Date.now();
+    for (const [id, view] of Object.entries(state)) {
+      if (Number(id) !== tabId) stopClock(view, events, now);
+      else if (!view.activeSince) view.activeSince = now;
+    }
+  });
+}
+
+async function focusedTab() {
+  try {
+    const win = await chrome.windows.getLastFocused();
+    if (!win.focused || win.state === "minimized") return null;
+    const [tab] = await chrome.tabs.query({ active: true, windowId: win.id });
+    return tab ? tab.id : null;
+  } catch {
+    return null;
+  }
+}
+
+function samePage(a, b) {
+  try {
+    return normalizeUrl(a) === normalizeUrl(b);
+  } catch {
+    return false;
+  }
+}
+
+chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
+  if (!change.url) return;
+  (async () => {
+    const state = await views();
+    const view = state[tabId];
+    let newId = null;
+    try {
+      newId = paperIdFromUrl(change.url);
+    } catch {
+      /* not http(s) */
+    }
+    if (view && !samePage(view.url, change.url) && newId !== view.paper.id) await viewEnded(tabId);
+    // Content scripts cannot read the browser's PDF viewer: PDFs are recorded from the URL.
+    const pdf = paperFromPdfUrl(change.url);
+    if (pdf) await paperOpened(tabId, pdf);
+    void tab;
+  })().catch(report);
+});
+
+chrome.tabs.onRemoved.addListener((tabId) => {
+  viewEnded(tabId).catch(report);
+});
+
+chrome.tabs.onActivated.addListener(async ({ tabId }) => {
+  focusMoved((await isForeground(tabId)) ? tabId : null).catch(report);
+});
+
+chrome.windows.onFocusChanged.addListener(async (windowId) => {
+  if (windowId === chrome.windows.WINDOW_ID_NONE) return focusMoved(null).catch(report);
+  focusMoved(await focusedTab()).catch(report);
+});
+
+// --- messages from the content script, side panel and options page ---------------------------
+
+const handlers = {
+  async paper(message, sender) {
+    const tabId = sender.tab && sender.tab.id;
+    if (tabId === undefined || !message.paper || typeof message.paper.id !== "string") {
+      return { recorded: false, reason: "no tab or no paper" };
+    }
+    return paperOpened(tabId, message.paper);
+  },
+  /** like / dismiss / save from the side panel: explicit feedback, recorded even when paused. */
+  async feedback(message) {
+    const { event: type, paper } = message;
+    if (!["like", "dismiss", "save"].includes(type) || !paper || typeof paper.id !== "string") {
+      return { queued: false };
+    }
+    const small = { id: paper.id };
+    for (const k of ["title", "url", "authors", "abstract"]) if (paper[k]) small[k] = paper[k];
+    await queue.enqueue([{ type, paper: small }]);
+    flush().catch(report);
+    return { queued: true };
+  },
+  async status() {
+    const got = await chrome.storage.local.get([QUEUE_KEY, SYNC_KEY, ...SETTINGS_KEYS]);
+    return {
+      pending: (got[QUEUE_KEY] || []).length,
+      sync: got[SYNC_KEY] || {},
+      configured: Boolean(got.backendUrl && got.token),
+      paused: Boolean(got.paused),
+    };
+  },
+  async flush() {
+    return flush({ force: true });
+  },
+  async tabPaper(message) {
+    const state = await views();
+    const view = state[message.tabId];
+    return view ? view.paper : null;
+  },
+  /** Erase everything: events still waiting here first, then the backend's history. */
+  async deleteHistory() {
+    const dropped = await queue.discard();
+    await chrome.storage.session.set({ views: {} });
+    const { backendUrl, token } = await settings();
+    if (!backendUrl || !token) return { ok: false, dropped, error: "Not connected to a backend." };
+    try {
+      const response = await fetch(apiUrl(backendUrl, "/api/v1/history"), {
+        method: "DELETE",
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        return { ok: false, dropped, status: response.status, error: (body.error && body.error.message) || `HTTP ${response.status}` };
+      }
+      return { ok: true, dropped, body };
+    } catch (error) {
+      return { ok: false, dropped, error: `Backend unreachable: ${error.message}` };
+    }
+  },
+};
+
+chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  const handler = message && handlers[message.type];
+  if (!handler) return false;
+  handler(message, sender).then(sendResponse, (error) => sendResponse({ error: String(error) }));
+  return true; // reply comes asynchronously
+});
+
+// --- waking up ---------------------------------------------------------------------------------
+
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === ALARM || alarm.name === HEARTBEAT) flush().catch(report);
+});
+
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area !== "local") return;
+  if (changes.backendUrl || changes.token) {
+    // New connection settings: forget the old failures and try at once.
+    chrome.storage.local
+      .set({ [SYNC_KEY]: {} })
+      .then(() => flush({ force: true }))
+      .catch(report);
+  }
+});
+
+chrome.runtime.onInstalled.addListener(() => {
+  chrome.alarms.create(HEARTBEAT, { periodInMinutes: 5 });
+});
+
+if (chrome.sidePanel && chrome.sidePanel.setPanelBehavior) {
+  chrome.sidePanel.setPanelBehavior({ openPanelOnActionClick: true }).catch(report);
+}
+
+// Every start (browser start, or the worker woken after being stopped): send what waits.
+chrome.alarms.get(HEARTBEAT).then((a) => a || chrome.alarms.create(HEARTBEAT, { periodInMinutes: 5 }));
+flush().catch(report);

@@ -1,0 +1,40 @@
+"""The extension in Chromium records what a reader opens, and the backend stores it."""
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PAPER_PAGES = [
+    ("https://arxiv.org/abs/2401.00001v2", "arxiv:2401.00001"),
+    ("https://arxiv.org/abs/hep-th/9901001v1", "arxiv:hep-th/9901001"),
+    ("https://huggingface.co/papers/2401.00002", "arxiv:2401.00002"),
+    ("https://www.alphaxiv.org/abs/2401.00003v1", "arxiv:2401.00003"),
+    ("https://arxiv.org/html/2401.00004v1", "arxiv:2401.00004"),
+    ("https://openreview.net/forum?id=rJ4km2R5t7", "openreview:rJ4km2R5t7"),
+    (
+        "https://www.semanticscholar.org/paper/Attention-Routing/0123456789abcdef0123456789abcdef01234567",
+        "s2:0123456789abcdef0123456789abcdef01234567",
+    ),
+    ("https://aclanthology.org/2023.acl-long.1/", "acl:2023.acl-long.1"),
+    ("https://www.biorxiv.org/content/10.1101/2020.03.01.123456v2", "doi:10.1101/2020.03.01.123456"),
+    ("https://journals.example.org/jrr/article/42", "doi:10.5555/jrr.2021.042"),
+]
+
+
+def opened(events):
+    return [e["paper_id"] for e in events if e["type"] == "open"]
+
+
+def test_every_site_family_is_recorded_once(browser, backend, user):
+    browser.connect(backend.url, user)
+    page = browser.page()
+    page.goto("https://cooking.example.com/recipes")  # not a paper: nothing recorded
+    for url, _ in PAPER_PAGES:
+        page.goto(url)
+        page.wait_for_timeout(150)
+    expected = [paper_id for _, paper_id in PAPER_PAGES]
+    events = backend.wait_for(user, lambda ev: set(expected) <= set(opened(ev)))
+    assert sorted(opened(events)) == sorted(expected)
+    status, paper = backend.api(user, "/api/v1/papers/arxiv%3A2401.00001")
+    assert status == 200, paper
+    assert paper["title"] == "Sparse Mixtures of Attention Experts for Long Documents"

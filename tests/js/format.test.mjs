@@ -1,0 +1,81 @@
+// extension/lib/format.js: reason wording, author lines, safe links, excluded sites.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  reasonText, reasonsLine, authorsLine, shorten, paperLink, isExcluded, parseSites,
+  cleanBackendUrl, needsHostPermission, originPattern,
+} from "../../extension/lib/format.js";
+
+test("each reason type has its sentence", () => {
+  assert.equal(
+    reasonText({ type: "because_you_read", paper_id: "arxiv:2401.00001", title: "Attention Is All You Need" }),
+    "Because you read “Attention Is All You Need”",
+  );
+  assert.equal(reasonText({ type: "because_you_read", paper_id: "arxiv:2401.00001" }), "Because you read “arxiv:2401.00001”");
+  assert.equal(reasonText({ type: "similar_text" }), "Similar in content to what you read");
+  assert.equal(reasonText({ type: "similar_text" }, { related: true }), "Similar in content to this paper");
+  assert.equal(reasonText({ type: "popular" }), "Popular with other readers");
+  assert.equal(reasonText({ type: "fresh" }), "Recently published");
+  assert.equal(reasonText({ type: "similar_readers" }), "Read by people with similar interests");
+  assert.equal(reasonText({ type: "something_new" }), "");
+  assert.equal(reasonText(null), "");
+  assert.equal(reasonsLine([{ type: "popular" }, { type: "popular" }, { type: "fresh" }, { type: "x" }]), "Popular with other readers · Recently published");
+  assert.equal(reasonsLine(undefined), "");
+});
+
+test("long titles in reasons are shortened", () => {
+  const text = reasonText({ type: "because_you_read", title: "word ".repeat(60) });
+  assert.ok(text.length < 110, text);
+  assert.ok(text.endsWith("…”"));
+});
+
+test("author lines", () => {
+  assert.equal(authorsLine([]), "");
+  assert.equal(authorsLine(["Ada"]), "Ada");
+  assert.equal(authorsLine(["Ada", "Alan"]), "Ada and Alan");
+  assert.equal(authorsLine(["A", "B", "C"]), "A, B and C");
+  assert.equal(authorsLine(["A", "B", "C", "D"]), "A, B, C et al.");
+  assert.equal(authorsLine("not a list"), "");
+});
+
+test("shorten", () => {
+  assert.equal(shorten("short"), "short");
+  assert.equal(shorten("alpha beta gamma delta", 12), "alpha beta…");
+});
+
+test("links are http(s) only, from url or id", () => {
+  assert.equal(paperLink({ id: "arxiv:2401.00001" }), "https://arxiv.org/abs/2401.00001");
+  assert.equal(paperLink({ id: "doi:10.1000/xyz" }), "https://doi.org/10.1000/xyz");
+  assert.equal(paperLink({ id: "openreview:abc" }), "https://openreview.net/forum?id=abc");
+  assert.equal(paperLink({ id: "acl:P19-1001" }), "https://aclanthology.org/P19-1001/");
+  assert.equal(paperLink({ id: "s2:" + "a".repeat(40) }), "https://www.semanticscholar.org/paper/" + "a".repeat(40));
+  assert.equal(paperLink({ id: "url:https://example.com/p" }), "https://example.com/p");
+  assert.equal(paperLink({ id: "seed:1", url: "https://example.com/x" }), "https://example.com/x");
+  assert.equal(paperLink({ id: "seed:1", url: "javascript:alert(1)" }), null);
+  assert.equal(paperLink({ id: "arxiv:2401.00001", url: "javascript:alert(1)" }), "https://arxiv.org/abs/2401.00001");
+  assert.equal(paperLink({ id: "seed:1" }), null);
+  assert.equal(paperLink(null), null);
+});
+
+test("excluded sites cover subdomains and accept pasted URLs", () => {
+  const sites = "example.com\n*.private.org, https://secret.net/path";
+  assert.deepEqual(parseSites(sites), ["example.com", "private.org", "secret.net"]);
+  assert.equal(isExcluded("https://example.com/paper", sites), true);
+  assert.equal(isExcluded("https://www.example.com/paper", sites), true);
+  assert.equal(isExcluded("https://notexample.com/paper", sites), false);
+  assert.equal(isExcluded("https://a.private.org/x", sites), true);
+  assert.equal(isExcluded("http://secret.net:8080/x", sites), true);
+  assert.equal(isExcluded("https://arxiv.org/abs/2401.00001", sites), false);
+  assert.equal(isExcluded("https://arxiv.org/abs/2401.00001", []), false);
+  assert.equal(isExcluded("not a url", sites), false);
+});
+
+test("backend URL helpers", () => {
+  assert.equal(cleanBackendUrl("http://127.0.0.1:5000/"), "http://127.0.0.1:5000");
+  assert.equal(cleanBackendUrl(" https://Papers.Example.org "), "https://papers.example.org");
+  assert.equal(cleanBackendUrl("ftp://x"), null);
+  assert.equal(needsHostPermission("http://127.0.0.1:5000"), false);
+  assert.equal(needsHostPermission("http://localhost:8000"), false);
+  assert.equal(needsHostPermission("https://papers.example.org"), true);
+  assert.equal(originPattern("https://papers.example.org:8443"), "https://papers.example.org/*");
+});
