@@ -8,6 +8,7 @@ is data, and it is the reader's job to display it as text.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+import re
 from typing import Any
 
 from .ids import InvalidPaper, canonical_id, normalize_url
@@ -18,6 +19,8 @@ MAX_DWELL_MS = 7 * 24 * 3600 * 1000  # a week: anything longer is a clock bug, n
 MAX_AUTHORS = 1000
 EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
+# A lone UTF-16 surrogate (JSON allows "\\ud800") is not text: UTF-8 and SQLite cannot store it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Invalid(ValueError):
@@ -29,13 +32,19 @@ class Invalid(ValueError):
         self.message = message
 
 
+def _check_unicode(value: str, code: str, what: str) -> str:
+    if _SURROGATE.search(value):
+        raise Invalid(code, f"{what} is not valid Unicode (it holds a lone surrogate)")
+    return value
+
+
 def _optional_text(paper: dict, name: str) -> str | None:
     value = paper.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         raise Invalid("invalid_paper", f"paper.{name} must be a string")
-    return value
+    return _check_unicode(value, "invalid_paper", f"paper.{name}")
 
 
 def clean_date(value: Any, what: str = "published") -> str | None:
@@ -59,6 +68,9 @@ def clean_paper(raw: Any) -> dict[str, Any]:
     """A paper object (DESIGN.md) → storage's paper dict with a canonical ``paper_id``."""
     if not isinstance(raw, dict):
         raise Invalid("invalid_paper", "paper must be an object")
+    for name in ("id", "url", "doi", "arxiv_id"):
+        if isinstance(raw.get(name), str):
+            _check_unicode(raw[name], "invalid_paper", f"paper.{name}")
     try:
         paper_id = canonical_id(raw)
         url = raw.get("url")
@@ -71,6 +83,8 @@ def clean_paper(raw: Any) -> dict[str, Any]:
             raise Invalid("invalid_paper", "paper.authors must be a list of strings")
         if len(authors) > MAX_AUTHORS:
             raise Invalid("invalid_paper", f"paper.authors has more than {MAX_AUTHORS} names")
+        for name in authors:
+            _check_unicode(name, "invalid_paper", "paper.authors")
     return {
         "paper_id": paper_id,
         "title": _optional_text(raw, "title"),
@@ -122,6 +136,7 @@ def clean_event(raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         raise Invalid("invalid_event_id", "id must be a non-empty string")
     if len(event_id) > MAX_EVENT_ID_LENGTH:
         raise Invalid("invalid_event_id", f"id is longer than {MAX_EVENT_ID_LENGTH} characters")
+    _check_unicode(event_id, "invalid_event_id", "id")
     event_type = raw.get("type")
     if event_type not in EVENT_TYPES:
         raise Invalid("invalid_type", f"type must be one of {', '.join(EVENT_TYPES)}")

@@ -1,0 +1,110 @@
+"""Helpers shared by the reliability tests: the error-shape check, raw HTTP, CLI users."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_cli
+
+TS = "2026-11-20T10:00:00Z"
+
+
+def event(event_id: str, paper: dict, type_: str = "open", **extra) -> dict:
+    return {"id": event_id, "type": type_, "ts": TS, "paper": paper, **extra}
+
+
+def check_error_body(body: Any, status: int) -> dict:
+    """``body`` (parsed JSON) is the one error shape with ``status``; return its inner dict."""
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "status"}, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert error["code"].replace("_", "").isalnum() and error["code"].islower(), error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert error["status"] == status, error
+    return error
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """A Flask test-client response is an error in the one shape."""
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    error = check_error_body(response.get_json(), status)
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+def add_user(home: Path, name: str, admin: bool = False) -> str:
+    """Create a user with the real CLI; return its token (the last line of stdout)."""
+    args = ["users", "add", name] + (["--admin"] if admin else [])
+    return run_cli(home, *args).stdout.strip().splitlines()[-1]
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request over a fresh http.client connection: ``(status, headers, body)``."""
+    all_headers = dict(headers or {})
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        all_headers.setdefault("Content-Type", "application/json")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers=all_headers)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def raw_exchange(port: int, data: bytes | list[bytes], timeout: float = 20) -> bytes:
+    """Send raw bytes (or chunks of them), half-close, and read the whole answer."""
+    chunks = data if isinstance(data, list) else [data]
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer and close before reading everything
+        received = bytearray()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                part = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not part:
+                break
+            received += part
+        return bytes(received)
+
+
+def parse_raw(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    """The first HTTP response in ``answer``: ``(status, lower-cased headers, body)``."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = body[: int(headers["content-length"])]
+    return status, headers, body
