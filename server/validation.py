@@ -7,8 +7,8 @@ is data, and it is the reader's job to display it as text.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
 import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .ids import InvalidPaper, canonical_id, normalize_url
