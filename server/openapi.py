@@ -375,6 +375,7 @@ def openapi_document() -> dict[str, Any]:
                                 "properties": {
                                     "state": {"type": "string", "enum": ["idle", "running"]},
                                     "started_at": {"type": ["string", "null"]},
+                                    "queued": {"type": "boolean"},
                                     "last": {"type": ["object", "null"]},
                                     "model": {"$ref": "#/components/schemas/ModelSummary"},
                                 },

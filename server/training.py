@@ -76,24 +76,31 @@ class Trainer:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._started_at: str | None = None
+        self._queued = False
         self.last: dict[str, Any] | None = None
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "server.cli", "--home", str(self.home), "train", "--quiet"]
 
     def start(self) -> dict[str, Any]:
-        """Start a training run unless one is running; return :meth:`status`."""
+        """Start a training run; if one is running, queue one more to follow it.
+
+        The queued run sees everything stored up to its own start, so a request for a retrain
+        is never answered by a run that began before it. Returns :meth:`status`.
+        """
         with self._lock:
             if self._process is None:
-                self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
-                self._process = subprocess.Popen(
-                    self.command(),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                threading.Thread(target=self._wait, args=(self._process,), daemon=True).start()
+                self._spawn()
+            else:
+                self._queued = True
         return self.status()
+
+    def _spawn(self) -> None:
+        self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._process = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        threading.Thread(target=self._wait, args=(self._process,), daemon=True).start()
 
     def _wait(self, process: subprocess.Popen) -> None:
         out, err = process.communicate()
@@ -108,22 +115,18 @@ class Trainer:
             log.error("training failed (%s); the previous model keeps serving", reason)
         with self._lock:
             self._process = None
+            if self._queued:
+                self._queued = False
+                self._spawn()
 
     def running(self) -> bool:
         return self._process is not None
-
-    def wait(self, timeout: float | None = None) -> None:
-        process = self._process
-        if process is not None:
-            process.wait(timeout)
-        deadline = time.monotonic() + (timeout or 60)
-        while self._process is not None and time.monotonic() < deadline:
-            time.sleep(0.01)
 
     def status(self) -> dict[str, Any]:
         return {
             "state": "running" if self._process is not None else "idle",
             "started_at": self._started_at if self._process is not None else None,
+            "queued": self._queued,
             "last": self.last,
         }
 
