@@ -1,0 +1,136 @@
+"""Tune the hybrid's defaults on VALIDATION splits carved from the training data.
+
+For each dataset: the evaluation's own warm split (seed 0) gives the training part; a
+second warm split of that training part (seed 1) gives train' / validation. Components
+are fitted on train' only and blend weights are searched on validation users. The test
+part of the evaluation is never touched. Prints one JSON object.
+
+    .venv/bin/python bench/recommender_tune.py [--datasets citeulike-t movielens-100k]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recommender import HybridRecommender, load_dataset
+from recommender.evaluation import Split, cold_split, warm_split
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def metrics(scores: np.ndarray, split: Split, users: np.ndarray, k: int = 20) -> tuple[float, float]:
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    train = split.train.matrix[users]
+    s = scores.copy()
+    if split.candidates is None:
+        r, c = train.nonzero()
+        s[r, c] = -np.inf
+        truth = split.test[users]
+    else:
+        truth = split.test[users][:, split.candidates]
+    top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    rec, nd = [], []
+    for i in range(users.size):
+        rel = truth.indices[truth.indptr[i] : truth.indptr[i + 1]]
+        hits = np.isin(top[i], rel)
+        n_rel = min(k, rel.size)
+        rec.append(hits.sum() / n_rel)
+        nd.append((hits * disc).sum() / disc[:n_rel].sum())
+    return float(np.mean(rec)), float(np.mean(nd))
+
+
+def components(model: HybridRecommender, split: Split, users: np.ndarray) -> dict:
+    rows = split.train.matrix[users]
+    out = None
+    for start in range(0, users.size, 500):
+        _c, _ = model.score_rows(rows[start : start + 500], split.candidates)
+        if out is None:
+            out = {k: [v] for k, v in _c.items()}
+        else:
+            for k, v in _c.items():
+                out[k].append(v)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+BLEND_GRID = {
+    "w_als": [0.0, 0.25, 0.5, 1.0],
+    "w_text": [0.5, 1.0, 2.0],
+    "text_floor": [0.0, 0.1, 0.2, 0.4],
+    "history_half": [2.0, 5.0, 10.0, 20.0],
+    "w_pop": [0.0, 0.02, 0.05],
+}
+
+
+def tune_blend(model, comp, split, users, grid=BLEND_GRID):
+    results = []
+    names = list(grid)
+    pop = None if split.candidates is None else model.popularity[split.candidates]
+    for values in itertools.product(*(grid[n] for n in names)):
+        params = dict(zip(names, values))
+        s = model.blend(comp, params, popularity=pop)
+        r, n = metrics(s, split, users)
+        results.append({**params, "recall": r, "ndcg": n})
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--datasets", nargs="+", default=["citeulike-t", "movielens-100k"])
+    ap.add_argument("--max-users", type=int, default=3000)
+    ap.add_argument("--component-grid", action="store_true")
+    ap.add_argument("--protocol", default="warm")
+    args = ap.parse_args()
+    out = {}
+    for name in args.datasets:
+        ds = load_dataset(DATA / name)
+        outer = warm_split(ds.interactions, seed=0) if args.protocol == "warm" else cold_split(
+            ds.interactions, seed=0
+        )
+        inner = (warm_split if args.protocol == "warm" else cold_split)(outer.train, seed=1)
+        rng = np.random.default_rng(0)
+        users = inner.users
+        if users.size > args.max_users:
+            users = np.sort(rng.choice(users, args.max_users, replace=False))
+        comp_grid = [{}]
+        if args.component_grid:
+            comp_grid = [
+                {"neighbours_kind": "rp3beta", "rp3_beta": b, "neighbours_k": k}
+                for b in (0.3, 0.5, 0.7)
+                for k in (50, 100, 200)
+            ] + [{"neighbours_kind": kind} for kind in ("bm25", "cosine")]
+        per = []
+        for cp in comp_grid:
+            t0 = time.perf_counter()
+            model = HybridRecommender(**cp).fit(inner.train, ds.texts, ds.published)
+            fit_s = time.perf_counter() - t0
+            comp = components(model, inner, users)
+            res = tune_blend(model, comp, inner, users)
+            best = max(res, key=lambda r: r["ndcg"] + r["recall"])
+            default = model.blend(comp, popularity=None if inner.candidates is None else model.popularity[inner.candidates])
+            d = metrics(default, inner, users)
+            only = {
+                c: metrics(comp[c], inner, users) for c in ("knn", "als", "text")
+            }
+            per.append({"component_params": cp, "fit_s": round(fit_s, 2), "best": best,
+                        "default": d, "single": only, "all": res})
+            print(name, cp, "fit", round(fit_s, 1), "default", d, "best", best, only,
+                  file=sys.stderr, flush=True)
+        out[name] = per
+    Path("bench/results").mkdir(parents=True, exist_ok=True)
+    Path(f"bench/results/tune_{args.protocol}.json").write_text(json.dumps(out))
+    print(json.dumps({n: [{"component_params": p["component_params"], "best": p["best"],
+                           "default": p["default"], "single": p["single"]} for p in v]
+                      for n, v in out.items()}))
+
+
+if __name__ == "__main__":
+    main()
