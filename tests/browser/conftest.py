@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import socket
 import ssl
@@ -150,6 +151,8 @@ class Backend:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.log = home / "serve.log"
+        self.pool: queue.Queue | None = None
+        self.pool_thread: threading.Thread | None = None
 
     def cli(self, *args: str) -> str:
         out = subprocess.run(
@@ -193,7 +196,28 @@ class Backend:
         self.process = None
 
     def new_user(self) -> str:
+        """A fresh user's token (from the pool when one is being filled)."""
+        if self.pool is not None:
+            token = self.pool.get(timeout=120)
+            if isinstance(token, BaseException):
+                raise token
+            return token
         return self.cli("users", "add", f"reader-{uuid.uuid4().hex[:10]}").strip().splitlines()[-1]
+
+    def fill_pool(self, n: int):
+        """Create n users in a background thread (each CLI call takes ~2 s; tests overlap it)."""
+        self.pool = queue.Queue()
+
+        def work():
+            for _ in range(n):
+                try:
+                    out = self.cli("users", "add", f"reader-{uuid.uuid4().hex[:10]}")
+                    self.pool.put(out.strip().splitlines()[-1])
+                except BaseException as error:  # noqa: BLE001 (handed to the test that waits)
+                    self.pool.put(error)
+
+        self.pool_thread = threading.Thread(target=work, daemon=True)
+        self.pool_thread.start()
 
     def api(self, token: str, path: str, method: str = "GET", body=None):
         data = json.dumps(body).encode() if body is not None else None
@@ -270,7 +294,9 @@ def backend(tmp_path_factory):
     catalog.write_text("".join(json.dumps(p) + "\n" for p in CATALOG + HOSTILE), "utf-8")
     server.cli("papers", "import", str(catalog))
     server.start()
+    server.fill_pool(12)
     yield server
+    server.pool_thread.join(120)
     server.stop()
 
 

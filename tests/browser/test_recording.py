@@ -38,3 +38,61 @@ def test_every_site_family_is_recorded_once(browser, backend, user):
     status, paper = backend.api(user, "/api/v1/papers/arxiv%3A2401.00001")
     assert status == 200, paper
     assert paper["title"] == "Sparse Mixtures of Attention Experts for Long Documents"
+
+
+def test_pdfs_are_recorded_from_the_url(browser, backend, user):
+    browser.connect(backend.url, user)
+    page = browser.page()
+    for url in [
+        "https://arxiv.org/pdf/2402.00001v2",
+        "https://openreview.net/pdf?id=Hyg0vbWC-",
+        "https://aclanthology.org/2023.acl-long.1.pdf",
+    ]:
+        try:
+            page.goto(url)
+        except Exception:  # headless Chromium may treat a PDF as a download
+            pass
+        page.wait_for_timeout(300)
+    expected = {"arxiv:2402.00001", "openreview:Hyg0vbWC-", "acl:2023.acl-long.1"}
+    backend.wait_for(user, lambda ev: expected <= set(opened(ev)))
+
+
+def test_single_page_app_navigation_is_recorded(browser, backend, user):
+    browser.connect(backend.url, user)
+    page = browser.page()
+    page.goto("https://www.semanticscholar.org/paper/Attention-Routing/0123456789abcdef0123456789abcdef01234567")
+    backend.wait_for(user, lambda ev: "s2:0123456789abcdef0123456789abcdef01234567" in opened(ev))
+    page.click("#next")  # history.pushState, then the page swaps its content
+    second = "s2:fedcba9876543210fedcba9876543210fedcba98"
+    backend.wait_for(user, lambda ev: second in opened(ev))
+    status, paper = backend.api(user, "/api/v1/papers/" + second.replace(":", "%3A"))
+    assert status == 200
+    assert paper["title"] == "Second Paper on Citation Recommendation"
+
+
+def test_reading_time_is_recorded_when_leaving(browser, backend, user):
+    browser.connect(backend.url, user)
+    page = browser.page()
+    page.goto("https://arxiv.org/abs/2401.00009v1")
+    backend.wait_for(user, lambda ev: "arxiv:2401.00009" in opened(ev))
+    page.wait_for_timeout(1600)
+    page.goto("https://cooking.example.com/recipes")
+    events = backend.wait_for(user, lambda ev: any(e["type"] == "read" for e in ev))
+    reads = [e for e in events if e["type"] == "read"]
+    assert reads[0]["paper_id"] == "arxiv:2401.00009"
+    assert 1000 <= reads[0]["dwell_ms"] < 60_000
+
+
+def test_paused_and_excluded_sites_record_nothing(browser, backend, user):
+    browser.connect(backend.url, user)
+    browser.set_storage({"paused": True})
+    page = browser.page()
+    page.goto("https://arxiv.org/abs/2401.00011")
+    page.wait_for_timeout(800)
+    browser.set_storage({"paused": False, "excludedSites": ["arxiv.org"]})
+    page.goto("https://arxiv.org/abs/2401.00012")
+    page.wait_for_timeout(800)
+    page.goto("https://openreview.net/forum?id=NotExcluded1")
+    events = backend.wait_for(user, lambda ev: "openreview:NotExcluded1" in opened(ev))
+    assert opened(events) == ["openreview:NotExcluded1"]
+    assert browser.queue() == []
