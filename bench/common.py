@@ -1,0 +1,610 @@
+"""Shared benchmark plumbing: datasets and homes, a real server, load generators, statistics.
+
+* :func:`dataset_dir` / :func:`prepared_home`: generate a scale's dataset once
+  (``bench/generate.py``) and import it once with the real CLI into a cached home under
+  ``bench/results/`` (gitignored); :func:`clone_home` copies it for benchmarks that write.
+* :class:`Server`: ``nextpaper serve`` on a free port of 127.0.0.1 with its own ``--home``,
+  started and stopped by this process only; RSS from ``/proc``.
+* :func:`closed_loop` / :func:`open_loop`: load generators in separate processes (so the
+  client's GIL does not distort the server's latency), each with one keep-alive
+  ``http.client`` connection; every loop is bounded in requests and in seconds.
+* :func:`summary`: percentiles in milliseconds.
+
+Only 127.0.0.1 is ever targeted.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+HOST = "127.0.0.1"
+SCALES = ("tiny", "small", "large")
+
+
+def nextpaper_cmd() -> list[str]:
+    """The ``nextpaper`` console script of this interpreter's environment."""
+    script = Path(sys.executable).with_name("nextpaper")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "server.cli"]
+
+
+def log(*parts: Any) -> None:
+    """Progress for people goes to stderr; stdout carries only the JSON result."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def emit(result: dict[str, Any]) -> None:
+    json.dump(result, sys.stdout, default=_json_default)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(type(o))
+
+
+# --- child processes with peak memory ---------------------------------------------------------
+
+
+def run_measured(cmd: list[str], *, env: dict | None = None, timeout: float = 3600) -> dict:
+    """Run ``cmd``; return wall seconds, exit status, peak RSS (MiB, of the child tree's
+    largest process) and the last lines of its output. Raises on a non-zero exit."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise RuntimeError(f"{cmd[-2:]} timed out after {timeout} s") from None
+    seconds = time.perf_counter() - started
+    # ru_maxrss of RUSAGE_CHILDREN is the largest waited-for descendant's peak, in KiB
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[-3:])} failed ({proc.returncode}): {err[-2000:]}")
+    return {
+        "seconds": round(seconds, 3),
+        "peak_rss_mib_upper_bound": round(peak, 1),
+        "stdout_tail": out.strip().splitlines()[-3:],
+        "stderr_tail": err.strip().splitlines()[-3:],
+    }
+
+
+def time_and_rss(cmd: list[str], *, env: dict | None = None, timeout: float = 3600) -> dict:
+    """Like :func:`run_measured` but with the child's own peak RSS (``os.wait4``), exact even
+    when this process ran other children before."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + timeout
+    out_chunks: list[bytes] = []
+    err_chunks: list[bytes] = []
+    import threading
+
+    def pump(stream, sink):
+        for chunk in iter(lambda: stream.read(65536), b""):
+            sink.append(chunk)
+
+    threads = [
+        threading.Thread(target=pump, args=(proc.stdout, out_chunks), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, err_chunks), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            raise RuntimeError(f"{cmd[-2:]} timed out after {timeout} s")
+        time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for t in threads:
+        t.join(5)
+    seconds = time.perf_counter() - started
+    out = b"".join(out_chunks).decode("utf-8", "replace")
+    err = b"".join(err_chunks).decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[-3:])} failed ({proc.returncode}): {err[-2000:]}")
+    return {
+        "seconds": round(seconds, 3),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "user_cpu_seconds": round(usage.ru_utime, 2),
+        "stdout_tail": out.strip().splitlines()[-3:],
+    }
+
+
+# --- datasets and homes -----------------------------------------------------------------------
+
+
+def dataset_dir(scale: str) -> Path:
+    """The scale's generated dataset, generated now if missing (seed 0)."""
+    out = RESULTS / f"data-{scale}"
+    if not (out / "bench-meta.json").exists():
+        log(f"generating the {scale} dataset into {out} ...")
+        from generate import generate  # bench/ is on sys.path when a bench script runs
+
+        generate(scale, out, seed=0)
+    return out
+
+
+def prepared_home(scale: str, *, train: bool = True) -> tuple[Path, dict]:
+    """A home with the scale's dataset imported (and a model trained) by the real CLI.
+
+    Cached in ``bench/results/home-SCALE``; the timings of the first preparation are kept in
+    its ``bench-prepare.json`` and returned.
+    """
+    home = RESULTS / f"home-{scale}"
+    info_path = home / "bench-prepare.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    data = dataset_dir(scale)
+    cli = [*nextpaper_cmd(), "--home", str(home)]
+    if "events_import" not in info:
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        time_and_rss([*cli, "init"])
+        log(f"importing {data}/papers.jsonl ...")
+        info["papers_import"] = time_and_rss([*cli, "papers", "import", str(data / "papers.jsonl")])
+        log(f"importing {data}/interactions.csv ...")
+        info["events_import"] = time_and_rss(
+            [*cli, "events", "import", str(data / "interactions.csv")]
+        )
+        info_path.write_text(json.dumps(info, indent=2))
+    if train and "train" not in info:
+        log("training the first model ...")
+        info["train"] = time_and_rss([*cli, "train", "--quiet"])
+        info_path.write_text(json.dumps(info, indent=2))
+    return home, info
+
+
+def clone_home(home: Path, dest: Path) -> Path:
+    """Copy a prepared home (database and current model) for a benchmark that writes to it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("nextpaper.db", "nextpaper.db-wal", "nextpaper.db-shm", "admin-token"):
+        if (home / name).exists():
+            shutil.copy2(home / name, dest / name)
+    models = home / "models"
+    if models.exists():
+        current = (
+            (models / "CURRENT").read_text().strip() if (models / "CURRENT").exists() else None
+        )
+        (dest / "models").mkdir(exist_ok=True)
+        if current:
+            shutil.copytree(models / current, dest / "models" / current)
+            shutil.copy2(models / "CURRENT", dest / "models" / "CURRENT")
+    return dest
+
+
+def issue_tokens(home: Path, user_ids: list[str], *, create: bool = False) -> dict[str, str]:
+    """API tokens for users (created first when ``create``), through the server's own code."""
+    from server import auth, storage
+    from server.db import open_database
+
+    db = open_database(home / "nextpaper.db")
+    try:
+        tokens = {}
+        for user_id in user_ids:
+            if create and storage.get_user(db, user_id) is None:
+                storage.create_user(db, user_id)
+            tokens[user_id] = auth.issue_token(db, user_id)
+        return tokens
+    finally:
+        db.close()
+
+
+def sample_users(home: Path, count: int, seed: int = 0, min_events: int = 1) -> list[str]:
+    """``count`` imported users drawn at random (so heavy and light users come as they are)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
+    try:
+        users = [
+            r[0]
+            for r in conn.execute(
+                "SELECT user_id FROM users WHERE is_admin = 0 AND user_id LIKE 'u%' "
+                "ORDER BY user_id"
+            )
+        ]
+    finally:
+        conn.close()
+    rng = np.random.default_rng(seed)
+    return [users[i] for i in rng.choice(len(users), min(count, len(users)), replace=False)]
+
+
+def sample_papers(home: Path, count: int, seed: int = 0) -> list[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
+    try:
+        n = conn.execute("SELECT max(rowid) FROM papers").fetchone()[0]
+        rng = np.random.default_rng(seed)
+        out: list[str] = []
+        for rowid in rng.choice(n, min(count * 2, n), replace=False) + 1:
+            row = conn.execute(
+                "SELECT paper_id FROM papers WHERE rowid = ?", [int(rowid)]
+            ).fetchone()
+            if row:
+                out.append(row[0])
+            if len(out) >= count:
+                break
+        return out
+    finally:
+        conn.close()
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak) of a process, MiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+class Server:
+    """``nextpaper serve`` on a free local port; a context manager that stops it on exit."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        threads: int = 8,
+        retrain: bool = False,
+        env: dict[str, str] | None = None,
+        start_timeout: float = 300,
+    ):
+        self.home = home
+        self.port = free_port()
+        self.threads = threads
+        self.retrain = retrain
+        self.env = {"NEXTPAPER_RATE_LIMIT_PER_SECOND": "0", **(env or {})}
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.start_seconds = 0.0
+        self.health: dict = {}
+
+    def __enter__(self) -> Server:
+        cmd = [
+            *nextpaper_cmd(),
+            "--home",
+            str(self.home),
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--threads",
+            str(self.threads),
+        ]
+        if not self.retrain:
+            cmd.append("--no-retrain")
+        self.log = open(self.home / "bench-server.log", "ab")
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, cwd=ROOT
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}; see its log")
+            try:
+                status, body = request(self.port, "GET", "/api/v1/health", timeout=2)
+                if status == 200:
+                    self.health = body
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            self.__exit__(None, None, None)
+            raise RuntimeError("the server did not answer /api/v1/health in time")
+        self.start_seconds = time.perf_counter() - started
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def memory(self) -> dict[str, float]:
+        return proc_status(self.pid)
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    timeout: float = 30,
+) -> tuple[int, Any]:
+    """One request on a fresh connection; returns (status, parsed JSON or None)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        headers = {}
+        data = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        try:
+            return resp.status, json.loads(raw) if raw else None
+        except ValueError:
+            return resp.status, None
+    finally:
+        conn.close()
+
+
+# --- load generators --------------------------------------------------------------------------
+# A job is (method, path, token, body_bytes_or_None). Workers are forked processes.
+
+
+def _send(conn: http.client.HTTPConnection, job) -> tuple[int, bytes]:
+    method, path, token, body = job
+    headers = {"Authorization": f"Bearer {token}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def _closed_worker(port, jobs, max_seconds, warmup, queue, check_body):
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    lat, statuses, bad = [], {}, 0
+    deadline = time.perf_counter() + max_seconds
+    for i, job in enumerate(jobs):
+        if time.perf_counter() > deadline:
+            break
+        t = time.perf_counter()
+        try:
+            status, raw = _send(conn, job)
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection(HOST, port, timeout=60)
+            status, raw = -1, b""
+        dt = time.perf_counter() - t
+        if i >= warmup:
+            lat.append(dt)
+            statuses[status] = statuses.get(status, 0) + 1
+            if check_body is not None and status == 200 and not check_body(raw):
+                bad += 1
+    conn.close()
+    queue.put((lat, statuses, bad, time.perf_counter()))
+
+
+def closed_loop(
+    port: int,
+    jobs_per_client: list[list],
+    *,
+    max_seconds: float = 60,
+    warmup: int = 5,
+    check_body=None,
+) -> dict:
+    """Each client sends its jobs back to back on one keep-alive connection.
+
+    Bounded by the job lists and by ``max_seconds``. Returns latencies (s), statuses,
+    throughput over the measured part.
+    """
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_closed_worker, args=(port, jobs, max_seconds, warmup, queue, check_body)
+        )
+        for jobs in jobs_per_client
+    ]
+    started = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=max_seconds + 120) for _ in procs]
+    for p in procs:
+        p.join(10)
+    elapsed = max(r[3] for r in results) - started
+    lat = [x for r in results for x in r[0]]
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[1].items():
+            statuses[k] = statuses.get(k, 0) + v
+    return {
+        "latencies": lat,
+        "statuses": statuses,
+        "bad_bodies": sum(r[2] for r in results),
+        "elapsed": elapsed,
+        "requests": len(lat),
+    }
+
+
+def _open_worker(port, jobs, interval, offset, t0, max_seconds, queue):
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    lat, service, statuses = [], [], {}
+    for i, job in enumerate(jobs):
+        scheduled = t0 + offset + i * interval
+        now = time.perf_counter()
+        if scheduled - t0 > max_seconds:
+            break
+        if scheduled > now:
+            time.sleep(scheduled - now)
+        sent = time.perf_counter()
+        try:
+            status, _ = _send(conn, job)
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection(HOST, port, timeout=60)
+            status = -1
+        done = time.perf_counter()
+        lat.append(done - scheduled)  # from the intended start: counts queueing (no omission)
+        service.append(done - sent)
+        statuses[status] = statuses.get(status, 0) + 1
+    conn.close()
+    queue.put((lat, service, statuses, time.perf_counter()))
+
+
+def open_loop(
+    port: int, jobs: list, *, rate: float, clients: int = 8, max_seconds: float = 60
+) -> dict:
+    """Send ``jobs`` at a fixed total ``rate`` (requests/s), spread over ``clients`` connections.
+
+    Latency counts from each request's scheduled time, so a server that falls behind is
+    charged for the wait (no coordinated omission).
+    """
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    interval = clients / rate
+    t0 = time.perf_counter() + 0.5
+    procs = [
+        ctx.Process(
+            target=_open_worker,
+            args=(port, jobs[c::clients], interval, c / rate, t0, max_seconds, queue),
+        )
+        for c in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=max_seconds + 120) for _ in procs]
+    for p in procs:
+        p.join(10)
+    lat = [x for r in results for x in r[0]]
+    service = [x for r in results for x in r[1]]
+    statuses: dict[int, int] = {}
+    for r in results:
+        for k, v in r[2].items():
+            statuses[k] = statuses.get(k, 0) + v
+    elapsed = max(r[3] for r in results) - t0
+    return {
+        "latencies": lat,
+        "service": service,
+        "statuses": statuses,
+        "elapsed": elapsed,
+        "requests": len(lat),
+    }
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    """Count and percentiles in milliseconds."""
+    if not seconds:
+        return {"count": 0}
+    a = np.asarray(seconds) * 1000.0
+    return {
+        "count": int(a.size),
+        "mean_ms": round(float(a.mean()), 3),
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p90_ms": round(float(np.percentile(a, 90)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "max_ms": round(float(a.max()), 3),
+    }
+
+
+def verdict(measured: float, budget: float, lower_is_better: bool = True) -> dict[str, Any]:
+    ok = measured <= budget if lower_is_better else measured >= budget
+    return {
+        "measured": round(float(measured), 3),
+        "budget": budget,
+        "meets": bool(ok),
+        "ratio_to_budget": round(float(measured) / budget, 3) if budget else None,
+    }
+
+
+@contextmanager
+def tmp_dir(prefix: str):
+    """A scratch folder under bench/results/tmp (removed afterwards)."""
+    base = RESULTS / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    info = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        info["loadavg_1m"] = os.getloadavg()[0]
+    except OSError:
+        pass
+    return info
+
+
+def common_args(ap) -> None:
+    ap.add_argument("--scale", choices=SCALES, default="small")

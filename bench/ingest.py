@@ -1,0 +1,181 @@
+"""Event ingest: ``POST /api/v1/events`` in batches of 100 from 4 clients, and single events at
+200 requests/s (the extension's usual case); every event is counted afterwards.
+
+Runs a real ``nextpaper serve --no-retrain`` (rate limit off) over a copy of the scale's
+prepared home (so the 5M-event database at large scale is what the writes land in), then:
+
+* batched: 4 client processes, each with its own user and keep-alive connection, post batches
+  of 100 new events (unique ids, ``open``, random catalogue papers by URL) back to back for
+  ``--seconds``; throughput = events acknowledged / wall time;
+* single: 8 client processes send one-event posts from 50 users at a fixed total rate of
+  200/s for ``--seconds``; latency counts from each request's scheduled time;
+* after stopping the server, the events table is counted per user: ``lost`` = acknowledged
+  events that are not stored.
+
+Budgets: >= 20,000 events/s sustained with none lost; single-event p99 <= 20 ms at 200/s.
+
+    .venv/bin/python bench/ingest.py --scale small          # ~2 min
+    .venv/bin/python bench/ingest.py --scale large
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+
+import common
+import numpy as np
+
+EVENTS_PER_SECOND_BUDGET = 20_000
+SINGLE_P99_BUDGET_MS = 20.0
+
+
+def make_batches(papers, count, size, rng, tag, now) -> list[bytes]:
+    out = []
+    for b in range(count):
+        events = []
+        for k in range(size):
+            pid = papers[int(rng.integers(len(papers)))]
+            events.append(
+                {
+                    "id": f"{tag}-{b}-{k}",
+                    "type": "open",
+                    "ts": now,
+                    "paper": {"url": "https://arxiv.org/abs/" + pid.removeprefix("arxiv:")},
+                    "dwell_ms": int(rng.integers(1000, 600_000)),
+                }
+            )
+        out.append(json.dumps({"events": events}).encode())
+    return out
+
+
+def stored_counts(home, user_ids) -> dict[str, int]:
+    conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
+    try:
+        return {
+            u: conn.execute("SELECT count(*) FROM events WHERE user_id = ?", [u]).fetchone()[0]
+            for u in user_ids
+        }
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common.common_args(ap)
+    ap.add_argument("--seconds", type=float, default=30, help="length of each phase")
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--rate", type=float, default=200, help="single-event posts per second")
+    ap.add_argument("--threads", type=int, default=8, help="waitress threads")
+    args = ap.parse_args()
+
+    source, _ = common.prepared_home(args.scale, train=False)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rng = np.random.default_rng(3)
+    papers = common.sample_papers(source, 5000, seed=3)
+    result = {
+        "benchmark": "ingest",
+        "scale": args.scale,
+        "machine": common.machine(),
+        "command": f"bench/ingest.py --scale {args.scale} (nextpaper serve --no-retrain --threads "
+        f"{args.threads}, NEXTPAPER_RATE_LIMIT_PER_SECOND=0)",
+    }
+    with common.tmp_dir("ingest-") as tmp:
+        common.log("copying the prepared home ...")
+        home = common.clone_home(source, tmp / "home")
+        run = uuid.uuid4().hex[:8]
+        batch_users = [f"bench-batch-{run}-{c}" for c in range(args.clients)]
+        single_users = [f"bench-single-{run}-{c}" for c in range(50)]
+        tokens = common.issue_tokens(home, batch_users + single_users, create=True)
+        # enough batches for the phase at 4x the budget; the clock bounds the run
+        per_client = (
+            int(4 * EVENTS_PER_SECOND_BUDGET * args.seconds / args.batch / args.clients) + 1
+        )
+        common.log(f"building {per_client * args.clients} batches ...")
+        jobs = [
+            [
+                ("POST", "/api/v1/events", tokens[u], body)
+                for body in make_batches(papers, per_client, args.batch, rng, f"{run}-{u}", now)
+            ]
+            for u in batch_users
+        ]
+        n_single = int(args.rate * args.seconds)
+        single_jobs = []
+        for i in range(n_single):
+            u = single_users[i % len(single_users)]
+            pid = papers[int(rng.integers(len(papers)))]
+            body = {
+                "events": [
+                    {
+                        "id": f"{run}-single-{i}",
+                        "type": "open",
+                        "ts": now,
+                        "paper": {"url": "https://arxiv.org/abs/" + pid.removeprefix("arxiv:")},
+                    }
+                ]
+            }
+            single_jobs.append(("POST", "/api/v1/events", tokens[u], json.dumps(body).encode()))
+
+        with common.Server(home, threads=args.threads) as server:
+            common.log(f"batched: {args.clients} clients x batches of {args.batch} ...")
+            batched = common.closed_loop(
+                server.port,
+                jobs,
+                max_seconds=args.seconds,
+                warmup=0,
+                check_body=lambda raw: json.loads(raw).get("accepted") == args.batch,
+            )
+            sent_batches = batched["requests"]
+            ok_batches = batched["statuses"].get(200, 0)
+            events_acked = (ok_batches - batched["bad_bodies"]) * args.batch
+            rate = events_acked / batched["elapsed"]
+            common.log(f"  {rate:.0f} events/s, statuses {batched['statuses']}")
+            common.log(f"single: {args.rate}/s for {args.seconds} s ...")
+            single = common.open_loop(
+                server.port, single_jobs, rate=args.rate, clients=8, max_seconds=args.seconds
+            )
+            common.log(f"  {common.summary(single['latencies'])}")
+            result["server_memory_mib"] = server.memory()
+        stored = stored_counts(home, batch_users + single_users)
+
+    stored_batch = sum(stored[u] for u in batch_users)
+    stored_single = sum(stored[u] for u in single_users)
+    acked_single = single["statuses"].get(200, 0)
+    lat = common.summary(single["latencies"])
+    result["batched"] = {
+        "clients": args.clients,
+        "batch_size": args.batch,
+        "batches_sent": sent_batches,
+        "statuses": {str(k): v for k, v in batched["statuses"].items()},
+        "batches_not_fully_accepted": batched["bad_bodies"],
+        "events_acknowledged": events_acked,
+        "events_stored": stored_batch,
+        "lost": max(0, events_acked - stored_batch),
+        "seconds": round(batched["elapsed"], 2),
+        "events_per_second": round(rate, 1),
+        "batch_latency": common.summary(batched["latencies"]),
+        "budget": common.verdict(rate, EVENTS_PER_SECOND_BUDGET, lower_is_better=False)
+        | {"none_lost": stored_batch >= events_acked},
+    }
+    result["single"] = {
+        "target_rate": args.rate,
+        "achieved_rate": round(single["requests"] / single["elapsed"], 1),
+        "requests": single["requests"],
+        "statuses": {str(k): v for k, v in single["statuses"].items()},
+        "latency_from_schedule": lat,
+        "service_time": common.summary(single["service"]),
+        "events_stored": stored_single,
+        "lost": max(0, acked_single - stored_single),
+        "budget": common.verdict(lat.get("p99_ms", float("nan")), SINGLE_P99_BUDGET_MS),
+    }
+    common.emit(result)
+
+
+if __name__ == "__main__":
+    main()

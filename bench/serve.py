@@ -1,0 +1,205 @@
+"""Serving latency: recommendations and similar papers under 4 concurrent clients, and fold-in.
+
+Starts a real ``nextpaper serve --no-retrain`` (waitress, 8 threads, rate limit off) on a free
+port of 127.0.0.1 over the scale's prepared home (dataset imported and a model trained with the
+real CLI; ``bench/common.py``), then measures from separate client processes, each with one
+keep-alive connection:
+
+* ``GET /api/v1/recommendations?n=20``: 4 clients back to back, each cycling through its own
+  users (a random sample of imported users, each with its own token); also 1 client, to
+  separate the cost of a request from contention;
+* ``GET /api/v1/papers/<id>/similar?n=10``: the same, over a random sample of papers;
+* fold-in: for a user, take the top recommendation, ``POST`` an ``open`` of it, then ``GET``
+  recommendations again and check that the paper is gone (the answer reflects the open); the
+  figure is the POST + GET time; also for brand-new users (no history before the open).
+
+Budgets: p50 <= 8 ms and p99 <= 15 ms for both routes at 4 clients; fold-in <= 50 ms.
+Latency is measured at the client over loopback (an upper bound on server time).
+
+    .venv/bin/python bench/serve.py --scale small            # ~2 min after preparation
+    .venv/bin/python bench/serve.py --scale large --requests 300
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.parse
+import uuid
+from datetime import UTC, datetime
+
+import common
+
+P50_BUDGET_MS, P99_BUDGET_MS, FOLD_IN_BUDGET_MS = 8.0, 15.0, 50.0
+
+
+def _ok_items(raw: bytes) -> bool:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(body.get("items"), list) and len(body["items"]) > 0
+
+
+def latency_run(port, jobs, clients, per_client, max_seconds) -> dict:
+    lists = [
+        [jobs[(c + clients * i) % len(jobs)] for i in range(per_client)] for c in range(clients)
+    ]
+    run = common.closed_loop(port, lists, max_seconds=max_seconds, warmup=3, check_body=_ok_items)
+    stats = common.summary(run["latencies"])
+    stats["throughput_rps"] = round(run["requests"] / run["elapsed"], 1)
+    stats["statuses"] = {str(k): v for k, v in run["statuses"].items()}
+    stats["empty_or_bad_bodies"] = run["bad_bodies"]
+    return stats
+
+
+def budgets(stats: dict) -> dict:
+    return {
+        "p50": common.verdict(stats["p50_ms"], P50_BUDGET_MS),
+        "p99": common.verdict(stats["p99_ms"], P99_BUDGET_MS),
+    }
+
+
+def fold_in(port: int, tokens: dict[str, str], trials: int, new_users: dict[str, str]) -> dict:
+    """Known users: POST an open of their current top paper, then GET; and brand-new users."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    totals, posts, gets, reflected, changed = [], [], [], 0, 0
+    for token in list(tokens.values())[:trials]:
+        status, before = common.request(port, "GET", "/api/v1/recommendations?n=20", token=token)
+        if status != 200 or not before["items"]:
+            continue
+        top = before["items"][0]["paper"]["id"]
+        event = {"id": f"bench-{uuid.uuid4().hex}", "type": "open", "ts": now, "paper": {"id": top}}
+        conn = common.http.client.HTTPConnection(common.HOST, port, timeout=30)
+        t0 = time.perf_counter()
+        conn.request(
+            "POST",
+            "/api/v1/events",
+            body=json.dumps({"events": [event]}),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        resp = conn.getresponse()
+        resp.read()
+        t1 = time.perf_counter()
+        conn.request(
+            "GET", "/api/v1/recommendations?n=20", headers={"Authorization": f"Bearer {token}"}
+        )
+        resp2 = conn.getresponse()
+        after = json.loads(resp2.read())
+        t2 = time.perf_counter()
+        conn.close()
+        posts.append(t1 - t0)
+        gets.append(t2 - t1)
+        totals.append(t2 - t0)
+        ids_after = [it["paper"]["id"] for it in after["items"]]
+        reflected += top not in ids_after
+        changed += ids_after != [it["paper"]["id"] for it in before["items"]]
+    # brand-new users: their first open must turn cold-start into personal recommendations
+    new_totals, new_changed = [], 0
+    for token in new_users.values():
+        _, before = common.request(port, "GET", "/api/v1/recommendations?n=20", token=token)
+        paper = before["items"][5]["paper"]["id"] if len(before["items"]) > 5 else None
+        if paper is None:
+            continue
+        event = {
+            "id": f"bench-{uuid.uuid4().hex}",
+            "type": "open",
+            "ts": now,
+            "paper": {"id": paper},
+        }
+        t0 = time.perf_counter()
+        common.request(port, "POST", "/api/v1/events", token=token, body={"events": [event]})
+        _, after = common.request(port, "GET", "/api/v1/recommendations?n=20", token=token)
+        new_totals.append(time.perf_counter() - t0)
+        reasons = {r["type"] for it in after["items"] for r in it["reasons"]}
+        new_changed += paper not in [it["paper"]["id"] for it in after["items"]] and bool(
+            reasons - {"popular", "fresh"}
+        )
+    total = common.summary(totals)
+    return {
+        "known_users": {
+            "post_plus_get": total,
+            "post": common.summary(posts),
+            "next_get": common.summary(gets),
+            "trials": len(totals),
+            "opened_paper_gone_next_request": reflected,
+            "list_changed": changed,
+        },
+        "new_users": {
+            "post_plus_get": common.summary(new_totals),
+            "trials": len(new_totals),
+            "personalised_after_first_open": new_changed,
+        },
+        "budget": common.verdict(total.get("p99_ms", float("nan")), FOLD_IN_BUDGET_MS)
+        | {"what": "p99 of POST open + next GET recommendations, ms"},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    common.common_args(ap)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--requests", type=int, default=500, help="per client per route")
+    ap.add_argument("--users", type=int, default=200)
+    ap.add_argument("--max-seconds", type=float, default=120)
+    ap.add_argument("--threads", type=int, default=8, help="waitress threads")
+    args = ap.parse_args()
+
+    home, prep = common.prepared_home(args.scale)
+    users = common.sample_users(home, args.users, seed=1)
+    tokens = common.issue_tokens(home, users)
+    new = [f"bench-new-{uuid.uuid4().hex[:12]}" for _ in range(10)]
+    new_tokens = common.issue_tokens(home, new, create=True)
+    papers = common.sample_papers(home, 400, seed=2)
+    rec_jobs = [("GET", "/api/v1/recommendations?n=20", tokens[u], None) for u in users]
+    any_token = tokens[users[0]]
+    sim_jobs = [
+        ("GET", f"/api/v1/papers/{urllib.parse.quote(p, safe='')}/similar?n=10", any_token, None)
+        for p in papers
+    ]
+    result = {
+        "benchmark": "serve",
+        "scale": args.scale,
+        "machine": common.machine(),
+        "command": f"bench/serve.py --scale {args.scale} (nextpaper serve --no-retrain --threads "
+        f"{args.threads}, NEXTPAPER_RATE_LIMIT_PER_SECOND=0)",
+        "clients": args.clients,
+        "sampled_users": len(users),
+        "sampled_papers": len(papers),
+    }
+    with common.Server(home, threads=args.threads) as server:
+        result["server_start_seconds"] = round(server.start_seconds, 2)
+        result["model"] = server.health.get("model")
+        # warm up every code path once (first calls build caches)
+        for job in rec_jobs[:5] + sim_jobs[:5]:
+            common.request(server.port, job[0], job[1], token=job[2])
+        common.log("recommendations, 1 client ...")
+        rec1 = latency_run(server.port, rec_jobs, 1, min(args.requests, 200), args.max_seconds)
+        common.log(f"  {rec1}")
+        common.log(f"recommendations, {args.clients} clients ...")
+        rec = latency_run(server.port, rec_jobs, args.clients, args.requests, args.max_seconds)
+        common.log(f"  {rec}")
+        common.log("similar, 1 client ...")
+        sim1 = latency_run(server.port, sim_jobs, 1, min(args.requests, 200), args.max_seconds)
+        common.log(f"  {sim1}")
+        common.log(f"similar, {args.clients} clients ...")
+        sim = latency_run(server.port, sim_jobs, args.clients, args.requests, args.max_seconds)
+        common.log(f"  {sim}")
+        common.log("fold-in ...")
+        fold = fold_in(server.port, tokens, 40, new_tokens)
+        result["server_memory_mib"] = server.memory()
+    result["recommendations"] = {
+        f"{args.clients}_clients": rec,
+        "1_client": rec1,
+        "budget": budgets(rec),
+    }
+    result["similar"] = {f"{args.clients}_clients": sim, "1_client": sim1, "budget": budgets(sim)}
+    result["fold_in"] = fold
+    common.emit(result)
+
+
+if __name__ == "__main__":
+    main()
