@@ -15,7 +15,11 @@ from flask import Flask, request
 
 from .errors import ApiError
 
-EXTENSION_ORIGIN = re.compile(r"^(chrome-extension://[a-p]{32}|moz-extension://[0-9a-f-]{36})$")
+# Matched with fullmatch: ``$`` would also accept a trailing newline, which then breaks the header.
+EXTENSION_ORIGIN = re.compile(
+    r"chrome-extension://[a-p]{32}"
+    r"|moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -60,8 +64,26 @@ class RateLimiter:
                 self._buckets.clear()
 
 
-def allowed_origin(origin: str, configured: list[str]) -> bool:
-    return bool(EXTENSION_ORIGIN.match(origin)) or origin in configured
+def configured_origins(value) -> frozenset[str]:
+    """The ``CORS_ORIGINS`` setting as a set of exact origins.
+
+    A list is taken as is; a string (``NEXTPAPER_CORS_ORIGINS=https://a.example`` is not JSON, so
+    it stays a string) is split on commas and spaces. Never a substring test: with a string,
+    ``origin in configured`` would let ``https://a.exam`` through.
+    """
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return frozenset(
+        str(origin).strip().rstrip("/") for origin in value or () if str(origin).strip()
+    )
+
+
+def allowed_origin(origin: str, configured) -> bool:
+    if EXTENSION_ORIGIN.fullmatch(origin):
+        return True
+    if not isinstance(configured, frozenset):
+        configured = configured_origins(configured)
+    return origin in configured
 
 
 def install(app: Flask) -> None:
@@ -74,10 +96,10 @@ def install(app: Flask) -> None:
     def _headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        response.vary.add("Origin")
         origin = request.headers.get("Origin")
         if origin and allowed_origin(origin, app.config["CORS_ORIGINS"]):
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
             if request.method == "OPTIONS":
                 response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
                 response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
