@@ -164,21 +164,32 @@ function samePage(a, b) {
 }
 
 chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
-  if (!change.url) return;
+  // A new document is loading (navigation or reload) or the URL changed (history.pushState).
+  // The URL is visible only on hosts the extension has host permissions for (paper sites);
+  // elsewhere a "loading" status alone tells that the page is being left.
+  if (change.status !== "loading" && !change.url) return;
+  const url = change.url || (tab && tab.url) || null;
   (async () => {
     const state = await views();
     const view = state[tabId];
-    let newId = null;
-    try {
-      newId = paperIdFromUrl(change.url);
-    } catch {
-      /* not http(s) */
+    if (view) {
+      let keep = false;
+      if (url) {
+        let newId = null;
+        try {
+          newId = paperIdFromUrl(url);
+        } catch {
+          /* not http(s) */
+        }
+        keep = samePage(view.url, url) || newId === view.paper.id;
+      } else {
+        keep = change.status !== "loading";
+      }
+      if (!keep) await viewEnded(tabId);
     }
-    if (view && !samePage(view.url, change.url) && newId !== view.paper.id) await viewEnded(tabId);
-    // Content scripts cannot read the browser's PDF viewer: PDFs are recorded from the URL.
-    const pdf = paperFromPdfUrl(change.url);
+    // The browser's PDF viewer shows no metadata: PDFs are recorded from the URL.
+    const pdf = url ? paperFromPdfUrl(url) : null;
     if (pdf) await paperOpened(tabId, pdf);
-    void tab;
   })().catch(report);
 });
 

@@ -138,6 +138,8 @@ export function extractPaper(url, doc) {
   } catch {
     return null;
   }
+  const pdf = paperFromPdfUrl(pageUrl);
+  if (pdf) return { title: "", authors: [], abstract: "", ...pdf };
   const host = pageUrl.split("/")[2].replace(/^www\./, "").replace(/:\d+$/, "");
   const meta = readMeta(doc);
   const metaDoi = doiFromMeta(meta);

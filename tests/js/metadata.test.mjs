@@ -150,3 +150,15 @@ test("helpers", () => {
   assert.equal(cleanText("  a \n b  "), "a b");
   assert.equal(cleanText("one two three four five", 16), "one two three…");
 });
+
+test("a PDF viewer page yields the paper from its URL and no page text", () => {
+  const viewer = parseHTML("<html><head><title>2401.00001v2.pdf</title></head><body><embed type='application/pdf'></body></html>");
+  assert.deepEqual(extractPaper("https://arxiv.org/pdf/2401.00001v2", viewer), {
+    title: "",
+    authors: [],
+    abstract: "",
+    id: "arxiv:2401.00001",
+    url: "https://arxiv.org/pdf/2401.00001v2",
+    arxiv_id: "2401.00001",
+  });
+});
