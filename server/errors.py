@@ -6,6 +6,7 @@ for errors raised by views (:class:`ApiError`), routing 404/405, oversize bodies
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, jsonify
@@ -25,6 +26,8 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
     431: "headers_too_large",
+    500: "internal_error",
+    501: "not_implemented",
 }
 
 
@@ -47,7 +50,37 @@ def error_response(code: str, message: str, status: int, headers=None):
     return response
 
 
+def install_waitress_error_shape() -> None:
+    """Give the errors waitress answers by itself the API's shape and security headers.
+
+    Waitress refuses some requests before the app sees them (a malformed request line, a bad
+    ``Content-Length`` or chunk size, headers over its limit) with a plain-text page. This makes
+    those answers ``{"error": {...}}`` too. Idempotent; does nothing without waitress.
+    """
+    try:
+        from waitress import utilities
+    except ImportError:  # pragma: no cover - waitress is a dependency
+        return
+    if getattr(utilities.Error.to_response, "nextpaper", False):
+        return
+
+    def to_response(self, ident=None):
+        from .security import SECURITY_HEADERS
+
+        status = int(self.code)
+        code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+        message = f"{self.reason}: {self.body}" if self.body else self.reason
+        body = json.dumps({"error": {"code": code, "message": message, "status": status}})
+        headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items()]
+        return f"{status} {self.reason}", headers, body.encode("utf-8")
+
+    to_response.nextpaper = True  # type: ignore[attr-defined]
+    utilities.Error.to_response = to_response
+
+
 def register_error_handlers(app: Flask) -> None:
+    install_waitress_error_shape()
+
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
         return error_response(error.code, error.message, error.status, error.headers)
