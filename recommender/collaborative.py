@@ -71,6 +71,8 @@ class ALSModel:
         """Fold in users from their confidence rows; shape (n_rows, factors)."""
         assert self._model is not None
         rows = sp.csr_matrix(rows, dtype=np.float32)
+        # one request = one thread: implicit's OpenMP pool costs ~20 ms per call otherwise
+        self._model.num_threads = 1 if rows.shape[0] < 64 else self.num_threads
         return self._model.recalculate_user(np.arange(rows.shape[0]), rows)
 
     def scores(self, rows: sp.csr_matrix) -> np.ndarray:

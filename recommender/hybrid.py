@@ -33,12 +33,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from .collaborative import ALSModel
 from .interactions import Interactions, history_vector
 from .neighbours import item_neighbours
-from .sparse_utils import load_csr, save_csr, topk_per_row
+from .sparse_utils import dense_topk_rows, l2_rows, load_csr, save_csr
 from .text import TextModel
 
 FORMAT_VERSION = 1
@@ -234,14 +233,13 @@ class HybridRecommender:
         else:
             out["als"] = np.zeros((n_rows, n), np.float32)
         if self.text.n_terms:
-            prof = normalize(rows @ self.text.matrix, copy=False)
+            prof = l2_rows(rows @ self.text.matrix)
             if p["w_expand"] > 0 and p["expand_k"] > 0:
                 cf = np.maximum(out["knn"] + p["w_als"] * out["als"], 0.0)
                 cf[rows.nonzero()] = 0.0
-                top = topk_per_row(sp.csr_matrix(cf), int(p["expand_k"]))
-                exp_prof = normalize(top @ self.text.matrix, copy=False)
-                prof = prof + p["w_expand"] * exp_prof
-            prof = self.text._prune(normalize(sp.csr_matrix(prof), copy=False))
+                top = dense_topk_rows(cf, int(p["expand_k"]))
+                prof = prof + p["w_expand"] * l2_rows(top @ self.text.matrix)
+            prof = self.text._prune(l2_rows(prof))
             out["text"] = _row_max_scale(self.text.scores(prof))
         else:
             out["text"] = np.zeros((n_rows, n), np.float32)
@@ -368,69 +366,64 @@ class HybridRecommender:
             return []
         top = np.argpartition(-sub, k - 1)[:k]
         top = top[np.lexsort((idx[top], -sub[top]))]
+        top_idx = idx[top]
+        reasons = self._reasons_batch(top_idx, comp, cand, positives)
         return [
-            Recommendation(
-                self.paper_ids[idx[t]],
-                float(sub[t]),
-                self._reasons(int(idx[t]), comp, cand, positives),
-            )
-            for t in top
+            Recommendation(self.paper_ids[j], float(sub[t]), r)
+            for j, t, r in zip(top_idx, top, reasons)
         ]
 
-    def _reasons(
+    def _reasons_batch(
         self,
-        j: int,
+        items: np.ndarray,
         comp: dict[str, np.ndarray] | None,
         cand: np.ndarray | None,
         positives: np.ndarray,
-    ) -> list[dict[str, Any]]:
+    ) -> list[list[dict[str, Any]]]:
+        """Reasons for each recommended paper: the component that contributed most, and
+        the history paper that explains it best (``because_you_read``) when one does."""
         p = self.params
         if comp is None:
             pop, fresh = self._cold_parts()
-            return [{"type": "fresh"}] if fresh[j] > pop[j] else [{"type": "popular"}]
-        col = j if cand is None else int(np.searchsorted(cand, j))
+            return [[{"type": "fresh"}] if fresh[j] > pop[j] else [{"type": "popular"}]
+                    for j in items]
+        cols = items if cand is None else np.searchsorted(cand, items)
         n_pos = float(comp["n_pos"][0])
         c = n_pos / (n_pos + p["history_half"])
-        parts = {
-            "knn": c * p["w_knn"] * comp["knn"][0, col],
-            "als": c * p["w_als"] * comp["als"][0, col],
-            "text": (p["w_text"] * (1 - c) + p["text_floor"]) * comp["text"][0, col],
-            "pop": p["w_pop"] * self.popularity[j],
-        }
-        best = max(parts, key=lambda name: parts[name])
-        reasons: list[dict[str, Any]] = []
-        if best == "knn" or (best == "als" and self.neighbours.nnz):
-            src = self._best_source_collab(j, positives)
-            if src is not None:
-                reasons.append({"type": "because_you_read", "paper_id": self.paper_ids[src]})
-            if best == "als" or src is None:
-                reasons.append({"type": "similar_readers"})
-        elif best == "text":
-            src = self._best_source_text(j, positives)
-            if src is not None:
-                reasons.append({"type": "because_you_read", "paper_id": self.paper_ids[src]})
-            reasons.append({"type": "similar_text"})
-        elif best == "als":
-            reasons.append({"type": "similar_readers"})
-        if best == "pop" or not reasons:
-            reasons.append({"type": "popular"})
-        return reasons
-
-    def _best_source_collab(self, j: int, positives: np.ndarray) -> int | None:
-        if positives.size == 0:
-            return None
-        sims = np.asarray(self.neighbours[positives][:, j].toarray()).ravel()
-        if sims.max(initial=0) <= 0:
-            return None
-        return int(positives[int(np.argmax(sims))])
-
-    def _best_source_text(self, j: int, positives: np.ndarray) -> int | None:
-        if positives.size == 0 or self.text.n_terms == 0:
-            return None
-        sims = np.asarray((self.text.matrix[positives] @ self.text.matrix[j].T).toarray()).ravel()
-        if sims.max(initial=0) <= 0.05:
-            return None
-        return int(positives[int(np.argmax(sims))])
+        parts = np.vstack([
+            c * p["w_knn"] * comp["knn"][0, cols],
+            c * p["w_als"] * comp["als"][0, cols],
+            (p["w_text"] * (1 - c) + p["text_floor"]) * comp["text"][0, cols],
+            p["w_pop"] * np.asarray(self.popularity)[items],
+        ])
+        best = parts.argmax(axis=0)
+        hist = positives[:200]  # strongest first
+        collab = np.asarray(self.neighbours[hist][:, items].toarray()) if hist.size else None
+        if hist.size and self.text.n_terms:
+            text_sims = np.asarray(
+                (self.text.matrix[hist] @ self.text.matrix[items].T).toarray()
+            )
+        else:
+            text_sims = None
+        out: list[list[dict[str, Any]]] = []
+        for i, b in enumerate(best):
+            reasons: list[dict[str, Any]] = []
+            if b in (0, 1):  # collaborative
+                src = None
+                if collab is not None and collab[:, i].max() > 0:
+                    src = int(hist[int(np.argmax(collab[:, i]))])
+                    reasons.append({"type": "because_you_read", "paper_id": self.paper_ids[src]})
+                if b == 1 or src is None:
+                    reasons.append({"type": "similar_readers"})
+            elif b == 2:  # text
+                if text_sims is not None and text_sims[:, i].max() > 0.05:
+                    src = int(hist[int(np.argmax(text_sims[:, i]))])
+                    reasons.append({"type": "because_you_read", "paper_id": self.paper_ids[src]})
+                reasons.append({"type": "similar_text"})
+            else:
+                reasons.append({"type": "popular"})
+            out.append(reasons)
+        return out
 
     def similar(self, paper_id: str, n: int = 10, text: str | None = None) -> list[Recommendation]:
         """Papers related to one paper: co-reading + text for known papers, text alone

@@ -38,6 +38,33 @@ def topk_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     return out
 
 
+def l2_rows(m: sp.spmatrix) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (zero rows stay zero); float32 CSR, same shape."""
+    m = sp.csr_matrix(m, dtype=np.float32)
+    sq = np.bincount(
+        np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), weights=m.data**2, minlength=m.shape[0]
+    )
+    norms = np.sqrt(sq)
+    norms[norms == 0] = 1.0
+    m.data /= np.repeat(norms, np.diff(m.indptr)).astype(np.float32)
+    return m
+
+
+def dense_topk_rows(x: np.ndarray, k: int) -> sp.csr_matrix:
+    """The ``k`` largest positive entries of each row of a dense array, as CSR."""
+    n_rows, n_cols = x.shape
+    k = min(k, n_cols)
+    if k <= 0:
+        return sp.csr_matrix(x.shape, dtype=np.float32)
+    top = np.argpartition(-x, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(x, top, axis=1)
+    keep = vals > 0
+    rows = np.repeat(np.arange(n_rows), k).reshape(n_rows, k)
+    return sp.csr_matrix(
+        (vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape
+    )
+
+
 def save_csr(prefix: Path, m: sp.csr_matrix) -> None:
     """Write ``m`` as ``<prefix>.data.npy``, ``.indices.npy``, ``.indptr.npy``, ``.shape.json``."""
     m = sp.csr_matrix(m)

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
 
-from .sparse_utils import load_csr, save_csr, topk_per_row
+from .sparse_utils import l2_rows, load_csr, save_csr, topk_per_row
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][\w\-]+\b"
 
@@ -86,7 +85,7 @@ class TextModel:
         return self
 
     def _set_matrix(self, m: sp.spmatrix) -> None:
-        m = normalize(sp.csr_matrix(m, dtype=np.float32), copy=False)
+        m = l2_rows(m)
         m.sort_indices()
         self.matrix = m
         self.matrix_t = m.T.tocsr()
@@ -107,19 +106,19 @@ class TextModel:
         if self.vectorizer is None:
             return sp.csr_matrix((len(texts), self.n_terms), dtype=np.float32)
         m = self.vectorizer.transform([t or "" for t in texts])
-        return normalize(sp.csr_matrix(m, dtype=np.float32), copy=False)
+        return l2_rows(m)
 
     def profiles(self, weights: sp.csr_matrix) -> sp.csr_matrix:
         """User profiles from (users x papers) weights; shape (n_users, n_terms), L2 rows."""
         prof = sp.csr_matrix(weights, dtype=np.float32) @ self.matrix
-        prof = normalize(prof, copy=False)
+        prof = l2_rows(prof)
         return self._prune(prof)
 
     def _prune(self, prof: sp.csr_matrix) -> sp.csr_matrix:
         k = self.max_query_terms
         if not k or prof.shape[0] == 0 or np.diff(prof.indptr).max(initial=0) <= k:
             return prof
-        return normalize(topk_per_row(prof, k), copy=False)
+        return l2_rows(topk_per_row(prof, k))
 
     def scores(self, queries: sp.csr_matrix) -> np.ndarray:
         """Cosine of each query row with every paper; dense, shape (n_queries, n_papers)."""
