@@ -278,8 +278,10 @@ CATALOG = [
 HOSTILE = [
     {
         "id": "seed:hostile-1",
-        "title": "<img src=x onerror=\"window.pwned=1;document.title='pwned'\">Hostile <script>window.pwned=2</script>",
-        "abstract": "<b>bold?</b> <a href=\"javascript:alert(1)\">click</a> <img src=x onerror=alert(2)>",
+        "title": "<img src=x onerror=\"window.pwned=1;document.title='pwned'\">Hostile "
+        "<script>window.pwned=2</script>",
+        "abstract": '<b>bold?</b> <a href="javascript:alert(1)">click</a> '
+        "<img src=x onerror=alert(2)>",
         "authors": ["<script>window.pwned=3</script>"],
     }
 ]

@@ -16,7 +16,10 @@ PAPER_PAGES = [
         "s2:0123456789abcdef0123456789abcdef01234567",
     ),
     ("https://aclanthology.org/2023.acl-long.1/", "acl:2023.acl-long.1"),
-    ("https://www.biorxiv.org/content/10.1101/2020.03.01.123456v2", "doi:10.1101/2020.03.01.123456"),
+    (
+        "https://www.biorxiv.org/content/10.1101/2020.03.01.123456v2",
+        "doi:10.1101/2020.03.01.123456",
+    ),
     ("https://journals.example.org/jrr/article/42", "doi:10.5555/jrr.2021.042"),
 ]
 
@@ -60,7 +63,9 @@ def test_pdfs_are_recorded_from_the_url(browser, backend, user):
 def test_single_page_app_navigation_is_recorded(browser, backend, user):
     browser.connect(backend.url, user)
     page = browser.page()
-    page.goto("https://www.semanticscholar.org/paper/Attention-Routing/0123456789abcdef0123456789abcdef01234567")
+    page.goto(
+        "https://www.semanticscholar.org/paper/Attention-Routing/0123456789abcdef0123456789abcdef01234567"
+    )
     backend.wait_for(user, lambda ev: "s2:0123456789abcdef0123456789abcdef01234567" in opened(ev))
     page.click("#next")  # history.pushState, then the page swaps its content
     second = "s2:fedcba9876543210fedcba9876543210fedcba98"

@@ -14,7 +14,9 @@ def panel(browser, query=""):
     return page
 
 
-def test_for_you_renders_recommendations_and_hostile_text_stays_text(browser, backend, user, artifacts):
+def test_for_you_renders_recommendations_and_hostile_text_stays_text(
+    browser, backend, user, artifacts
+):
     browser.connect(backend.url, user)
     dialogs = []
     page = panel(browser)
