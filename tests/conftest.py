@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -16,8 +17,41 @@ from server import auth, create_app, storage
 from server.db import open_database
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-SEED_PAPERS = SHARED_DATA / "seed-papers.jsonl"
+
+_TOPICS = {
+    "graph": "graph neural network message passing node edge embedding",
+    "retrieval": "dense retrieval query document ranking index passage",
+    "vision": "image vision convolution pixel segmentation detection",
+    "language": "language model token transformer pretraining text",
+    "robot": "robot control policy reinforcement reward manipulation",
+    "proof": "theorem proof formal verification logic solver",
+}
+
+
+def synthetic_papers(count: int, published: str = "2026-01-01") -> list[dict]:
+    """Papers in the API's shape, in topic groups, so that text similarity means something."""
+    topics = list(_TOPICS)
+    papers = []
+    for i in range(count):
+        topic = topics[i % len(topics)]
+        words = _TOPICS[topic].split()
+        papers.append(
+            {
+                "id": f"seed:p{i}",
+                "title": f"{topic.title()} {words[i % len(words)]} methods {i}",
+                "abstract": f"We study {_TOPICS[topic]}. " * 2 + f"Experiment {i}.",
+                "published": published,
+            }
+        )
+    return papers
+
+
+@pytest.fixture
+def papers_file(tmp_path: Path) -> Path:
+    """A JSON Lines catalog of 60 synthetic papers (``seed:p0`` … ``seed:p59``)."""
+    path = tmp_path / "papers.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in synthetic_papers(60)))
+    return path
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from server import storage
 from server.models import ModelStore
 from server.training import train_and_publish
+from tests.conftest import synthetic_papers
 
 TS = "2026-11-20T10:00:00Z"
 
@@ -31,18 +32,7 @@ def assert_error(response, status: int, code: str):
 
 
 def catalog(db, count: int = 12, published: str = "2026-01-01") -> list[str]:
-    words = ["graph", "neural", "retrieval", "sparse", "language", "vision", "robot", "proof"]
-    papers = []
-    for i in range(count):
-        a, b = words[i % len(words)], words[(i * 3 + 1) % len(words)]
-        papers.append(
-            {
-                "paper_id": f"seed:p{i}",
-                "title": f"{a.title()} {b} methods {i}",
-                "abstract": f"We study {a} and {b} models. {a} {a} {b} experiments.",
-                "published": published,
-            }
-        )
+    papers = [{"paper_id": p.pop("id"), **p} for p in synthetic_papers(count, published=published)]
     storage.upsert_papers(db, papers)
     return [p["paper_id"] for p in papers]
 

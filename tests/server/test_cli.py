@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SEED_PAPERS, run_cli
+from tests.conftest import run_cli
 
 
 def count(home: Path, sql: str) -> int:
@@ -45,10 +45,10 @@ def test_users_add_prints_the_token_last_and_stores_only_its_hash(tmp_path):
     assert bad.returncode == 2
 
 
-def test_papers_import_our_shape_and_arxiv_snapshot(tmp_path):
+def test_papers_import_our_shape_and_arxiv_snapshot(tmp_path, papers_file):
     home = tmp_path / "home"
-    run_cli(home, "papers", "import", str(SEED_PAPERS))
-    seeds = sum(1 for line in SEED_PAPERS.read_text().splitlines() if line.strip())
+    run_cli(home, "papers", "import", str(papers_file))
+    seeds = sum(1 for line in papers_file.read_text().splitlines() if line.strip())
     assert count(home, "SELECT count(*) FROM papers") == seeds
     snapshot = tmp_path / "arxiv.jsonl"
     records = [
@@ -88,9 +88,9 @@ def test_papers_import_our_shape_and_arxiv_snapshot(tmp_path):
     assert old == ("1999-01-04",)
 
 
-def test_bad_lines_are_reported_and_good_ones_kept(tmp_path):
+def test_bad_lines_are_reported_and_good_ones_kept(tmp_path, papers_file):
     home = tmp_path / "home"
-    run_cli(home, "papers", "import", str(SEED_PAPERS))
+    run_cli(home, "papers", "import", str(papers_file))
     before = count(home, "SELECT count(*) FROM papers")
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(
@@ -131,10 +131,10 @@ def test_events_import_creates_users_and_papers_and_is_idempotent(tmp_path):
     assert result.returncode == 2 and "user_id" in result.stderr
 
 
-def test_train_recommend_and_evaluate_commands(tmp_path):
+def test_train_recommend_and_evaluate_commands(tmp_path, papers_file):
     home = tmp_path / "home"
-    run_cli(home, "papers", "import", str(SEED_PAPERS))
-    ids = [json.loads(line)["id"] for line in SEED_PAPERS.read_text().splitlines()[:12]]
+    run_cli(home, "papers", "import", str(papers_file))
+    ids = [f"seed:p{i}" for i in range(12)]
     rows = [f"u{u},{ids[(u + k) % 12]}" for u in range(6) for k in range(4)]
     history = tmp_path / "history.csv"
     history.write_text("user_id,paper_id\n" + "\n".join(rows) + "\n")
@@ -159,9 +159,9 @@ def test_evaluate_rejects_a_folder_that_is_not_a_dataset(tmp_path):
     assert "papers.jsonl" in result.stderr
 
 
-def test_backup_is_a_consistent_copy(tmp_path):
+def test_backup_is_a_consistent_copy(tmp_path, papers_file):
     home = tmp_path / "home"
-    run_cli(home, "papers", "import", str(SEED_PAPERS))
+    run_cli(home, "papers", "import", str(papers_file))
     target = tmp_path / "backup.db"
     run_cli(home, "backup", str(target))
     with sqlite3.connect(target) as conn:

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import quote
 
-from tests.conftest import SEED_PAPERS, run_cli
+from tests.conftest import run_cli
 
 
 class Client:
@@ -46,20 +46,20 @@ def token_of(home, name: str, *extra: str) -> str:
 
 
 def seed_ids(limit: int) -> list[str]:
-    return [json.loads(line)["id"] for line in SEED_PAPERS.read_text().splitlines()[:limit]]
+    return [f"seed:p{i}" for i in range(limit)]
 
 
 def open_event(event_id: str, paper_id: str, type_: str = "open") -> dict:
     return {"id": event_id, "type": type_, "ts": "2026-11-28T09:00:00Z", "paper": {"id": paper_id}}
 
 
-def test_scripted_client_against_a_real_server(live_server):
+def test_scripted_client_against_a_real_server(live_server, papers_file):
     server = live_server("--no-retrain")
     home = server.home
     alice = Client(server.url, token_of(home, "alice"))
     bob = Client(server.url, token_of(home, "bob"))
     admin = Client(server.url, token_of(home, "root", "--admin"))
-    run_cli(home, "papers", "import", str(SEED_PAPERS))
+    run_cli(home, "papers", "import", str(papers_file))
     ids = seed_ids(30)
 
     batch = [open_event(f"a{i}", ids[i]) for i in range(5)]
@@ -103,12 +103,12 @@ def test_scripted_client_against_a_real_server(live_server):
     assert status == 401 and error["error"]["code"] == "missing_token"
 
 
-def test_serve_retrains_in_the_background_and_admin_can_start_one(live_server):
+def test_serve_retrains_in_the_background_and_admin_can_start_one(live_server, papers_file):
     server = live_server("--retrain-events", "5", "--retrain-minutes", "600")
     home = server.home
     alice = Client(server.url, token_of(home, "alice"))
     admin = Client(server.url, token_of(home, "root", "--admin"))
-    run_cli(home, "papers", "import", str(SEED_PAPERS))
+    run_cli(home, "papers", "import", str(papers_file))
     anonymous = Client(server.url)
     first = wait_for(lambda: anonymous.call("GET", "/api/v1/health")[1]["model"])
     ids = seed_ids(10)
