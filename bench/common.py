@@ -189,11 +189,39 @@ def prepared_home(scale: str, *, train: bool = True) -> tuple[Path, dict]:
             [*cli, "events", "import", str(data / "interactions.csv")]
         )
         info_path.write_text(json.dumps(info, indent=2))
-    if train and "train" not in info:
-        log("training the first model ...")
+    if train and info.get("train", {}).get("code") != code_fingerprint():
+        log("training a model with the current code ...")
         info["train"] = time_and_rss([*cli, "train", "--quiet"])
+        info["train"]["code"] = code_fingerprint()
         info_path.write_text(json.dumps(info, indent=2))
     return home, info
+
+
+def code_fingerprint() -> str:
+    """A hash of the code a saved model depends on: a cached model is retrained when it changes
+    (the tree is edited while benchmarks run, and model formats change with it)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted([*(ROOT / "recommender").glob("*.py"), ROOT / "server" / "training.py"]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def code_version() -> dict[str, Any]:
+    """The commit benchmarked and whether the working tree differed from it."""
+
+    def git(*a):
+        r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
+        return r.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "server", "recommender")
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "server_or_recommender_edited": bool(dirty),
+        "model_code": code_fingerprint(),
+    }
 
 
 def clone_home(home: Path, dest: Path) -> Path:
@@ -590,7 +618,7 @@ def tmp_dir(prefix: str):
 def machine() -> dict[str, Any]:
     import platform
 
-    info = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    info = {"cpus": os.cpu_count(), "python": platform.python_version(), **code_version()}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

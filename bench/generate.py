@@ -259,7 +259,9 @@ def generate_interactions(rng, papers: dict, n_users: int, n_opens: int, out: Pa
     end_s = int((END_DAY.astype("datetime64[s]") + np.timedelta64(86399, "s") - start).astype(int))
     pub_s = papers["day"][paper] * 86400
     offset = (rng.exponential(200.0, n_opens) * 86400).astype(np.int64)
-    secs = np.minimum(pub_s + offset, end_s)
+    late = pub_s + offset > end_s  # past the end: anywhere between publication and the end
+    offset[late] = (rng.random(int(late.sum())) * (end_s - pub_s[late])).astype(np.int64)
+    secs = pub_s + offset
     order = np.argsort(secs, kind="stable")
     user, paper, secs = user[order], paper[order], secs[order]
     ts = np.datetime_as_string(start + secs.astype("timedelta64[s]"), unit="s").tolist()
