@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NEXTPAPER := $(VENV)/bin/nextpaper
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
@@ -15,11 +16,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Development tools from npm (web-ext, to lint the Firefox variant); the extension has no npm deps.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 run: $(STAMP)
 	$(NEXTPAPER) init
 	$(NEXTPAPER) serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) test-js test-py
+test: $(STAMP) $(NODE_STAMP) test-js test-py
 
 test-js:
 	node --test tests/js/
@@ -32,4 +38,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check server recommender tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) node_modules build .pytest_cache
