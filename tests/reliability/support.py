@@ -108,3 +108,62 @@ def parse_raw(answer: bytes) -> tuple[int, dict[str, str], bytes]:
     if "content-length" in headers:
         body = body[: int(headers["content-length"])]
     return status, headers, body
+
+
+def seed_home(home: Path, papers: int = 200, users: int = 30, per_user: int = 12) -> list[str]:
+    """Fill a home with a small synthetic catalog and reading history; return the paper ids."""
+    import random
+
+    from server import storage
+    from server.db import open_database
+
+    rng = random.Random(7)
+    words = "graph neural retrieval sparse language vision robot proof kernel bayes causal".split()
+    catalog = []
+    for i in range(papers):
+        a, b, c = rng.sample(words, 3)
+        catalog.append(
+            {
+                "paper_id": f"seed:p{i}",
+                "title": f"{a.title()} {b} {i}",
+                "abstract": f"We study {a}, {b} and {c}.",
+                "published": "2025-01-01",
+            }
+        )
+    rows = [
+        {
+            "user_id": f"reader{u}",
+            "event_id": f"r{u}-{p}",
+            "type": "open",
+            "ts": "2026-01-01T00:00:00.000000Z",
+            "paper_id": f"seed:p{p}",
+            "dwell_ms": None,
+        }
+        for u in range(users)
+        for p in rng.sample(range(papers), per_user)
+    ]
+    home.mkdir(parents=True, exist_ok=True)
+    db = open_database(home / "nextpaper.db")
+    try:
+        storage.upsert_papers(db, catalog)
+        storage.import_events(db, rows)
+    finally:
+        db.close()
+    return [p["paper_id"] for p in catalog]
+
+
+def health_version(port: int) -> str | None:
+    status, _, body = request(port, "GET", "/api/v1/health", timeout=10)
+    assert status == 200, body
+    model = json.loads(body)["model"]
+    return model and model["version"]
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -69,7 +69,7 @@ def test_fuzzed_requests_never_fail_the_server(fuzz_target, method, path, mode):
     seen: dict[int, int] = {}
 
     @settings(
-        max_examples=40,
+        max_examples=25,
         derandomize=True,
         deadline=None,
         database=None,
