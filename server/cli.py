@@ -20,6 +20,10 @@ import click
 from . import DEFAULT_HOME
 
 ADMIN_TOKEN_FILE = "admin-token"
+LOAD_EXTENSION = (
+    "Load the extension: chrome://extensions -> Developer mode -> Load unpacked -> extension/, "
+    "then set the backend URL and token in its options"
+)
 
 
 class CliError(click.ClickException):
@@ -81,6 +85,9 @@ def init(ctx: click.Context) -> None:
     with _database(ctx) as db:
         if storage.has_admin(db):
             click.echo(f"NextPaper home: {home} (database ready, admin exists)")
+            if (home / ADMIN_TOKEN_FILE).exists():
+                click.echo(f"The admin's API token is in {home / ADMIN_TOKEN_FILE}")
+            click.echo(LOAD_EXTENSION)
             return
         name = "admin"
         if storage.get_user(db, name) is None:
