@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender import HybridRecommender, load_dataset
+from recommender.baselines import EASE
 from recommender.evaluation import Split, cold_split, warm_split
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -62,6 +63,7 @@ def components(model: HybridRecommender, split: Split, users: np.ndarray) -> dic
 
 
 BLEND_GRID = {
+    "w_ease": [0.0, 0.5, 1.0, 2.0],
     "w_als": [0.0, 0.25, 0.5, 1.0],
     "w_text": [0.5, 1.0, 2.0],
     "text_floor": [0.0, 0.1, 0.2, 0.4],
@@ -70,16 +72,32 @@ BLEND_GRID = {
 }
 
 
-def tune_blend(model, comp, split, users, grid=BLEND_GRID):
-    results = []
-    names = list(grid)
+def tune_blend(model, comp, split, users, grid=BLEND_GRID, rounds=2):
+    """Coordinate ascent over the blend grid from the model's defaults; objective
+    recall@20 + nDCG@20 on the validation users."""
     pop = None if split.candidates is None else model.popularity[split.candidates]
-    for values in itertools.product(*(grid[n] for n in names)):
-        params = dict(zip(names, values))
-        s = model.blend(comp, params, popularity=pop)
-        r, n = metrics(s, split, users)
-        results.append({**params, "recall": r, "ndcg": n})
-    return results
+    cache = {}
+
+    def score(params):
+        key = tuple(sorted(params.items()))
+        if key not in cache:
+            r, n = metrics(model.blend(comp, params, popularity=pop), split, users)
+            cache[key] = (r, n)
+        return cache[key]
+
+    current = {n: model.params[n] for n in grid}
+    for _ in range(rounds):
+        for name, values in grid.items():
+            trials = []
+            for v in values:
+                trial = {**current, name: v}
+                r, n = score(trial)
+                trials.append((r + n, v))
+            current[name] = max(trials)[1]
+    r, n = score(current)
+    return [{**p, "recall": rn[0], "ndcg": rn[1]} for p, rn in
+            [(dict(k), v) for k, v in cache.items()]] + [{**current, "recall": r, "ndcg": n,
+                                                          "chosen": True}]
 
 
 def main() -> None:
@@ -88,6 +106,7 @@ def main() -> None:
     ap.add_argument("--max-users", type=int, default=3000)
     ap.add_argument("--component-grid", action="store_true")
     ap.add_argument("--protocol", default="warm")
+    ap.add_argument("--ease-lambdas", type=float, nargs="*", default=[])
     args = ap.parse_args()
     out = {}
     for name in args.datasets:
@@ -108,17 +127,26 @@ def main() -> None:
                 for k in (50, 100, 200)
             ] + [{"neighbours_kind": kind} for kind in ("bm25", "cosine")]
         per = []
+        for lam in args.ease_lambdas:
+            t0 = time.perf_counter()
+            ease = EASE(lam).fit(inner.train, ds.texts, None)
+            sc = np.vstack([ease.scores(inner.train.matrix[users[i:i + 500]], None, inner.candidates)
+                            for i in range(0, users.size, 500)])
+            r = metrics(sc, inner, users)
+            per.append({"ease_lambda": lam, "metrics": r, "fit_s": time.perf_counter() - t0})
+            print(name, "EASE", lam, r, file=sys.stderr, flush=True)
+            del ease, sc
         for cp in comp_grid:
             t0 = time.perf_counter()
             model = HybridRecommender(**cp).fit(inner.train, ds.texts, ds.published)
             fit_s = time.perf_counter() - t0
             comp = components(model, inner, users)
             res = tune_blend(model, comp, inner, users)
-            best = max(res, key=lambda r: r["ndcg"] + r["recall"])
+            best = res[-1]
             default = model.blend(comp, popularity=None if inner.candidates is None else model.popularity[inner.candidates])
             d = metrics(default, inner, users)
             only = {
-                c: metrics(comp[c], inner, users) for c in ("knn", "als", "text")
+                c: metrics(comp[c], inner, users) for c in ("knn", "ease", "als", "text")
             }
             per.append({"component_params": cp, "fit_s": round(fit_s, 2), "best": best,
                         "default": d, "single": only, "all": res})
@@ -127,8 +155,7 @@ def main() -> None:
         out[name] = per
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path(f"bench/results/tune_{args.protocol}.json").write_text(json.dumps(out))
-    print(json.dumps({n: [{"component_params": p["component_params"], "best": p["best"],
-                           "default": p["default"], "single": p["single"]} for p in v]
+    print(json.dumps({n: [{k: v for k, v in p.items() if k != "all"} for p in v]
                       for n, v in out.items()}))
 
 

@@ -5,13 +5,14 @@ Owns :class:`HybridRecommender` (fit / recommend / similar / save / load) and
 history the score of paper ``j`` is::
 
     c = n / (n + history_half)
-    score_j = c * (w_knn * knn_j + w_als * als_j)
+    score_j = c * (w_knn * knn_j + w_ease * ease_j + w_als * als_j)
             + (w_text * (1 - c) + text_floor) * text_j
             + w_pop * pop_j
 
 where every component is scaled to a maximum of 1 over the candidates:
 
 * ``knn``  -- sum of the history's rows of a sparse top-k RP3beta item-item matrix;
+* ``ease`` -- EASE over the most-read papers (bounded dense work), sparsified to top-k;
 * ``als``  -- implicit ALS, the user vector folded in from the history on every call;
 * ``text`` -- cosine of the paper's TF-IDF row with the user's profile: the weighted sum of
   the history's rows plus (``w_expand``) the rows of the papers collaborative filtering
@@ -36,7 +37,7 @@ import scipy.sparse as sp
 
 from .collaborative import ALSModel
 from .interactions import Interactions, history_vector
-from .neighbours import item_neighbours
+from .neighbours import ease_neighbours, item_neighbours
 from .sparse_utils import dense_topk_rows, l2_rows, load_csr, save_csr
 from .text import TextModel
 
@@ -48,6 +49,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "neighbours_k": 100,
     "rp3_alpha": 1.0,
     "rp3_beta": 0.5,
+    # EASE over the most-read papers, sparsified (0 items disables it)
+    "ease_max_items": 8000,
+    "ease_regularization": 300.0,
+    "ease_k": 200,
     # ALS (0 factors disables it)
     "als_factors": 64,
     "als_regularization": 0.05,
@@ -60,6 +65,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_max_query_terms": 300,
     # blend
     "w_knn": 1.0,
+    "w_ease": 1.0,
     "w_als": 0.5,
     "w_text": 1.0,
     "text_floor": 0.2,
@@ -119,6 +125,7 @@ class HybridRecommender:
         self.n_users = 0
         self.n_interactions = 0
         self.neighbours = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.ease = sp.csr_matrix((0, 0), dtype=np.float32)
         self.als: ALSModel | None = None
         self.text = TextModel()
         self.popularity = np.zeros(0, np.float32)  # log1p(readers), scaled to max 1
@@ -190,6 +197,16 @@ class HybridRecommender:
             beta=p["rp3_beta"],
         )
 
+        if p["ease_max_items"] > 0 and p["w_ease"] > 0:
+            self.ease = ease_neighbours(
+                x,
+                regularization=p["ease_regularization"],
+                max_items=p["ease_max_items"],
+                k=p["ease_k"],
+            )
+        else:
+            self.ease = sp.csr_matrix((n, n), dtype=np.float32)
+
         self.als = None
         if p["als_factors"] > 0 and p["w_als"] > 0 and x.nnz > 0:
             self.als = ALSModel(**self._als_params()).fit(x, progress=progress)
@@ -228,6 +245,8 @@ class HybridRecommender:
         out: dict[str, np.ndarray] = {"n_pos": np.diff(rows.indptr).astype(np.float32)}
         knn = np.asarray((rows @ self.neighbours).toarray(), dtype=np.float32)
         out["knn"] = _row_max_scale(knn)
+        binary = sp.csr_matrix((np.ones_like(rows.data), rows.indices, rows.indptr), rows.shape)
+        out["ease"] = _row_max_scale(np.asarray((binary @ self.ease).toarray(), np.float32))
         if self.als is not None:
             out["als"] = _row_max_scale(self.als.scores(rows).astype(np.float32))
         else:
@@ -235,7 +254,8 @@ class HybridRecommender:
         if self.text.n_terms:
             prof = l2_rows(rows @ self.text.matrix)
             if p["w_expand"] > 0 and p["expand_k"] > 0:
-                cf = np.maximum(out["knn"] + p["w_als"] * out["als"], 0.0)
+                cf = out["knn"] + p["w_ease"] * out["ease"] + p["w_als"] * out["als"]
+                cf = np.maximum(cf, 0.0)
                 cf[rows.nonzero()] = 0.0
                 top = dense_topk_rows(cf, int(p["expand_k"]))
                 prof = prof + p["w_expand"] * l2_rows(top @ self.text.matrix)
@@ -260,7 +280,7 @@ class HybridRecommender:
         pop = self.popularity if popularity is None else popularity
         n_pos = comp["n_pos"][:, None]
         c = n_pos / (n_pos + p["history_half"])
-        s = c * (p["w_knn"] * comp["knn"] + p["w_als"] * comp["als"])
+        s = c * (p["w_knn"] * comp["knn"] + p["w_ease"] * comp["ease"] + p["w_als"] * comp["als"])
         s += (p["w_text"] * (1.0 - c) + p["text_floor"]) * comp["text"]
         s += p["w_pop"] * pop[None, :]
         cold = n_pos[:, 0] == 0
@@ -391,14 +411,17 @@ class HybridRecommender:
         n_pos = float(comp["n_pos"][0])
         c = n_pos / (n_pos + p["history_half"])
         parts = np.vstack([
-            c * p["w_knn"] * comp["knn"][0, cols],
+            c * (p["w_knn"] * comp["knn"][0, cols] + p["w_ease"] * comp["ease"][0, cols]),
             c * p["w_als"] * comp["als"][0, cols],
             (p["w_text"] * (1 - c) + p["text_floor"]) * comp["text"][0, cols],
             p["w_pop"] * np.asarray(self.popularity)[items],
         ])
         best = parts.argmax(axis=0)
         hist = positives[:200]  # strongest first
-        collab = np.asarray(self.neighbours[hist][:, items].toarray()) if hist.size else None
+        collab = None
+        if hist.size:
+            both = self.neighbours[hist][:, items] + self.ease[hist][:, items]
+            collab = np.asarray(both.toarray())
         if hist.size and self.text.n_terms:
             text_sims = np.asarray(
                 (self.text.matrix[hist] @ self.text.matrix[items].T).toarray()
@@ -488,6 +511,7 @@ class HybridRecommender:
         np.save(folder / "readers.npy", self.readers.astype(np.int32))
         np.save(folder / "freshness.npy", self.freshness.astype(np.float32))
         save_csr(folder / "neighbours", self.neighbours)
+        save_csr(folder / "ease", self.ease)
         self.text.save(folder)
         if self.als is not None:
             self.als.save(folder)
@@ -531,6 +555,7 @@ class HybridRecommender:
         self.readers = np.load(folder / "readers.npy", mmap_mode=mode)
         self.freshness = np.load(folder / "freshness.npy", mmap_mode=mode)
         self.neighbours = load_csr(folder / "neighbours", mmap=mmap)
+        self.ease = load_csr(folder / "ease", mmap=mmap)
         self.text = TextModel.load(folder, mmap=mmap)
         if manifest["components"].get("als"):
             self.als = ALSModel.load(folder, self._als_params())
