@@ -167,3 +167,33 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def make_tokens(home: Path, *names: str, admin: bool = False) -> list[str]:
+    """Tokens for users (created when missing), straight through storage: no CLI start-up."""
+    from server import auth, storage
+    from server.db import open_database
+
+    db = open_database(home / "nextpaper.db")
+    try:
+        tokens = []
+        for name in names:
+            if storage.get_user(db, name) is None:
+                storage.create_user(db, name, is_admin=admin)
+            tokens.append(auth.issue_token(db, name))
+        return tokens
+    finally:
+        db.close()
+
+
+def train_here(home: Path) -> str:
+    """Train and publish from this (test) process: another process than the server's."""
+    from server.db import open_database
+    from server.models import ModelStore
+    from server.training import train_and_publish
+
+    db = open_database(home / "nextpaper.db")
+    try:
+        return train_and_publish(db, ModelStore(home / "models"))["version"]
+    finally:
+        db.close()

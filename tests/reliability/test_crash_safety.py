@@ -16,13 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from server import auth
-from server.db import open_database
-from server.models import ModelStore
-from server.training import train_and_publish
 from tests.conftest import run_cli
 
-from .support import event, health_version, request, seed_home, wait_for
+from .support import (
+    event,
+    health_version,
+    make_tokens,
+    request,
+    seed_home,
+    train_here,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,31 +40,6 @@ def children(pid: int) -> list[int]:
         except OSError:
             pass
     return found
-
-
-def make_tokens(home: Path, *names: str, admin: bool = False) -> list[str]:
-    """Tokens for users (created when missing), straight through storage: no CLI start-up."""
-    from server import storage
-
-    db = open_database(home / "nextpaper.db")
-    try:
-        tokens = []
-        for name in names:
-            if storage.get_user(db, name) is None:
-                storage.create_user(db, name, is_admin=admin)
-            tokens.append(auth.issue_token(db, name))
-        return tokens
-    finally:
-        db.close()
-
-
-def train_here(home: Path) -> str:
-    """Train and publish from this (test) process: another process than the server's."""
-    db = open_database(home / "nextpaper.db")
-    try:
-        return train_and_publish(db, ModelStore(home / "models"))["version"]
-    finally:
-        db.close()
 
 
 def stored_event_ids(home: Path, user_id: str) -> list[str]:
