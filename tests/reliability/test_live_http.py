@@ -345,6 +345,14 @@ def test_a_declared_oversize_body_is_refused_before_it_is_uploaded(alive):
     _check_error(status, headers, body, 413)
 
 
+def test_the_server_log_never_holds_a_token(live):
+    server, token = live
+    request(server.port, "GET", f"/api/v1/history?token={token}", token=token)
+    request(server.port, "GET", "/api/v1/history", token=token[:-1] + "x")
+    log = server.read_log()
+    assert token not in log and token[3:20] not in log
+
+
 def test_revocation_over_http_takes_effect_at_once(live):
     server, _ = live
     token = add_user(server.home, "revokee")
