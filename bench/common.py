@@ -319,6 +319,13 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """``nextpaper serve`` on a free local port; a context manager that stops it on exit."""
 
@@ -383,6 +390,9 @@ class Server:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.pid)
 
     def memory(self) -> dict[str, float]:
         return proc_status(self.pid)

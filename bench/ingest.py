@@ -54,6 +54,27 @@ def make_batches(papers, count, size, rng, tag, now) -> list[bytes]:
     return out
 
 
+def fsync_reference(folder, count: int = 200) -> dict:
+    """Latency of write + fsync of 4 KiB in the database's folder: the floor under a durable
+    (synchronous=FULL) commit on this disk, measured in the same run."""
+    import os
+    import time
+
+    path = folder / "bench-fsync.tmp"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    try:
+        for _ in range(count):
+            os.write(fd, b"x" * 4096)
+            t = time.perf_counter()
+            os.fsync(fd)
+            times.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return common.summary(times)
+
+
 def stored_counts(home, user_ids) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
     try:
@@ -93,6 +114,7 @@ def main() -> None:
         batch_users = [f"bench-batch-{run}-{c}" for c in range(args.clients)]
         single_users = [f"bench-single-{run}-{c}" for c in range(50)]
         tokens = common.issue_tokens(home, batch_users + single_users, create=True)
+        result["reference_fsync_4k"] = fsync_reference(home)
         # enough batches for the phase at 4x the budget; the clock bounds the run
         per_client = (
             int(4 * EVENTS_PER_SECOND_BUDGET * args.seconds / args.batch / args.clients) + 1
@@ -124,6 +146,7 @@ def main() -> None:
 
         with common.Server(home, threads=args.threads) as server:
             common.log(f"batched: {args.clients} clients x batches of {args.batch} ...")
+            cpu0 = server.cpu_seconds()
             batched = common.closed_loop(
                 server.port,
                 jobs,
@@ -135,12 +158,14 @@ def main() -> None:
             ok_batches = batched["statuses"].get(200, 0)
             events_acked = (ok_batches - batched["bad_bodies"]) * args.batch
             rate = events_acked / batched["elapsed"]
+            cpu1 = server.cpu_seconds()
             common.log(f"  {rate:.0f} events/s, statuses {batched['statuses']}")
             common.log(f"single: {args.rate}/s for {args.seconds} s ...")
             single = common.open_loop(
                 server.port, single_jobs, rate=args.rate, clients=8, max_seconds=args.seconds
             )
             common.log(f"  {common.summary(single['latencies'])}")
+            cpu2 = server.cpu_seconds()
             result["server_memory_mib"] = server.memory()
         stored = stored_counts(home, batch_users + single_users)
 
@@ -160,6 +185,9 @@ def main() -> None:
         "seconds": round(batched["elapsed"], 2),
         "events_per_second": round(rate, 1),
         "batch_latency": common.summary(batched["latencies"]),
+        "server_cpu_us_per_event": round(
+            1e6 * (cpu1 - cpu0) / max(1, sent_batches * args.batch), 1
+        ),
         "budget": common.verdict(rate, EVENTS_PER_SECOND_BUDGET, lower_is_better=False)
         | {"none_lost": stored_batch >= events_acked},
     }
@@ -170,6 +198,7 @@ def main() -> None:
         "statuses": {str(k): v for k, v in single["statuses"].items()},
         "latency_from_schedule": lat,
         "service_time": common.summary(single["service"]),
+        "server_cpu_ms_per_request": round(1000 * (cpu2 - cpu1) / max(1, single["requests"]), 2),
         "events_stored": stored_single,
         "lost": max(0, acked_single - stored_single),
         "budget": common.verdict(lat.get("p99_ms", float("nan")), SINGLE_P99_BUDGET_MS),

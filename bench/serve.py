@@ -44,7 +44,17 @@ def _ok_items(raw: bytes) -> bool:
     return isinstance(body.get("items"), list) and len(body["items"]) > 0
 
 
-def latency_run(port, jobs, clients, per_client, max_seconds) -> dict:
+def latency_run(server, jobs, clients, per_client, max_seconds) -> dict:
+    """Closed-loop run; adds the server's CPU time per request (less sensitive than latency
+    to other load on a shared machine: the floor of p50 on an idle machine)."""
+    cpu0 = server.cpu_seconds()
+    stats = _latency_run(server.port, jobs, clients, per_client, max_seconds)
+    cpu = server.cpu_seconds() - cpu0
+    stats["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, stats["count"] + 3 * clients), 2)
+    return stats
+
+
+def _latency_run(port, jobs, clients, per_client, max_seconds) -> dict:
     lists = [
         [jobs[(c + clients * i) % len(jobs)] for i in range(per_client)] for c in range(clients)
     ]
@@ -177,16 +187,16 @@ def main() -> None:
         for job in rec_jobs[:5] + sim_jobs[:5]:
             common.request(server.port, job[0], job[1], token=job[2])
         common.log("recommendations, 1 client ...")
-        rec1 = latency_run(server.port, rec_jobs, 1, min(args.requests, 200), args.max_seconds)
+        rec1 = latency_run(server, rec_jobs, 1, min(args.requests, 200), args.max_seconds)
         common.log(f"  {rec1}")
         common.log(f"recommendations, {args.clients} clients ...")
-        rec = latency_run(server.port, rec_jobs, args.clients, args.requests, args.max_seconds)
+        rec = latency_run(server, rec_jobs, args.clients, args.requests, args.max_seconds)
         common.log(f"  {rec}")
         common.log("similar, 1 client ...")
-        sim1 = latency_run(server.port, sim_jobs, 1, min(args.requests, 200), args.max_seconds)
+        sim1 = latency_run(server, sim_jobs, 1, min(args.requests, 200), args.max_seconds)
         common.log(f"  {sim1}")
         common.log(f"similar, {args.clients} clients ...")
-        sim = latency_run(server.port, sim_jobs, args.clients, args.requests, args.max_seconds)
+        sim = latency_run(server, sim_jobs, args.clients, args.requests, args.max_seconds)
         common.log(f"  {sim}")
         common.log("fold-in ...")
         fold = fold_in(server.port, tokens, 40, new_tokens)
