@@ -149,6 +149,7 @@ def time_and_rss(cmd: list[str], *, env: dict | None = None, timeout: float = 36
         "seconds": round(seconds, 3),
         "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "user_cpu_seconds": round(usage.ru_utime, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "stdout_tail": out.strip().splitlines()[-3:],
     }
 
