@@ -125,6 +125,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     import waitress
 
     from . import create_app
+    from .db import SchemaTooNew
     from .models import limit_blas_threads
     from .training import RetrainScheduler
 
@@ -132,7 +133,12 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     os.environ["NEXTPAPER_HOME"] = str(ctx.obj["home"])
-    app = create_app()
+    try:
+        app = create_app()
+    except SchemaTooNew as error:
+        raise CliError(str(error)) from None
+    except sqlite3.DatabaseError as error:
+        raise CliError(f"cannot open the database in {ctx.obj['home']}: {error}") from None
     limit_blas_threads()
     if retrain_events:
         app.config["RETRAIN_EVENTS"] = retrain_events
@@ -158,6 +164,8 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
             threads=threads,
             ident="nextpaper",
             clear_untrusted_proxy_headers=True,
+            # Refuse an oversize body when it is announced, not after buffering it.
+            max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]),
         )
     finally:
         if scheduler is not None:
@@ -399,11 +407,15 @@ def backup(ctx: click.Context, path: Path, force: bool) -> None:
         raise CliError(f"{path} exists; pass --force to overwrite it")
     tmp = path.with_name(path.name + ".partial")
     with _database(ctx) as db:
-        target = sqlite3.connect(tmp)
         try:
-            db.conn.backup(target)
-        finally:
-            target.close()
+            target = sqlite3.connect(tmp)
+            try:
+                db.conn.backup(target)
+            finally:
+                target.close()
+        except (sqlite3.Error, OSError) as error:
+            tmp.unlink(missing_ok=True)
+            raise CliError(f"cannot write {path}: {error}") from None
     check = connect(tmp)
     try:
         ok = check.execute("PRAGMA integrity_check").fetchone()[0]

@@ -89,6 +89,14 @@ class ModelStore:
         self.prune()
         return version
 
+    def remove_abandoned(self) -> None:
+        """Delete temp folders that killed training runs left behind.
+
+        Call only while holding the training lock, so no live run's folder is among them.
+        """
+        for folder in self.root.glob(".tmp-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
     def prune(self, keep: int = KEEP_VERSIONS) -> None:
         """Remove all but the newest ``keep`` versions (never the current one)."""
         current = self.current_version()

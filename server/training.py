@@ -46,6 +46,7 @@ def train_and_publish(
     from recommender import HybridRecommender, build_interactions
 
     with _training_lock(store.root):
+        store.remove_abandoned()
         started = time.perf_counter()
         last_seq = storage.last_event_seq(db)
         paper_ids: list[str] = []

@@ -258,12 +258,6 @@ def test_retrains_swap_models_under_load_without_a_failed_request(live_server):
     assert counts[0] > 50
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ModelStore.prune skips names starting with '.', so the models/.tmp-<version> folder "
-    "of a training run killed mid-write is never removed; publish (which runs under the training "
-    "lock) should delete every other .tmp-* folder",
-)
 def test_a_killed_runs_temp_folder_is_cleaned_up_by_the_next_publish(tmp_path):
     home = tmp_path / "home"
     seed_home(home, papers=30, users=5, per_user=4)

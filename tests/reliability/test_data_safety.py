@@ -134,11 +134,6 @@ def test_backup_force_overwrites_atomically(tmp_path):
         conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.backup does not catch sqlite3.Error/OSError from sqlite3.connect(tmp)/backup: "
-    "a folder that does not exist gives a traceback and exit 1, not a one-line error and exit 2",
-)
 def test_backup_to_a_missing_folder_is_a_one_line_error(tmp_path):
     home = tmp_path / "home"
     make_tokens(home, "alice")
@@ -200,11 +195,6 @@ def test_commands_refuse_a_newer_schema(newer_home, tmp_path, args):
     assert not (tmp_path / "b.db").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.serve calls create_app() without catching SchemaTooNew: a traceback and exit 1 "
-    "instead of the one-line error and exit 2 every other command gives",
-)
 def test_serve_refuses_a_newer_schema_with_a_one_line_error(newer_home):
     result = run_cli(newer_home, "serve", "--port", "0", "--no-retrain", check=False, timeout=60)
     assert result.returncode == 2, result.stderr[-500:]

@@ -324,12 +324,6 @@ def test_an_incomplete_body_does_not_block_other_clients(alive):
             assert request(server.port, "GET", "/api/v1/health", timeout=5)[0] == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waitress buffers a request body up to its max_request_body_size (1 GiB by default) "
-    "before Flask sees it; `nextpaper serve` should pass "
-    "max_request_body_size=MAX_CONTENT_LENGTH so a declared oversize body is refused at once",
-)
 def test_a_declared_oversize_body_is_refused_before_it_is_uploaded(alive):
     server, token = alive
     import socket
