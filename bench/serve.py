@@ -156,6 +156,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=200)
     ap.add_argument("--max-seconds", type=float, default=120)
     ap.add_argument("--threads", type=int, default=8, help="waitress threads")
+    ap.add_argument("--since", default="2025-07-01", help="date for the since= run")
     args = ap.parse_args()
 
     home, prep = common.prepared_home(args.scale)
@@ -198,6 +199,13 @@ def main() -> None:
         common.log(f"similar, {args.clients} clients ...")
         sim = latency_run(server, sim_jobs, args.clients, args.requests, args.max_seconds)
         common.log(f"  {sim}")
+        since_jobs = [
+            ("GET", f"/api/v1/recommendations?n=20&since={args.since}", tokens[u], None)
+            for u in users
+        ]
+        common.log(f"recommendations with since={args.since}, {args.clients} clients ...")
+        since = latency_run(server, since_jobs, args.clients, args.requests // 4, args.max_seconds)
+        common.log(f"  {since}")
         common.log("fold-in ...")
         fold = fold_in(server.port, tokens, 40, new_tokens)
         result["server_memory_mib"] = server.memory()
@@ -205,6 +213,11 @@ def main() -> None:
         f"{args.clients}_clients": rec,
         "1_client": rec1,
         "budget": budgets(rec),
+    }
+    result["recommendations_since"] = {
+        "since": args.since,
+        f"{args.clients}_clients": since,
+        "budget": budgets(since),
     }
     result["similar"] = {f"{args.clients}_clients": sim, "1_client": sim1, "budget": budgets(sim)}
     result["fold_in"] = fold
