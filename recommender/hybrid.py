@@ -16,7 +16,9 @@ where every component is scaled to a maximum of 1 over the candidates:
 * ``als``  -- implicit ALS, the user vector folded in from the history on every call;
 * ``text`` -- cosine of the paper's TF-IDF row with the user's profile: the weighted sum of
   the history's rows plus (``w_expand``) the rows of the papers collaborative filtering
-  ranks highest, which carries collaborative signal to papers nobody has read yet;
+  ranks highest, which carries collaborative signal to papers nobody has read yet; minus
+  ``text_centering`` times the paper's similarity to the catalog mean (a Rocchio
+  profile: generic papers stop matching everyone);
 * ``pop``  -- log popularity.
 
 An empty history gets popular and fresh papers. Nothing is retrained per request.
@@ -63,6 +65,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_min_df": 2,
     "text_max_df": 0.5,
     "text_max_query_terms": 300,
+    "text_centering": 0.7,
     # blend
     "w_knn": 1.0,
     "w_ease": 1.0,
@@ -260,7 +263,7 @@ class HybridRecommender:
                 top = dense_topk_rows(cf, int(p["expand_k"]))
                 prof = prof + p["w_expand"] * l2_rows(top @ self.text.matrix)
             prof = self.text._prune(l2_rows(prof))
-            out["text"] = _row_max_scale(self.text.scores(prof))
+            out["text"] = _row_max_scale(self.text.scores(prof, p["text_centering"]))
         else:
             out["text"] = np.zeros((n_rows, n), np.float32)
         return out
@@ -461,26 +464,29 @@ class HybridRecommender:
             query = self.text.transform([text])
         else:
             query = None
-        text_s = (
-            _row_max_scale(self.text.scores(query))[0]
-            if query is not None and query.nnz
-            else np.zeros(self.n_papers, np.float32)
-        )
+        related = np.zeros(self.n_papers, bool)
+        text_s = np.zeros(self.n_papers, np.float32)
+        raw = np.zeros(self.n_papers, np.float32)
+        if query is not None and query.nnz:
+            raw = self.text.scores(query)[0]
+            related |= raw > 0
+            gen = np.asarray(self.text.genericness)
+            text_s = _row_max_scale((raw - p["text_centering"] * gen)[None, :])[0]
         knn_s = np.zeros(self.n_papers, np.float32)
         c = 0.0
         if j is not None:
-            row = self.neighbours[j]
-            knn_s[row.indices] = row.data
-            knn_s = _row_max_scale(knn_s[None, :])[0]
+            for matrix, weight in ((self.neighbours, p["w_knn"]), (self.ease, p["w_ease"])):
+                row = matrix[j]
+                part = np.zeros(self.n_papers, np.float32)
+                part[row.indices] = row.data
+                knn_s += weight * _row_max_scale(part[None, :])[0]
+            related |= knn_s > 0
             deg = float(self.readers[j])
             c = deg / (deg + p["history_half"])
-        scores = (c * p["w_knn"] * knn_s + (p["w_text"] * (1 - c) + p["text_floor"]) * text_s)
-        scores = scores.astype(np.float64)
-        if not np.any(scores > 0):
-            return []
+        scores = c * knn_s + (p["w_text"] * (1 - c) + p["text_floor"]) * text_s
+        scores = np.where(related, scores.astype(np.float64), -np.inf)
         if j is not None:
             scores[j] = -np.inf
-        scores[scores <= 0] = -np.inf
         k = min(n, int(np.isfinite(scores).sum()))
         if k == 0:
             return []
@@ -488,13 +494,15 @@ class HybridRecommender:
         top = top[np.lexsort((top, -scores[top]))]
         result = []
         for t in top:
-            collab = c * p["w_knn"] * knn_s[t]
+            collab = c * knn_s[t]
             txt = (p["w_text"] * (1 - c) + p["text_floor"]) * text_s[t]
             reasons: list[dict[str, Any]] = []
-            if collab >= txt:
+            if knn_s[t] > 0 and collab >= txt:
                 reasons.append({"type": "similar_readers"})
-            if txt > 0:
+            if raw[t] > 0:
                 reasons.append({"type": "similar_text"})
+            if not reasons:
+                reasons.append({"type": "similar_readers"})
             result.append(Recommendation(self.paper_ids[t], float(scores[t]), reasons))
         return result
 

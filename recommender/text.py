@@ -39,6 +39,11 @@ class TextModel:
     ----------
     matrix : csr_matrix of float32, shape (n_papers, n_terms), rows L2-normalised
     matrix_t : csr_matrix of float32, shape (n_terms, n_papers)
+    genericness : ndarray of float32, shape (n_papers,)
+        Cosine of each paper with the catalog's mean direction. Subtracting
+        ``centering * genericness`` from profile scores ranks like a Rocchio profile
+        ``profile - centering * mean`` (generic papers stop matching every profile),
+        without a dense query.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class TextModel:
         self.vectorizer: TfidfVectorizer | None = None
         self.matrix = sp.csr_matrix((0, 0), dtype=np.float32)
         self.matrix_t = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.genericness = np.zeros(0, np.float32)
 
     # ------------------------------------------------------------------ fit
     def fit(self, texts: Sequence[str]) -> TextModel:
@@ -79,6 +85,7 @@ class TextModel:
             self.vectorizer = None
             self.matrix = sp.csr_matrix((n, 0), dtype=np.float32)
             self.matrix_t = sp.csr_matrix((0, n), dtype=np.float32)
+            self.genericness = np.zeros(n, np.float32)
             return self
         self.vectorizer = vec
         self._set_matrix(m)
@@ -90,6 +97,11 @@ class TextModel:
         self.matrix = m
         self.matrix_t = m.T.tocsr()
         self.matrix_t.sort_indices()
+        mean = np.asarray(m.mean(axis=0), dtype=np.float64).ravel()
+        norm = np.linalg.norm(mean)
+        self.genericness = (m @ (mean / norm)).astype(np.float32) if norm > 0 else (
+            np.zeros(m.shape[0], np.float32)
+        )
 
     @property
     def n_terms(self) -> int:
@@ -120,12 +132,15 @@ class TextModel:
             return prof
         return l2_rows(topk_per_row(prof, k))
 
-    def scores(self, queries: sp.csr_matrix) -> np.ndarray:
-        """Cosine of each query row with every paper; dense, shape (n_queries, n_papers)."""
+    def scores(self, queries: sp.csr_matrix, centering: float = 0.0) -> np.ndarray:
+        """Cosine of each query row with every paper, minus ``centering * genericness``;
+        dense, shape (n_queries, n_papers)."""
         if self.n_terms == 0:
             return np.zeros((queries.shape[0], self.matrix.shape[0]), np.float32)
-        out = queries @ self.matrix_t
-        return np.asarray(out.toarray(), dtype=np.float32)
+        out = np.asarray((queries @ self.matrix_t).toarray(), dtype=np.float32)
+        if centering:
+            out -= np.float32(centering) * self.genericness[None, :]
+        return out
 
     # ---------------------------------------------------------------- files
     def save(self, folder: Path) -> None:
@@ -136,6 +151,7 @@ class TextModel:
             idf = self.vectorizer.idf_.astype(np.float32)
         (folder / "text_vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
         np.save(folder / "text_idf.npy", idf)
+        np.save(folder / "text_genericness.npy", self.genericness)
         save_csr(folder / "text_matrix", self.matrix)
         params = {
             "max_features": self.max_features,
@@ -162,6 +178,7 @@ class TextModel:
             vec.idf_ = idf.astype(np.float64)
             self.vectorizer = vec
         self.matrix = load_csr(folder / "text_matrix", mmap=mmap)
+        self.genericness = np.load(folder / "text_genericness.npy")
         self.matrix_t = self.matrix.T.tocsr()
         self.matrix_t.sort_indices()
         return self
