@@ -94,7 +94,12 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     ``synchronous=FULL`` makes a commit durable before it returns, so an event is only
     acknowledged once it would survive a crash of the process or the machine.
     """
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path),
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=False,
+        isolation_level=None,  # no implicit transactions: storage begins and commits its own
+    )
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")

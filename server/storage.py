@@ -9,10 +9,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """A transaction that takes the write lock at its start (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads and then writes fails at once with "database is locked"
+    when another process wrote in between, whatever the busy timeout; taking the lock first
+    makes it wait its turn instead.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+
 
 PAPER_FIELDS = ("title", "abstract", "authors", "url", "doi", "arxiv_id", "published")
 EVENT_TYPES = ("open", "read", "like", "dismiss", "save")
@@ -32,7 +56,7 @@ def now_iso() -> str:
 
 def create_user(db: sqlite_utils.Database, user_id: str, *, is_admin: bool = False) -> None:
     """Store a new user; raise :class:`UserExists` when the name is taken."""
-    with db.atomic():
+    with write_transaction(db):
         if db.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
             raise UserExists(f"user {user_id!r} already exists")
         db.execute(
@@ -56,7 +80,7 @@ def has_admin(db: sqlite_utils.Database) -> bool:
 
 def add_token(db: sqlite_utils.Database, user_id: str, token_hash: str) -> None:
     """Store the hash of a new API token for ``user_id`` (the token itself is never stored)."""
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "INSERT INTO tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
             [token_hash, user_id, now_iso()],
@@ -65,7 +89,7 @@ def add_token(db: sqlite_utils.Database, user_id: str, token_hash: str) -> None:
 
 def revoke_tokens(db: sqlite_utils.Database, user_id: str) -> int:
     """Revoke every live token of ``user_id``; return how many were revoked."""
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute(
             "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
             [now_iso(), user_id],
@@ -135,7 +159,7 @@ def upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -
 
     Each paper is a dict with ``paper_id`` and any of :data:`PAPER_FIELDS`.
     """
-    with db.atomic():
+    with write_transaction(db):
         _upsert_papers(db, papers)
 
 
@@ -240,7 +264,7 @@ def record_events(
     when this returns, the new events are on disk.
     """
     received_at = now_iso()
-    with db.atomic():
+    with write_transaction(db):
         _upsert_papers(db, papers)
         cursor = db.conn.executemany(
             """INSERT OR IGNORE INTO events
@@ -269,7 +293,7 @@ def import_events(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> 
     many events were new.
     """
     now = now_iso()
-    with db.atomic():
+    with write_transaction(db):
         db.conn.executemany(
             "INSERT OR IGNORE INTO users (user_id, is_admin, created_at) VALUES (?, 0, ?)",
             [(user_id, now) for user_id in {r["user_id"] for r in rows}],
@@ -338,7 +362,7 @@ def last_event_seq(db: sqlite_utils.Database) -> int:
 
 def delete_history(db: sqlite_utils.Database, user_id: str) -> int:
     """Erase every event of the user; return how many were erased."""
-    with db.atomic():
+    with write_transaction(db):
         return db.execute("DELETE FROM events WHERE user_id = ?", [user_id]).rowcount
 
 

@@ -125,6 +125,11 @@ def test_hostile_text_round_trips_verbatim_over_http(alive):
 )
 def test_bad_bodies_are_4xx_in_the_error_shape(alive, name, raw, content_type, status, code):
     server, token = alive
+    if len(raw) > MIB:
+        # Refused when announced: the server answers and closes without reading the body, so
+        # sending it all would race the answer against a connection reset.
+        _check_error(*_announce(server.port, len(raw), token), status, code)
+        return
     got, headers, body = request(
         server.port,
         "POST",
@@ -324,19 +329,25 @@ def test_an_incomplete_body_does_not_block_other_clients(alive):
             assert request(server.port, "GET", "/api/v1/health", timeout=5)[0] == 200
 
 
-def test_a_declared_oversize_body_is_refused_before_it_is_uploaded(alive):
-    server, token = alive
+def _announce(port: int, length: int, token: str) -> tuple[int, dict[str, str], bytes]:
+    """Send only the head of a POST announcing ``length`` bytes, and read the answer."""
     import socket
 
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(_post(b"Content-Length: %d\r\n" % (500 * MIB), b"", token))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(_post(b"Content-Length: %d\r\n" % length, b"", token))
+        answer = b""
         try:
-            answer = sock.recv(65536)
+            while chunk := sock.recv(65536):  # the server closes after refusing
+                answer += chunk
         except TimeoutError:
-            answer = b""
-    assert answer, "the server waited for 500 MiB instead of refusing"
-    status, headers, body = parse_raw(answer)
-    _check_error(status, headers, body, 413)
+            pass
+    assert answer, f"the server waited for {length} bytes instead of refusing"
+    return parse_raw(answer)
+
+
+def test_a_declared_oversize_body_is_refused_before_it_is_uploaded(alive):
+    server, token = alive
+    _check_error(*_announce(server.port, 500 * MIB, token), 413)
 
 
 def test_the_server_log_never_holds_a_token(live):
