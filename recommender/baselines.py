@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 from implicit.nearest_neighbours import BM25Recommender
 from implicit.utils import ParameterWarning
@@ -23,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from .collaborative import ALSModel, BPRModel
 from .hybrid import HybridRecommender
 from .interactions import Interactions
+from .neighbours import spd_inverse
 from .text import TextModel
 
 
@@ -93,13 +93,7 @@ class EASE(Scorer):
         x.data[:] = 1.0
         g = (x.T @ x).toarray().astype(np.float32)
         g[np.diag_indices_from(g)] += self.regularization
-        c, info = scipy.linalg.lapack.spotrf(g, lower=False, overwrite_a=True, clean=False)
-        if info:
-            raise np.linalg.LinAlgError(f"EASE Cholesky failed ({info})")
-        p, info = scipy.linalg.lapack.spotri(c, lower=False, overwrite_c=True)
-        if info:
-            raise np.linalg.LinAlgError(f"EASE inverse failed ({info})")
-        p = np.triu(p) + np.triu(p, 1).T  # potri fills the upper triangle only
+        p = spd_inverse(g)
         d = np.diag(p).copy()
         p /= -d[None, :]
         p[np.diag_indices_from(p)] = 0.0

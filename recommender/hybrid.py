@@ -135,6 +135,7 @@ class HybridRecommender:
         self.readers = np.zeros(0, np.int32)
         self.freshness = np.zeros(0, np.float32)
         self.fit_seconds = 0.0
+        self.fit_timings: dict[str, float] = {}
         self._cold_cache: np.ndarray | None = None
 
     @property
@@ -185,12 +186,23 @@ class HybridRecommender:
                 fresh = np.exp(-age / float(p["fresh_days"]))
                 self.freshness = np.nan_to_num(fresh, nan=0.0).astype(np.float32)
 
+        timings: dict[str, float] = {}
+        tick = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal tick
+            now = time.perf_counter()
+            timings[name] = round(now - tick, 3)
+            tick = now
+
+        lap("popularity")
         self.text = TextModel(
             max_features=p["text_max_features"],
             min_df=p["text_min_df"],
             max_df=p["text_max_df"],
             max_query_terms=p["text_max_query_terms"],
         ).fit(texts)
+        lap("text")
 
         self.neighbours = item_neighbours(
             x,
@@ -199,6 +211,7 @@ class HybridRecommender:
             alpha=p["rp3_alpha"],
             beta=p["rp3_beta"],
         )
+        lap("neighbours")
 
         if p["ease_max_items"] > 0 and p["w_ease"] > 0:
             self.ease = ease_neighbours(
@@ -209,10 +222,13 @@ class HybridRecommender:
             )
         else:
             self.ease = sp.csr_matrix((n, n), dtype=np.float32)
+        lap("ease")
 
         self.als = None
         if p["als_factors"] > 0 and p["w_als"] > 0 and x.nnz > 0:
             self.als = ALSModel(**self._als_params()).fit(x, progress=progress)
+        lap("als")
+        self.fit_timings = timings
         self.fit_seconds = time.perf_counter() - t0
         return self
 
@@ -534,6 +550,7 @@ class HybridRecommender:
             },
             "components": {"als": self.als is not None, "text_terms": self.text.n_terms},
             "fit_seconds": round(self.fit_seconds, 3),
+            "fit_timings": self.fit_timings,
         }
         # the manifest goes last: a folder with a manifest is complete
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
