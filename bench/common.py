@@ -190,7 +190,13 @@ def prepared_home(scale: str, *, train: bool = True) -> tuple[Path, dict]:
             [*cli, "events", "import", str(data / "interactions.csv")]
         )
         info_path.write_text(json.dumps(info, indent=2))
-    if train and info.get("train", {}).get("code") != code_fingerprint():
+    stale = info.get("train", {}).get("code") != code_fingerprint()
+    if train and stale and "train" in info and scale == "large":
+        # a large retrain takes many minutes: keep the model while it still loads (the
+        # server benchmarks stop if it does not); delete bench-prepare.json's "train" to redo
+        log("the model code changed since the large model was trained; keeping the model")
+        stale = False
+    if train and stale:
         log("training a model with the current code ...")
         info["train"] = time_and_rss([*cli, "train", "--quiet"])
         info["train"]["code"] = code_fingerprint()
@@ -338,7 +344,9 @@ class Server:
         retrain: bool = False,
         env: dict[str, str] | None = None,
         start_timeout: float = 300,
+        require_model: bool = False,
     ):
+        self.require_model = require_model
         self.home = home
         self.port = free_port()
         self.threads = threads
@@ -385,6 +393,9 @@ class Server:
             self.__exit__(None, None, None)
             raise RuntimeError("the server did not answer /api/v1/health in time")
         self.start_seconds = time.perf_counter() - started
+        if self.require_model and not (self.health or {}).get("model"):
+            self.__exit__(None, None, None)
+            raise RuntimeError("the server has no model loaded (see bench-server.log in the home)")
         return self
 
     @property

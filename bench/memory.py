@@ -35,7 +35,7 @@ def main() -> None:
     current = (home / "models" / "CURRENT").read_text().strip()
     folder = home / "models" / current
     model_files = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted(folder.iterdir())}
-    with common.Server(home) as server:
+    with common.Server(home, require_model=True) as server:
         at_start = server.memory()
         rec = [("GET", "/api/v1/recommendations?n=20", tokens[u], None) for u in users]
         sim = [

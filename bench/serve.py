@@ -181,7 +181,7 @@ def main() -> None:
         "sampled_users": len(users),
         "sampled_papers": len(papers),
     }
-    with common.Server(home, threads=args.threads) as server:
+    with common.Server(home, threads=args.threads, require_model=True) as server:
         result["server_start_seconds"] = round(server.start_seconds, 2)
         result["model"] = server.health.get("model")
         # warm up every code path once (first calls build caches)
