@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender.neighbours import ease_neighbours, item_neighbours, spd_inverse
+from recommender.sparse_utils import topk_per_row
+
+X = sp.csr_matrix(
+    np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 1, 1, 1]], dtype=np.float32)
+)
+
+
+def test_rp3beta_hand_computed():
+    s = item_neighbours(X, k=3, kind="rp3beta", alpha=1.0, beta=0.5)
+    # P(0 -> u -> 1) = sum over readers u of 0 (u0, u1, each read 2 papers) of
+    # (1/deg_0) * (1/deg_u) = 1/2 * (1/2 + 1/2) = 0.5, divided by deg_1^0.5 = sqrt(3)
+    assert s[0, 1] == pytest.approx(0.5 / np.sqrt(3), rel=1e-5)
+    assert s[0, 2] == 0 and s[0, 3] == 0  # never co-read
+    assert np.all(s.diagonal() == 0)
+
+
+@pytest.mark.parametrize("kind", ["rp3beta", "bm25", "cosine"])
+def test_native_matches_exact(kind):
+    x = sp.random(300, 80, density=0.06, format="csr", random_state=1, dtype=np.float32)
+    x.data[:] = 1.0
+    full_native = item_neighbours(x, k=200, kind=kind)
+    full_exact = item_neighbours(x, k=200, kind=kind, exact=True)
+    np.testing.assert_allclose(full_native.toarray(), full_exact.toarray(), rtol=1e-4, atol=1e-6)
+    a = item_neighbours(x, k=8, kind=kind)
+    assert np.diff(a.indptr).max() <= 8 and np.all(a.diagonal() == 0)
+
+
+def test_topk_per_row_ties_by_column():
+    m = sp.csr_matrix(np.array([[3, 1, 3, 0, 2], [0, 0, 0, 0, 0], [1, 2, 0, 0, 0]], np.float32))
+    assert topk_per_row(m, 2).toarray().tolist() == [[3, 0, 3, 0, 0], [0] * 5, [1, 2, 0, 0, 0]]
+
+
+def test_spd_inverse():
+    a = np.random.default_rng(0).random((50, 50)).astype(np.float32)
+    g = a @ a.T + 5 * np.eye(50, dtype=np.float32)
+    np.testing.assert_allclose(spd_inverse(g.copy()) @ g, np.eye(50), atol=1e-4)
+
+
+def test_ease_head_only_covers_most_read_papers():
+    x = sp.csr_matrix(np.array([[1, 1, 1, 0]] * 3 + [[1, 1, 0, 1]], np.float32))
+    e = ease_neighbours(x, regularization=1.0, max_items=2, k=5)
+    assert set(zip(*e.nonzero())) <= {(0, 1), (1, 0)}
+    assert e[0, 1] > 0
