@@ -52,19 +52,23 @@ def main() -> None:
                 t0 = time.perf_counter()
                 model.similar(hist[0][0], n=10)
                 sim_ms.append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps({
-        "dataset": args.dataset,
-        "papers": model.n_papers,
-        "users": model.n_users,
-        "fit_seconds": round(fit_s, 2),
-        "save_seconds": round(save_s, 3),
-        "load_seconds": round(load_s, 3),
-        "median_history": float(np.median(hist_len)),
-        "recommend_ms_p50": round(float(np.percentile(rec_ms, 50)), 2),
-        "recommend_ms_p99": round(float(np.percentile(rec_ms, 99)), 2),
-        "similar_ms_p50": round(float(np.percentile(sim_ms, 50)), 2),
-        "similar_ms_p99": round(float(np.percentile(sim_ms, 99)), 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "dataset": args.dataset,
+                "papers": model.n_papers,
+                "users": model.n_users,
+                "fit_seconds": round(fit_s, 2),
+                "save_seconds": round(save_s, 3),
+                "load_seconds": round(load_s, 3),
+                "median_history": float(np.median(hist_len)),
+                "recommend_ms_p50": round(float(np.percentile(rec_ms, 50)), 2),
+                "recommend_ms_p99": round(float(np.percentile(rec_ms, 99)), 2),
+                "similar_ms_p50": round(float(np.percentile(sim_ms, 50)), 2),
+                "similar_ms_p99": round(float(np.percentile(sim_ms, 99)), 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ part of the evaluation is never touched. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
@@ -26,7 +25,9 @@ from recommender.evaluation import Split, cold_split, warm_split
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-def metrics(scores: np.ndarray, split: Split, users: np.ndarray, k: int = 20) -> tuple[float, float]:
+def metrics(
+    scores: np.ndarray, split: Split, users: np.ndarray, k: int = 20
+) -> tuple[float, float]:
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     train = split.train.matrix[users]
     s = scores.copy()
@@ -95,9 +96,9 @@ def tune_blend(model, comp, split, users, grid=BLEND_GRID, rounds=2):
                 trials.append((r + n, v))
             current[name] = max(trials)[1]
     r, n = score(current)
-    return [{**p, "recall": rn[0], "ndcg": rn[1]} for p, rn in
-            [(dict(k), v) for k, v in cache.items()]] + [{**current, "recall": r, "ndcg": n,
-                                                          "chosen": True}]
+    return [
+        {**p, "recall": rn[0], "ndcg": rn[1]} for p, rn in [(dict(k), v) for k, v in cache.items()]
+    ] + [{**current, "recall": r, "ndcg": n, "chosen": True}]
 
 
 def main() -> None:
@@ -107,19 +108,27 @@ def main() -> None:
     ap.add_argument("--component-grid", action="store_true")
     ap.add_argument("--protocol", default="warm")
     ap.add_argument("--ease-lambdas", type=float, nargs="*", default=[])
+    ap.add_argument(
+        "--components",
+        type=json.loads,
+        default=None,
+        help="JSON list of HybridRecommender params to fit, e.g. '[{\"w_expand\": 0}]'",
+    )
     args = ap.parse_args()
     out = {}
     for name in args.datasets:
         ds = load_dataset(DATA / name)
-        outer = warm_split(ds.interactions, seed=0) if args.protocol == "warm" else cold_split(
-            ds.interactions, seed=0
+        outer = (
+            warm_split(ds.interactions, seed=0)
+            if args.protocol == "warm"
+            else cold_split(ds.interactions, seed=0)
         )
         inner = (warm_split if args.protocol == "warm" else cold_split)(outer.train, seed=1)
         rng = np.random.default_rng(0)
         users = inner.users
         if users.size > args.max_users:
             users = np.sort(rng.choice(users, args.max_users, replace=False))
-        comp_grid = [{}]
+        comp_grid = args.components or [{}]
         if args.component_grid:
             comp_grid = [
                 {"neighbours_kind": "rp3beta", "rp3_beta": b, "neighbours_k": k}
@@ -130,8 +139,12 @@ def main() -> None:
         for lam in args.ease_lambdas:
             t0 = time.perf_counter()
             ease = EASE(lam).fit(inner.train, ds.texts, None)
-            sc = np.vstack([ease.scores(inner.train.matrix[users[i:i + 500]], None, inner.candidates)
-                            for i in range(0, users.size, 500)])
+            sc = np.vstack(
+                [
+                    ease.scores(inner.train.matrix[users[i : i + 500]], None, inner.candidates)
+                    for i in range(0, users.size, 500)
+                ]
+            )
             r = metrics(sc, inner, users)
             per.append({"ease_lambda": lam, "metrics": r, "fit_s": time.perf_counter() - t0})
             print(name, "EASE", lam, r, file=sys.stderr, flush=True)
@@ -143,20 +156,43 @@ def main() -> None:
             comp = components(model, inner, users)
             res = tune_blend(model, comp, inner, users)
             best = res[-1]
-            default = model.blend(comp, popularity=None if inner.candidates is None else model.popularity[inner.candidates])
+            default = model.blend(
+                comp,
+                popularity=None if inner.candidates is None else model.popularity[inner.candidates],
+            )
             d = metrics(default, inner, users)
-            only = {
-                c: metrics(comp[c], inner, users) for c in ("knn", "ease", "als", "text")
-            }
-            per.append({"component_params": cp, "fit_s": round(fit_s, 2), "best": best,
-                        "default": d, "single": only, "all": res})
-            print(name, cp, "fit", round(fit_s, 1), "default", d, "best", best, only,
-                  file=sys.stderr, flush=True)
+            only = {c: metrics(comp[c], inner, users) for c in ("knn", "ease", "als", "text")}
+            per.append(
+                {
+                    "component_params": cp,
+                    "fit_s": round(fit_s, 2),
+                    "best": best,
+                    "default": d,
+                    "single": only,
+                    "all": res,
+                }
+            )
+            print(
+                name,
+                cp,
+                "fit",
+                round(fit_s, 1),
+                "default",
+                d,
+                "best",
+                best,
+                only,
+                file=sys.stderr,
+                flush=True,
+            )
         out[name] = per
     Path("bench/results").mkdir(parents=True, exist_ok=True)
     Path(f"bench/results/tune_{args.protocol}.json").write_text(json.dumps(out))
-    print(json.dumps({n: [{k: v for k, v in p.items() if k != "all"} for p in v]
-                      for n, v in out.items()}))
+    print(
+        json.dumps(
+            {n: [{k: v for k, v in p.items() if k != "all"} for p in v] for n, v in out.items()}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -176,4 +176,3 @@ def default_scorers(random_state: int = 0) -> list[Scorer]:
         TextOnly(),
         Hybrid(random_state=random_state),
     ]
-

@@ -409,7 +409,7 @@ class HybridRecommender:
         reasons = self._reasons_batch(top_idx, comp, cand, positives)
         return [
             Recommendation(self.paper_ids[j], float(sub[t]), r)
-            for j, t, r in zip(top_idx, top, reasons)
+            for j, t, r in zip(top_idx, top, reasons, strict=False)
         ]
 
     def _reasons_batch(
@@ -424,17 +424,20 @@ class HybridRecommender:
         p = self.params
         if comp is None:
             pop, fresh = self._cold_parts()
-            return [[{"type": "fresh"}] if fresh[j] > pop[j] else [{"type": "popular"}]
-                    for j in items]
+            return [
+                [{"type": "fresh"}] if fresh[j] > pop[j] else [{"type": "popular"}] for j in items
+            ]
         cols = items if cand is None else np.searchsorted(cand, items)
         n_pos = float(comp["n_pos"][0])
         c = n_pos / (n_pos + p["history_half"])
-        parts = np.vstack([
-            c * (p["w_knn"] * comp["knn"][0, cols] + p["w_ease"] * comp["ease"][0, cols]),
-            c * p["w_als"] * comp["als"][0, cols],
-            (p["w_text"] * (1 - c) + p["text_floor"]) * comp["text"][0, cols],
-            p["w_pop"] * np.asarray(self.popularity)[items],
-        ])
+        parts = np.vstack(
+            [
+                c * (p["w_knn"] * comp["knn"][0, cols] + p["w_ease"] * comp["ease"][0, cols]),
+                c * p["w_als"] * comp["als"][0, cols],
+                (p["w_text"] * (1 - c) + p["text_floor"]) * comp["text"][0, cols],
+                p["w_pop"] * np.asarray(self.popularity)[items],
+            ]
+        )
         best = parts.argmax(axis=0)
         hist = positives[:200]  # strongest first
         collab = None
@@ -442,9 +445,7 @@ class HybridRecommender:
             both = self.neighbours[hist][:, items] + self.ease[hist][:, items]
             collab = np.asarray(both.toarray())
         if hist.size and self.text.n_terms:
-            text_sims = np.asarray(
-                (self.text.matrix[hist] @ self.text.matrix[items].T).toarray()
-            )
+            text_sims = np.asarray((self.text.matrix[hist] @ self.text.matrix[items].T).toarray())
         else:
             text_sims = None
         out: list[list[dict[str, Any]]] = []

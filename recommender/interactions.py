@@ -229,8 +229,10 @@ def history_vector(
         ts.append(code)
         ds.append(nan_if_none(dwell))
     if not ps:
-        return sp.csr_matrix((1, n_papers), dtype=np.float32), np.empty(0, np.int64), np.empty(
-            0, np.int64
+        return (
+            sp.csr_matrix((1, n_papers), dtype=np.float32),
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
         )
     p_np = np.asarray(ps, dtype=np.int64)
     conf, _ = aggregate(

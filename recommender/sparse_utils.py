@@ -44,9 +44,7 @@ def topk_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
         c = np.take_along_axis(cols, order, axis=1)
         keep = np.isfinite(v)
         r = np.repeat(np.arange(n_rows), k).reshape(n_rows, k)
-        out = sp.csr_matrix(
-            (v[keep].astype(m.dtype), (r[keep], c[keep])), shape=m.shape
-        )
+        out = sp.csr_matrix((v[keep].astype(m.dtype), (r[keep], c[keep])), shape=m.shape)
         out.sort_indices()
         return out
     rows = np.repeat(np.arange(m.shape[0]), lengths)
@@ -80,9 +78,7 @@ def dense_topk_rows(x: np.ndarray, k: int) -> sp.csr_matrix:
     vals = np.take_along_axis(x, top, axis=1)
     keep = vals > 0
     rows = np.repeat(np.arange(n_rows), k).reshape(n_rows, k)
-    return sp.csr_matrix(
-        (vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape
-    )
+    return sp.csr_matrix((vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape)
 
 
 def save_csr(prefix: Path, m: sp.csr_matrix) -> None:

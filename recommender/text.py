@@ -99,8 +99,10 @@ class TextModel:
         self.matrix_t.sort_indices()
         mean = np.asarray(m.mean(axis=0), dtype=np.float64).ravel()
         norm = np.linalg.norm(mean)
-        self.genericness = (m @ (mean / norm)).astype(np.float32) if norm > 0 else (
-            np.zeros(m.shape[0], np.float32)
+        self.genericness = (
+            (m @ (mean / norm)).astype(np.float32)
+            if norm > 0
+            else (np.zeros(m.shape[0], np.float32))
         )
 
     @property

@@ -20,7 +20,7 @@ def random_inter(seed=0, users=60, papers=50, per_user=(1, 15)):
 
 
 def as_set(m):
-    return set(zip(*m.nonzero()))
+    return set(zip(*m.nonzero(), strict=False))
 
 
 def test_warm_split_properties():
@@ -92,8 +92,13 @@ def tiny_dataset():
 
 
 def test_evaluate_report_on_checkerboard():
-    scorers = [Popularity(), ItemKNN(k=10), EASE(regularization=10.0), TextOnly(),
-               Hybrid(als_factors=8, als_iterations=5, neighbours_k=10, random_state=0)]
+    scorers = [
+        Popularity(),
+        ItemKNN(k=10),
+        EASE(regularization=10.0),
+        TextOnly(),
+        Hybrid(als_factors=8, als_iterations=5, neighbours_k=10, random_state=0),
+    ]
     report = evaluate(tiny_dataset(), protocol="warm", k=5, scorers=scorers)
     d = report.to_dict()
     assert d["protocol"] == "warm" and d["k"] == 5 and d["seed"] == 0
@@ -117,7 +122,7 @@ def test_ease_tiny_known_answer():
     # two disjoint pairs of co-read items: each item should predict its partner only
     x = sp.csr_matrix(np.array([[1, 1, 0, 0]] * 3 + [[0, 0, 1, 1]] * 3, dtype=np.float32))
     inter = build_interactions(
-        [(f"u{u}", f"p{p}", "open", None) for u, p in zip(*x.nonzero())]
+        [(f"u{u}", f"p{p}", "open", None) for u, p in zip(*x.nonzero(), strict=False)]
     )
     ease = EASE(regularization=1.0).fit(inter, [""] * 4, None)
     b = ease.b

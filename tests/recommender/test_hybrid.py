@@ -2,10 +2,9 @@ import json
 
 import numpy as np
 import pytest
+from rec_synthetic import group_of, texts
 
 from recommender import HybridRecommender, Recommendation, build_interactions
-
-from rec_synthetic import group_of, texts
 
 REASON_TYPES = {"because_you_read", "similar_text", "popular", "fresh", "similar_readers"}
 

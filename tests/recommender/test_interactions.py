@@ -52,7 +52,8 @@ def test_dismiss_removes_positive_and_is_recorded_but_like_wins():
     assert conf(inter, "u", "p1") == 0
     assert conf(inter, "u", "p2") > 0
     dismissed = {
-        (inter.user_ids[u], inter.paper_ids[p]) for u, p in zip(*inter.dismissed.nonzero())
+        (inter.user_ids[u], inter.paper_ids[p])
+        for u, p in zip(*inter.dismissed.nonzero(), strict=False)
     }
     assert dismissed == {("u", "p1"), ("v", "p3")}
 
