@@ -40,7 +40,14 @@ import scipy.sparse as sp
 from .collaborative import ALSModel
 from .interactions import Interactions, history_vector
 from .neighbours import ease_neighbours, item_neighbours
-from .sparse_utils import dense_topk_rows, l2_rows, load_csr, save_csr
+from .sparse_utils import (
+    dense_block,
+    dense_topk_rows,
+    l2_rows,
+    load_csr,
+    save_csr,
+    weighted_row_sum,
+)
 from .text import TextModel
 
 FORMAT_VERSION = 1
@@ -98,6 +105,12 @@ def _row_max_scale(x: np.ndarray) -> np.ndarray:
     m = np.abs(x).max(axis=1, keepdims=True) if x.shape[1] else np.ones((x.shape[0], 1))
     m[m == 0] = 1.0
     return x / m
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    """Vector scaled to unit L2 norm (zeros stay zero)."""
+    norm = float(np.sqrt(np.dot(v, v)))
+    return v / norm if norm > 0 else v
 
 
 def _parse_day(value: str | None) -> float:
@@ -261,6 +274,8 @@ class HybridRecommender:
         p = self.params
         rows = sp.csr_matrix(rows, dtype=np.float32)
         n_rows, n = rows.shape
+        if n_rows == 1:
+            return self._components_one(rows)
         out: dict[str, np.ndarray] = {"n_pos": np.diff(rows.indptr).astype(np.float32)}
         knn = np.asarray((rows @ self.neighbours).toarray(), dtype=np.float32)
         out["knn"] = _row_max_scale(knn)
@@ -282,6 +297,49 @@ class HybridRecommender:
             out["text"] = _row_max_scale(self.text.scores(prof, p["text_centering"]))
         else:
             out["text"] = np.zeros((n_rows, n), np.float32)
+        return out
+
+    def _components_one(self, row: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """:meth:`components` for one user with plain numpy gathers (the serving path;
+        same arithmetic as the batch path up to float summation order)."""
+        p = self.params
+        n = self.n_papers
+        idx = row.indices.astype(np.int64)
+        w = row.data.astype(np.float64)
+        out: dict[str, np.ndarray] = {"n_pos": np.array([idx.size], np.float32)}
+        out["knn"] = _row_max_scale(weighted_row_sum(self.neighbours, idx, w, n)[None, :])
+        ones = np.ones(idx.size)
+        out["ease"] = _row_max_scale(weighted_row_sum(self.ease, idx, ones, n)[None, :])
+        if self.als is not None:
+            out["als"] = _row_max_scale(self.als.scores(row).astype(np.float32))
+        else:
+            out["als"] = np.zeros((1, n), np.float32)
+        if not self.text.n_terms:
+            out["text"] = np.zeros((1, n), np.float32)
+            return out
+        n_terms = self.text.n_terms
+        prof = _unit(weighted_row_sum(self.text.matrix, idx, w, n_terms))
+        if p["w_expand"] > 0 and p["expand_k"] > 0:
+            cf = out["knn"][0] + p["w_ease"] * out["ease"][0] + p["w_als"] * out["als"][0]
+            cf = np.maximum(cf, 0.0)
+            cf[idx] = 0.0
+            k = min(int(p["expand_k"]), n)
+            top = np.argpartition(-cf, k - 1)[:k]
+            top = top[cf[top] > 0]
+            if top.size:
+                expanded = weighted_row_sum(self.text.matrix, top, cf[top], n_terms)
+                prof = prof + p["w_expand"] * _unit(expanded)
+        prof = _unit(prof)
+        terms = np.flatnonzero(prof)
+        k = self.text.max_query_terms
+        if k and terms.size > k:
+            keep = np.lexsort((terms, -prof[terms]))[:k]
+            terms = np.sort(terms[keep])
+            prof = _unit(np.where(np.isin(np.arange(n_terms), terms), prof, 0.0))
+        scores = weighted_row_sum(self.text.matrix_t, terms, prof[terms], n)
+        if p["text_centering"]:
+            scores -= np.float32(p["text_centering"]) * self.text.genericness
+        out["text"] = _row_max_scale(scores[None, :])
         return out
 
     def blend(
@@ -442,8 +500,8 @@ class HybridRecommender:
         hist = positives[:200]  # strongest first
         collab = None
         if hist.size:
-            both = self.neighbours[hist][:, items] + self.ease[hist][:, items]
-            collab = np.asarray(both.toarray())
+            collab = dense_block(self.neighbours, hist, items)
+            collab += dense_block(self.ease, hist, items)
         if hist.size and self.text.n_terms:
             text_sims = np.asarray((self.text.matrix[hist] @ self.text.matrix[items].T).toarray())
         else:

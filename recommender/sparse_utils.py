@@ -81,6 +81,58 @@ def dense_topk_rows(x: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape)
 
 
+def weighted_row_sum(
+    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n_cols: int | None = None
+) -> np.ndarray:
+    """``weights @ m[rows]`` as a dense vector, with plain numpy (no scipy objects: this is
+    the per-request hot path).
+
+    Parameters
+    ----------
+    m : csr_matrix, shape (n_rows, n_cols)
+    rows : ndarray of int, shape (r,)
+    weights : ndarray of float, shape (r,)
+
+    Returns
+    -------
+    ndarray of float32, shape (n_cols,)
+    """
+    n_cols = m.shape[1] if n_cols is None else n_cols
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = np.asarray(m.indptr[rows], dtype=np.int64)
+    lens = np.asarray(m.indptr[rows + 1], dtype=np.int64) - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(n_cols, np.float32)
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+    pos = offsets + np.arange(total)
+    vals = np.asarray(m.data[pos], dtype=np.float64) * np.repeat(weights, lens)
+    return np.bincount(m.indices[pos], vals, minlength=n_cols).astype(np.float32)
+
+
+def dense_block(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``m[rows][:, cols]`` as a dense float32 array, shape (len(rows), len(cols)); ``cols``
+    must be distinct. Plain numpy gathers, for small blocks on the request path."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros((rows.size, len(cols)), np.float32)
+    starts = np.asarray(m.indptr[rows], dtype=np.int64)
+    lens = np.asarray(m.indptr[rows + 1], dtype=np.int64) - starts
+    total = int(lens.sum())
+    if total == 0:
+        return out
+    cols = np.asarray(cols, dtype=np.int64)
+    order = np.argsort(cols)
+    sorted_cols = cols[order]
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+    pos = offsets + np.arange(total)
+    where = np.minimum(np.searchsorted(sorted_cols, m.indices[pos]), cols.size - 1)
+    hit = sorted_cols[where] == m.indices[pos]
+    found = order[where]
+    owner = np.repeat(np.arange(rows.size), lens)
+    out[owner[hit], found[hit]] = m.data[pos][hit]
+    return out
+
+
 def save_csr(prefix: Path, m: sp.csr_matrix) -> None:
     """Write ``m`` as ``<prefix>.data.npy``, ``.indices.npy``, ``.indptr.npy``, ``.shape.json``."""
     m = sp.csr_matrix(m)
