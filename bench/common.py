@@ -191,10 +191,14 @@ def prepared_home(scale: str, *, train: bool = True) -> tuple[Path, dict]:
         )
         info_path.write_text(json.dumps(info, indent=2))
     stale = info.get("train", {}).get("code") != code_fingerprint()
-    if train and stale and "train" in info and scale == "large":
+    keep = scale == "large" or os.environ.get("BENCH_KEEP_MODEL") == "1"
+    if train and stale and "train" in info and keep:
         # a large retrain takes many minutes: keep the model while it still loads (the
         # server benchmarks stop if it does not); delete bench-prepare.json's "train" to redo
-        log("the model code changed since the large model was trained; keeping the model")
+        log(
+            "the model code changed since the model was trained; keeping it (large scale or"
+            " BENCH_KEEP_MODEL=1)"
+        )
         stale = False
     if train and stale:
         log("training a model with the current code ...")
