@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api, errors, security
     from .db import DB_FILENAME, close_db, open_database
     from .models import ModelHolder, ModelStore
+    from .recommendations import PopularPapers
     from .training import Trainer
 
     home = Path((test_config or {}).get("HOME") or home_from_env()).resolve()
@@ -57,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         store, _load_model, check_seconds=float(app.config["MODEL_CHECK_SECONDS"])
     )
     app.extensions["nextpaper.trainer"] = Trainer(home)
+    app.extensions["nextpaper.popular"] = PopularPapers()
 
     errors.register_error_handlers(app)
     security.install(app)

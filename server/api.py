@@ -118,11 +118,17 @@ def _models():
     return current_app.extensions["nextpaper.models"].get()
 
 
+def _popular():
+    return current_app.extensions["nextpaper.popular"]
+
+
 def _recommendations_for(user_id: str):
     n = _int_arg("n", 20, 1, MAX_N)
     since = _since_arg()
     return jsonify(
-        recommendations.recommend_for_user(get_db(), _models(), user_id, n=n, since=since)
+        recommendations.recommend_for_user(
+            get_db(), _models(), _popular(), user_id, n=n, since=since
+        )
     )
 
 
@@ -200,7 +206,7 @@ def _stored_paper(paper_id: str) -> dict[str, Any]:
 def similar(paper_id: str):
     paper = _stored_paper(paper_id)
     n = _int_arg("n", 10, 1, MAX_N)
-    return jsonify(recommendations.similar_papers(get_db(), _models(), paper, n=n))
+    return jsonify(recommendations.similar_papers(get_db(), _models(), _popular(), paper, n=n))
 
 
 @bp.get("/papers/<path:paper_id>")

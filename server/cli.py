@@ -346,7 +346,7 @@ def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json:
     """Print a user's recommendations."""
     from . import _load_model, storage
     from .models import ModelHolder
-    from .recommendations import recommend_for_user
+    from .recommendations import PopularPapers, recommend_for_user
     from .validation import Invalid, clean_date
 
     try:
@@ -357,7 +357,7 @@ def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json:
         if storage.get_user(db, user) is None:
             raise CliError(f"no user {user!r}")
         loaded = ModelHolder(_model_store(ctx), _load_model).get()
-        result = recommend_for_user(db, loaded, user, n=n, since=since)
+        result = recommend_for_user(db, loaded, PopularPapers(), user, n=n, since=since)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return

@@ -8,6 +8,8 @@ that ``because_you_read`` reasons name.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import sqlite_utils
@@ -16,23 +18,58 @@ from . import storage
 from .models import LoadedModel
 
 
+class PopularPapers:
+    """The most-read papers, recounted when stale.
+
+    Counting readers scans every event, so the count is kept and redone only after a while:
+    twenty times as long as the last count took, between one second and five minutes. A small
+    database stays current; a large one pays for a count at most a few times an hour.
+    """
+
+    SIZE = 1000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[tuple[str, int, str]] | None = None
+        self._expires = 0.0
+
+    def get(self, db: sqlite_utils.Database) -> list[tuple[str, int, str]]:
+        rows = self._rows
+        if rows is not None and time.monotonic() < self._expires:
+            return rows
+        with self._lock:
+            if self._rows is None or time.monotonic() >= self._expires:
+                started = time.monotonic()
+                self._rows = storage.most_read_papers(db, self.SIZE)
+                took = time.monotonic() - started
+                self._expires = time.monotonic() + min(300.0, max(1.0, 20 * took))
+            return self._rows
+
+
 def _fill(
     db: sqlite_utils.Database,
+    popular: PopularPapers,
     picked: list[tuple[str, float, list[dict]]],
     n: int,
     *,
     exclude: set[str],
     since: str | None,
 ) -> None:
-    """Top up ``picked`` to ``n`` items with the most-read, then newest, papers."""
-    if len(picked) >= n:
-        return
+    """Top up ``picked`` to ``n`` items with the most-read papers, then the newest."""
     taken = exclude | {paper_id for paper_id, _, _ in picked}
-    for paper_id, readers in storage.popular_papers(
-        db, n - len(picked), exclude=taken, since=since
-    ):
-        reason = {"type": "popular", "readers": readers} if readers else {"type": "fresh"}
-        picked.append((paper_id, 0.0, [reason]))
+    for paper_id, readers, date in popular.get(db) if len(picked) < n else ():
+        if len(picked) >= n:
+            return
+        if paper_id not in taken and (since is None or (date or "") >= since):
+            picked.append((paper_id, 0.0, [{"type": "popular", "readers": readers}]))
+            taken.add(paper_id)
+    if len(picked) < n:
+        for paper_id in storage.newest_papers(db, n + len(taken), since=since):
+            if paper_id not in taken:
+                picked.append((paper_id, 0.0, [{"type": "fresh"}]))
+                taken.add(paper_id)
+                if len(picked) >= n:
+                    return
 
 
 def _items(db: sqlite_utils.Database, picked: list[tuple[str, float, list[dict]]]) -> list[dict]:
@@ -55,6 +92,7 @@ def _items(db: sqlite_utils.Database, picked: list[tuple[str, float, list[dict]]
 def recommend_for_user(
     db: sqlite_utils.Database,
     loaded: LoadedModel | None,
+    popular: PopularPapers,
     user_id: str,
     *,
     n: int,
@@ -69,7 +107,7 @@ def recommend_for_user(
         for rec in loaded.model.recommend(history, n=n, candidates=candidates):
             if rec.paper_id not in seen:
                 picked.append((rec.paper_id, rec.score, [dict(r) for r in rec.reasons]))
-    _fill(db, picked, n, exclude=seen, since=since)
+    _fill(db, popular, picked, n, exclude=seen, since=since)
     return {
         "model_version": loaded.version if loaded else None,
         "items": _items(db, picked[:n]),
@@ -79,6 +117,7 @@ def recommend_for_user(
 def similar_papers(
     db: sqlite_utils.Database,
     loaded: LoadedModel | None,
+    popular: PopularPapers,
     paper: dict[str, Any],
     *,
     n: int,
@@ -91,7 +130,7 @@ def similar_papers(
         for rec in loaded.model.similar(paper_id, n=n, text=text or None):
             if rec.paper_id != paper_id:
                 picked.append((rec.paper_id, rec.score, [dict(r) for r in rec.reasons]))
-    _fill(db, picked, n, exclude={paper_id}, since=None)
+    _fill(db, popular, picked, n, exclude={paper_id}, since=None)
     return {
         "model_version": loaded.version if loaded else None,
         "items": _items(db, picked[:n]),

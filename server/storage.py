@@ -211,29 +211,46 @@ def paper_ids_since(db: sqlite_utils.Database, since: str) -> list[str]:
     ]
 
 
-def popular_papers(
-    db: sqlite_utils.Database,
-    limit: int,
-    *,
-    exclude: Iterable[str] = (),
-    since: str | None = None,
-) -> list[tuple[str, int]]:
-    """``(paper_id, readers)`` by number of distinct readers, then newest, for the no-model path."""
-    excluded = set(exclude)
-    where, params = "", []
-    if since:
-        where = "WHERE (p.published >= ? OR (p.published IS NULL AND p.first_seen >= ?))"
-        params = [since, since]
-    rows = db.execute(
-        f"""SELECT p.paper_id, count(DISTINCT e.user_id) AS readers
-            FROM papers p LEFT JOIN events e ON e.paper_id = p.paper_id AND e.type != 'dismiss'
-            {where}
-            GROUP BY p.paper_id
-            ORDER BY readers DESC, coalesce(p.published, p.first_seen) DESC, p.paper_id
-            LIMIT ?""",
-        [*params, limit + len(excluded)],
+def most_read_papers(db: sqlite_utils.Database, limit: int) -> list[tuple[str, int, str]]:
+    """``(paper_id, readers, date)`` of the papers with the most distinct readers.
+
+    ``date`` is the published date, or the day first seen when undated. This scans every
+    event: callers cache it (see :class:`server.recommendations.PopularPapers`).
+    """
+    return [
+        tuple(row)
+        for row in db.execute(
+            """SELECT e.paper_id, count(DISTINCT e.user_id) AS readers,
+                      coalesce(p.published, substr(p.first_seen, 1, 10))
+               FROM events e JOIN papers p ON p.paper_id = e.paper_id
+               WHERE e.type != 'dismiss'
+               GROUP BY e.paper_id
+               ORDER BY readers DESC, 3 DESC, e.paper_id
+               LIMIT ?""",
+            [limit],
+        )
+    ]
+
+
+def newest_papers(db: sqlite_utils.Database, limit: int, *, since: str | None = None) -> list[str]:
+    """The most recently published papers (then undated ones by first seen), newest first."""
+    floor = since or ""
+    dated = [
+        row[0]
+        for row in db.execute(
+            "SELECT paper_id FROM papers WHERE published >= ? "
+            "ORDER BY published DESC, paper_id LIMIT ?",
+            [floor, limit],
+        )
+    ]
+    if len(dated) >= limit:
+        return dated
+    undated = db.execute(
+        "SELECT paper_id FROM papers WHERE published IS NULL AND first_seen >= ? "
+        "ORDER BY first_seen DESC, paper_id LIMIT ?",
+        [floor, limit - len(dated)],
     )
-    return [(pid, readers) for pid, readers in rows if pid not in excluded][:limit]
+    return dated + [row[0] for row in undated]
 
 
 def count_papers(db: sqlite_utils.Database) -> int:
