@@ -109,6 +109,12 @@ def main() -> None:
     ap.add_argument("--protocol", default="warm")
     ap.add_argument("--ease-lambdas", type=float, nargs="*", default=[])
     ap.add_argument(
+        "--grid",
+        type=json.loads,
+        default=None,
+        help="JSON dict overriding the blend grid (single values = just evaluate)",
+    )
+    ap.add_argument(
         "--components",
         type=json.loads,
         default=None,
@@ -154,7 +160,7 @@ def main() -> None:
             model = HybridRecommender(**cp).fit(inner.train, ds.texts, ds.published)
             fit_s = time.perf_counter() - t0
             comp = components(model, inner, users)
-            res = tune_blend(model, comp, inner, users)
+            res = tune_blend(model, comp, inner, users, grid=args.grid or BLEND_GRID)
             best = res[-1]
             default = model.blend(
                 comp,

@@ -81,11 +81,14 @@ class ItemKNN(Scorer):
 
 
 class EASE(Scorer):
-    """EASE^R (Steck 2019) on the binarised matrix: B = I - P / diag(P), P = (X'X + lI)^-1."""
+    """EASE^R (Steck 2019) on the binarised matrix: B = I - P / diag(P), P = (X'X + lI)^-1.
+
+    The default l = 200 was the best of {50, 100, 200, 400, 800} on the MovieLens
+    validation split (carved from training data)."""
 
     name = "ease"
 
-    def __init__(self, regularization: float = 500.0) -> None:
+    def __init__(self, regularization: float = 200.0) -> None:
         self.regularization = regularization
 
     def fit(self, train, texts, published):
