@@ -155,6 +155,7 @@ class TextModel:
         np.save(folder / "text_idf.npy", idf)
         np.save(folder / "text_genericness.npy", self.genericness)
         save_csr(folder / "text_matrix", self.matrix)
+        save_csr(folder / "text_matrix_t", self.matrix_t)
         params = {
             "max_features": self.max_features,
             "min_df": self.min_df,
@@ -180,7 +181,6 @@ class TextModel:
             vec.idf_ = idf.astype(np.float64)
             self.vectorizer = vec
         self.matrix = load_csr(folder / "text_matrix", mmap=mmap)
+        self.matrix_t = load_csr(folder / "text_matrix_t", mmap=mmap)
         self.genericness = np.load(folder / "text_genericness.npy")
-        self.matrix_t = self.matrix.T.tocsr()
-        self.matrix_t.sort_indices()
         return self

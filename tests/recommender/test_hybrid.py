@@ -174,3 +174,16 @@ def test_texts_length_must_match(tiny_data):
     inter, _ = tiny_data
     with pytest.raises(ValueError):
         HybridRecommender().fit(inter, texts()[:3])
+
+
+def test_candidates_with_empty_history(tiny_model):
+    recs = tiny_model.recommend([], n=5, candidates=["p:b19", "p:a3", "p:a18"])
+    assert sorted(ids(recs)) == ["p:a18", "p:a3", "p:b19"]
+    assert ids(recs)[-1] == "p:a18"  # neither read nor fresh: last
+    check_reasons(recs)
+
+
+def test_only_dismissed_history_is_cold_but_excluded(tiny_model):
+    recs = tiny_model.recommend([("p:a5", "dismiss", None)], n=40)
+    assert "p:a5" not in ids(recs)
+    assert {r.reasons[0]["type"] for r in recs} <= {"popular", "fresh"}
