@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .models import ModelHolder, ModelStore
     from .recommendations import PopularPapers
     from .training import Trainer
+    from .writer import EventWriter
 
     home = Path((test_config or {}).get("HOME") or home_from_env()).resolve()
     app = Flask(__name__, instance_path=str(home), instance_relative_config=True)
@@ -59,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.extensions["nextpaper.trainer"] = Trainer(home)
     app.extensions["nextpaper.popular"] = PopularPapers()
+    app.extensions["nextpaper.writer"] = EventWriter(app.config["DATABASE"])
 
     errors.register_error_handlers(app)
     security.install(app)

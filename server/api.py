@@ -171,7 +171,8 @@ def post_events():
         seen_ids.add(event["event_id"])
         events.append(event)
         papers.append(paper)
-    accepted = storage.record_events(get_db(), g.caller.user_id, events, papers) if events else 0
+    writer = current_app.extensions["nextpaper.writer"]
+    accepted = writer.record(g.caller.user_id, events, papers) if events else 0
     duplicates += len(events) - accepted
     return jsonify({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})
 

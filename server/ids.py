@@ -15,7 +15,14 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote
 
-__all__ = ["InvalidPaper", "canonical_id", "normalize_id", "normalize_url", "paper_id_from_url"]
+__all__ = [
+    "InvalidPaper",
+    "canonical_id",
+    "identify",
+    "normalize_id",
+    "normalize_url",
+    "paper_id_from_url",
+]
 
 MAX_ID_LENGTH = 512
 MAX_URL_LENGTH = 2048
@@ -293,31 +300,41 @@ def normalize_id(paper_id: str) -> str:
 def canonical_id(paper: Mapping) -> str:
     """The canonical id of a paper record: its ``id`` if it has one, else its ``doi``, its
     ``arxiv_id``, or its ``url``. A bare arXiv id or DOI in ``id`` is accepted too."""
+    return identify(paper)[0]
+
+
+def identify(paper: Mapping) -> tuple[str, str | None]:
+    """``(canonical id, normalised url or None)`` of a paper record, reading its url once.
+
+    The id is chosen as :func:`canonical_id` says; the url is checked even when the id comes
+    from elsewhere, so a record with a ``javascript:`` url is refused whatever its id.
+    """
     if not isinstance(paper, Mapping):
         raise InvalidPaper("paper must be a JSON object")
+    url = paper.get("url")
+    url = normalize_url(url) if url not in (None, "") else None
     paper_id = paper.get("id")
     if paper_id not in (None, ""):
         text = _clean(paper_id, "paper id", MAX_ID_LENGTH)
         if not _SCHEME.match(text):
             found = _arxiv(text) or _doi(text)
             if found:
-                return _checked(found)
-        return normalize_id(text)
+                return _checked(found), url
+        return normalize_id(text), url
     doi = paper.get("doi")
     if doi not in (None, ""):
         text = _clean(doi, "doi", MAX_ID_LENGTH)
         found = _doi(text)
         if not found:
             raise InvalidPaper(f"doi {text[:80]!r} is not a DOI (like 10.1000/xyz)")
-        return _checked(found)
+        return _checked(found), url
     arxiv_id = paper.get("arxiv_id")
     if arxiv_id not in (None, ""):
         text = _clean(arxiv_id, "arxiv_id", MAX_ID_LENGTH)
         found = _arxiv(text)
         if not found:
             raise InvalidPaper(f"arxiv_id {text[:80]!r} is not an arXiv id (like 2401.00001)")
-        return found
-    url = paper.get("url")
-    if url not in (None, ""):
-        return paper_id_from_url(url)
+        return found, url
+    if url is not None:
+        return _paper_id_from_normalized(url), url
     raise InvalidPaper("paper needs an id, a doi, an arxiv_id or a url")

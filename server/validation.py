@@ -11,7 +11,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .ids import InvalidPaper, canonical_id, normalize_url
+from .ids import InvalidPaper, identify
 from .storage import EVENT_TYPES
 
 MAX_EVENT_ID_LENGTH = 200
@@ -72,9 +72,7 @@ def clean_paper(raw: Any) -> dict[str, Any]:
         if isinstance(raw.get(name), str):
             _check_unicode(raw[name], "invalid_paper", f"paper.{name}")
     try:
-        paper_id = canonical_id(raw)
-        url = raw.get("url")
-        url = normalize_url(url) if url not in (None, "") else None
+        paper_id, url = identify(raw)
     except InvalidPaper as error:
         raise Invalid("invalid_paper", str(error)) from None
     authors = raw.get("authors")

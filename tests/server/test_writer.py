@@ -1,0 +1,81 @@
+"""Group commit: concurrent batches through one writer are all stored, once, and answered."""
+
+from __future__ import annotations
+
+import threading
+
+from server import storage
+from server.db import open_database
+from server.writer import EventWriter
+
+
+def events_for(thread: int, count: int) -> tuple[list[dict], list[dict]]:
+    events = [
+        {
+            "event_id": f"t{thread}-{i}",
+            "type": "open",
+            "ts": "2026-11-20T10:00:00.000000Z",
+            "paper_id": f"seed:p{i}",
+            "dwell_ms": None,
+        }
+        for i in range(count)
+    ]
+    return events, [{"paper_id": f"seed:p{i}", "title": f"Paper {i}"} for i in range(count)]
+
+
+def test_concurrent_batches_are_all_stored_once(tmp_path):
+    path = tmp_path / "nextpaper.db"
+    db = open_database(path)
+    for user in ("alice", "bob"):
+        storage.create_user(db, user)
+    writer = EventWriter(path)
+    answers: dict[tuple[str, int], int] = {}
+
+    def post(user: str, thread: int) -> None:
+        events, papers = events_for(thread, 50)
+        answers[(user, thread)] = writer.record(user, events, papers)
+        answers[(user, thread, "again")] = writer.record(user, events, papers)
+
+    threads = [
+        threading.Thread(target=post, args=(user, t)) for user in ("alice", "bob") for t in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(v for k, v in answers.items() if len(k) == 2) == [50] * 8
+    assert sorted(v for k, v in answers.items() if len(k) == 3) == [0] * 8
+    assert storage.count_events(db) == 400
+    assert storage.count_papers(db) == 50
+    db.close()
+
+
+def test_a_failing_batch_fails_alone(tmp_path):
+    path = tmp_path / "nextpaper.db"
+    db = open_database(path)
+    storage.create_user(db, "alice")
+    writer = EventWriter(path)
+    good_events, good_papers = events_for(0, 3)
+    bad_events, bad_papers = events_for(1, 3)
+    errors: list[BaseException] = []
+    results: list[int] = []
+
+    def bad() -> None:
+        try:
+            writer.record("nobody", bad_events, bad_papers)  # no such user: foreign key fails
+        except Exception as error:
+            errors.append(error)
+
+    def good() -> None:
+        results.append(writer.record("alice", good_events, good_papers))
+
+    threads = [threading.Thread(target=f) for f in (bad, good, bad, good)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 2
+    assert sorted(results) == [0, 3]
+    assert storage.count_events(db) == 3
+    assert storage.count_events(db, "nobody") == 0
+    db.close()
