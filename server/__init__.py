@@ -72,4 +72,4 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _load_model(folder: Path):
     from recommender import HybridRecommender
 
-    return HybridRecommender.load(folder, mmap=False)
+    return HybridRecommender.load(folder)
