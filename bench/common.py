@@ -320,12 +320,13 @@ def free_port() -> int:
 
 
 def proc_status(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM (peak) of a process, MiB."""
+    """VmRSS, VmHWM (peak), RssAnon (heap) and RssFile (mapped files, e.g. a memory-mapped
+    model: shared and reclaimable) of a process, MiB."""
     out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 out[key] = round(int(value.split()[0]) / 1024, 1)
     return out
 

@@ -65,6 +65,8 @@ def main() -> None:
             "rss_at_start_mib": at_start.get("VmRSS"),
             "rss_after_requests_mib": after.get("VmRSS"),
             "peak_rss_mib": after.get("VmHWM"),
+            "after_requests_anon_mib": after.get("RssAnon"),
+            "after_requests_file_backed_mib": after.get("RssFile"),
             "warmup_requests": run["requests"],
             "warmup_statuses": {str(k): v for k, v in run["statuses"].items()},
             "budget": common.verdict(after.get("VmHWM", 0), BUDGET_MIB)
