@@ -21,6 +21,10 @@ from threadpoolctl import threadpool_limits
 class ALSModel:
     """Implicit-feedback ALS (Hu, Koren & Volinsky) with fold-in.
 
+    Defaults (regularization 30, alpha 5) were the best of a small grid on the validation
+    splits of movielens-100k and citeulike-t (implicit does not scale regularisation by
+    row counts, so strong values are needed).
+
     Attributes
     ----------
     item_factors : ndarray of float32, shape (n_papers, factors)
@@ -29,8 +33,8 @@ class ALSModel:
     def __init__(
         self,
         factors: int = 64,
-        regularization: float = 0.05,
-        alpha: float = 2.0,
+        regularization: float = 30.0,
+        alpha: float = 5.0,
         iterations: int = 15,
         random_state: int = 0,
         num_threads: int = 0,

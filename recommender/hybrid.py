@@ -5,7 +5,7 @@ Owns :class:`HybridRecommender` (fit / recommend / similar / save / load) and
 history the score of paper ``j`` is::
 
     c = n / (n + history_half)
-    score_j = c * (w_knn * knn_j + w_ease * ease_j + w_als * als_j)
+    score_j = c * (w_knn * knn_j + w_ease * ease_j + w_als * n / (n + als_half) * als_j)
             + (w_text * (1 - c) + text_floor) * text_j
             + w_pop * pop_j
 
@@ -54,7 +54,9 @@ FORMAT_VERSION = 1
 
 # Chosen with bench/recommender_tune.py on validation splits carved from the TRAINING part
 # of the warm split (citeulike-t and movielens-100k; the test part is never used): the
-# blend weights are a compromise that beats full EASE on both validation sets.
+# blend weights are a compromise that beats full EASE on both validation sets. ALS is
+# weighted up with history length (als_half): it helps long histories (MovieLens) and
+# hurts short ones (citeulike-t).
 DEFAULT_PARAMS: dict[str, Any] = {
     # collaborative neighbourhood
     "neighbours_kind": "rp3beta",
@@ -67,8 +69,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "ease_k": 200,
     # ALS (0 factors disables it)
     "als_factors": 64,
-    "als_regularization": 0.05,
-    "als_alpha": 2.0,
+    "als_regularization": 30.0,
+    "als_alpha": 5.0,
     "als_iterations": 15,
     # text
     "text_max_features": 200_000,
@@ -79,7 +81,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # blend
     "w_knn": 1.0,
     "w_ease": 1.0,
-    "w_als": 0.25,
+    "w_als": 2.0,
+    "als_half": 50.0,
     "w_text": 0.5,
     "text_floor": 0.3,
     "history_half": 3.0,
@@ -360,7 +363,8 @@ class HybridRecommender:
         pop = self.popularity if popularity is None else popularity
         n_pos = comp["n_pos"][:, None]
         c = n_pos / (n_pos + p["history_half"])
-        s = c * (p["w_knn"] * comp["knn"] + p["w_ease"] * comp["ease"] + p["w_als"] * comp["als"])
+        w_als = p["w_als"] * (n_pos / (n_pos + p["als_half"]) if p["als_half"] else 1.0)
+        s = c * (p["w_knn"] * comp["knn"] + p["w_ease"] * comp["ease"] + w_als * comp["als"])
         s += (p["w_text"] * (1.0 - c) + p["text_floor"]) * comp["text"]
         s += p["w_pop"] * pop[None, :]
         cold = n_pos[:, 0] == 0
@@ -491,10 +495,11 @@ class HybridRecommender:
         cols = items if cand is None else np.searchsorted(cand, items)
         n_pos = float(comp["n_pos"][0])
         c = n_pos / (n_pos + p["history_half"])
+        w_als = p["w_als"] * (n_pos / (n_pos + p["als_half"]) if p["als_half"] else 1.0)
         parts = np.vstack(
             [
                 c * (p["w_knn"] * comp["knn"][0, cols] + p["w_ease"] * comp["ease"][0, cols]),
-                c * p["w_als"] * comp["als"][0, cols],
+                c * w_als * comp["als"][0, cols],
                 (p["w_text"] * (1 - c) + p["text_floor"]) * comp["text"][0, cols],
                 p["w_pop"] * np.asarray(self.popularity)[items],
             ]
