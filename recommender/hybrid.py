@@ -15,8 +15,9 @@ where every component is scaled to a maximum of 1 over the candidates:
 * ``ease`` -- EASE over the most-read papers (bounded dense work), sparsified to top-k;
 * ``als``  -- implicit ALS, the user vector folded in from the history on every call;
 * ``text`` -- cosine of the paper's TF-IDF row with the user's profile: the weighted sum of
-  the history's rows plus (``w_expand``) the rows of the papers collaborative filtering
-  ranks highest, which carries collaborative signal to papers nobody has read yet; minus
+  the history's rows plus, optionally (``w_expand``, off by default: neutral on warm
+  validation, harmful on cold), the rows of the papers collaborative filtering ranks
+  highest; minus
   ``text_centering`` times the paper's similarity to the catalog mean (a Rocchio
   profile: generic papers stop matching everyone);
 * ``pop``  -- log popularity.
