@@ -109,55 +109,58 @@ def run_cli(home: Path, *args: str, check: bool = True, timeout: float = 300, **
 
 
 class LiveServer:
-    """A real ``nextpaper serve`` process on a free port."""
+    """A real ``nextpaper serve`` process on a free port; it can be stopped and started again
+    on the same port and home (its log, ``serve-<port>.log``, collects every run)."""
 
     def __init__(self, home: Path, *extra: str):
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra = extra
+        self.log_path = home / f"serve-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> LiveServer:
+    def start(self, timeout: float = 60) -> LiveServer:
         import urllib.request
 
-        self.log = open(self.home / f"serve-{self.port}.log", "ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "server.cli",
-                "--home",
-                str(self.home),
-                "serve",
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + 60
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "server.cli",
+                    "--home",
+                    str(self.home),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    *self.extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"nextpaper serve exited: {self.read_log()}")
+                raise AssertionError(f"nextpaper serve exited: {self.read_log()[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/api/v1/health", timeout=1):
                     return self
             except OSError:
                 time.sleep(0.1)
-        raise AssertionError(f"nextpaper serve did not start: {self.read_log()}")
+        raise AssertionError(f"nextpaper serve did not start: {self.read_log()[-2000:]}")
 
     def read_log(self) -> str:
-        return (self.home / f"serve-{self.port}.log").read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
+        """SIGKILL, as a crash would."""
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
-        self.log.close()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -167,8 +170,6 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
-        if not self.log.closed:
-            self.log.close()
 
 
 @pytest.fixture

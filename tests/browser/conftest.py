@@ -12,10 +12,7 @@ import json
 import os
 import queue
 import shutil
-import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -26,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import LiveServer, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "extension"
@@ -83,12 +82,6 @@ def require_browser() -> str:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- fixture web sites over TLS ---------------------------------------------------------------
 
 
@@ -137,63 +130,16 @@ def sites():
 # --- the real backend -------------------------------------------------------------------------
 
 
-def nextpaper_command() -> list[str]:
-    exe = Path(sys.executable).with_name("nextpaper")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "server.cli"]
-
-
-class Backend:
-    """`nextpaper serve` on a fixed port and home; can be stopped and started again."""
+class Backend(LiveServer):
+    """`nextpaper serve` on a fixed port and home, with the CLI and a pool of users beside it."""
 
     def __init__(self, home: Path):
-        self.home = home
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-        self.log = home / "serve.log"
+        super().__init__(home)
         self.pool: queue.Queue | None = None
         self.pool_thread: threading.Thread | None = None
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run(
-            [*nextpaper_command(), "--home", str(self.home), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
-        )
-        assert out.returncode == 0, out.stderr
-        return out.stdout
-
-    def start(self):
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [*nextpaper_command(), "--home", str(self.home), "serve"]
-                + ["--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nextpaper serve exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/api/v1/health", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("nextpaper serve did not start in 30 s")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
+        return run_cli(self.home, *args, timeout=60).stdout
 
     def new_user(self) -> str:
         """A fresh user's token (from the pool when one is being filled)."""

@@ -3,7 +3,9 @@
 import time
 
 import pytest
-from conftest import Backend, Browser, free_port
+from conftest import Backend, Browser
+
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,8 @@
 import re
 
 import pytest
-from conftest import free_port
+
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.browser
 
