@@ -84,6 +84,13 @@ def main() -> None:
     limit_blas_threads()
     if loaded is None:
         raise SystemExit("the published model did not load (see the log above)")
+    import inspect
+
+    from server import recommendations
+
+    extra = ()
+    if "popular" in inspect.signature(recommend_for_user).parameters:
+        extra = (recommendations.PopularPapers(),)  # the app keeps one per process
     db = connect(home / "nextpaper.db")
     users = common.sample_users(home, args.calls, seed=1)
     papers = [storage.get_paper(db, p) for p in common.sample_papers(home, args.calls, seed=2)]
@@ -99,10 +106,12 @@ def main() -> None:
             "max": max(history_sizes),
         },
         "recommendations": profile(
-            lambda u: recommend_for_user(db, loaded, u, n=20), [(u,) for u in users], args.top
+            lambda u: recommend_for_user(db, loaded, *extra, u, n=20),
+            [(u,) for u in users],
+            args.top,
         ),
         "similar": profile(
-            lambda p: similar_papers(db, loaded, p, n=10), [(p,) for p in papers], args.top
+            lambda p: similar_papers(db, loaded, *extra, p, n=10), [(p,) for p in papers], args.top
         ),
     }
     db.close()
