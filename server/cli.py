@@ -53,6 +53,13 @@ def _database(ctx: click.Context):
         db.close()
 
 
+def _require_user(db, user_id: str) -> None:
+    from . import storage
+
+    if storage.get_user(db, user_id) is None:
+        raise CliError(f"no user {user_id!r}")
+
+
 def _model_store(ctx: click.Context):
     from .models import ModelStore
 
@@ -202,11 +209,10 @@ def users_add(ctx: click.Context, name: str, admin: bool) -> None:
 @click.pass_context
 def users_token(ctx: click.Context, name: str) -> None:
     """Issue another API token for an existing user (imported users have none)."""
-    from . import auth, storage
+    from . import auth
 
     with _database(ctx) as db:
-        if storage.get_user(db, name) is None:
-            raise CliError(f"no user {name!r}")
+        _require_user(db, name)
         token = auth.issue_token(db, name)
     click.echo(f"New API token for {name} (shown once):")
     click.echo(token)
@@ -220,8 +226,7 @@ def users_revoke(ctx: click.Context, name: str) -> None:
     from . import storage
 
     with _database(ctx) as db:
-        if storage.get_user(db, name) is None:
-            raise CliError(f"no user {name!r}")
+        _require_user(db, name)
         count = storage.revoke_tokens(db, name)
     click.echo(f"Revoked {count} token(s) of {name}.")
 
@@ -344,7 +349,7 @@ def train(ctx: click.Context, quiet: bool) -> None:
 @click.pass_context
 def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json: bool) -> None:
     """Print a user's recommendations."""
-    from . import _load_model, storage
+    from . import _load_model
     from .models import ModelHolder
     from .recommendations import PopularPapers, recommend_for_user
     from .validation import Invalid, clean_date
@@ -354,8 +359,7 @@ def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json:
     except Invalid as error:
         raise CliError(error.message) from None
     with _database(ctx) as db:
-        if storage.get_user(db, user) is None:
-            raise CliError(f"no user {user!r}")
+        _require_user(db, user)
         loaded = ModelHolder(_model_store(ctx), _load_model).get()
         result = recommend_for_user(db, loaded, PopularPapers(), user, n=n, since=since)
     if as_json:
