@@ -23,11 +23,11 @@ from .validation import Invalid, clean_date, clean_dwell, clean_paper, clean_tim
 
 BATCH_SIZE = 5000
 OnError = Callable[[int, str], None]
-_SPACES = re.compile(r"\s+")
 
 
 def _squash(text: Any) -> str | None:
-    return _SPACES.sub(" ", text).strip() if isinstance(text, str) else None
+    """Runs of white space as one space (arXiv wraps titles and abstracts over lines)."""
+    return " ".join(text.split()) if isinstance(text, str) else None
 
 
 def is_arxiv_snapshot(record: dict[str, Any]) -> bool:

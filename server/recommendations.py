@@ -19,11 +19,11 @@ from .models import LoadedModel
 
 
 class PopularPapers:
-    """The most-read papers, recounted when stale.
+    """The most-read papers, recounted in the background when stale.
 
-    Counting readers scans every event, so the count is kept and redone only after a while:
-    twenty times as long as the last count took, between one second and five minutes. A small
-    database stays current; a large one pays for a count at most a few times an hour.
+    Counting readers scans every event, so the count is kept: the first request counts, and
+    later ones get the kept list while a background thread recounts it once it is older than
+    twenty times the last count took (between one second and five minutes).
     """
 
     SIZE = 1000
@@ -32,18 +32,34 @@ class PopularPapers:
         self._lock = threading.Lock()
         self._rows: list[tuple[str, int, str]] | None = None
         self._expires = 0.0
+        self._recounting = False
 
     def get(self, db: sqlite_utils.Database) -> list[tuple[str, int, str]]:
-        rows = self._rows
-        if rows is not None and time.monotonic() < self._expires:
-            return rows
-        with self._lock:
-            if self._rows is None or time.monotonic() >= self._expires:
-                started = time.monotonic()
-                self._rows = storage.most_read_papers(db, self.SIZE)
-                took = time.monotonic() - started
-                self._expires = time.monotonic() + min(300.0, max(1.0, 20 * took))
-            return self._rows
+        if self._rows is None:
+            with self._lock:
+                if self._rows is None:
+                    self._count(db)
+        elif time.monotonic() >= self._expires and not self._recounting:
+            self._recounting = True
+            path = db.execute("PRAGMA database_list").fetchone()[2]
+            threading.Thread(target=self._recount, args=(path,), daemon=True).start()
+        return self._rows
+
+    def _count(self, db: sqlite_utils.Database) -> None:
+        started = time.monotonic()
+        self._rows = storage.most_read_papers(db, self.SIZE)
+        took = time.monotonic() - started
+        self._expires = time.monotonic() + min(300.0, max(1.0, 20 * took))
+
+    def _recount(self, path: str) -> None:
+        from .db import connect
+
+        db = connect(path)
+        try:
+            self._count(db)
+        finally:
+            db.close()
+            self._recounting = False
 
 
 def _fill(

@@ -111,7 +111,9 @@ def user_for_token_hash(db: sqlite_utils.Database, token_hash: str) -> tuple[str
 # --- papers -----------------------------------------------------------------------------------
 
 # A stored field is replaced only by something at least as rich: a non-empty title, a longer
-# abstract or author list; identifiers, URL and date are filled in when still missing.
+# abstract or author list; identifiers, URL and date are filled in when still missing. The WHERE
+# clause skips the update (and its write to disk) when it would change nothing, as for a paper
+# opened again with the same metadata.
 _UPSERT_PAPER = """
 INSERT INTO papers (paper_id, title, abstract, authors, url, doi, arxiv_id, published, first_seen)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -128,9 +130,13 @@ ON CONFLICT (paper_id) DO UPDATE SET
     doi = coalesce(papers.doi, excluded.doi),
     arxiv_id = coalesce(papers.arxiv_id, excluded.arxiv_id),
     published = coalesce(papers.published, excluded.published)
-WHERE excluded.title IS NOT NULL OR excluded.abstract IS NOT NULL OR excluded.authors IS NOT NULL
-   OR excluded.url IS NOT NULL OR excluded.doi IS NOT NULL OR excluded.arxiv_id IS NOT NULL
-   OR excluded.published IS NOT NULL
+WHERE (length(coalesce(excluded.title, '')) > 0 AND excluded.title IS NOT papers.title)
+   OR length(coalesce(excluded.abstract, '')) > length(coalesce(papers.abstract, ''))
+   OR length(coalesce(excluded.authors, '')) > length(coalesce(papers.authors, ''))
+   OR (papers.url IS NULL AND excluded.url IS NOT NULL)
+   OR (papers.doi IS NULL AND excluded.doi IS NOT NULL)
+   OR (papers.arxiv_id IS NULL AND excluded.arxiv_id IS NOT NULL)
+   OR (papers.published IS NULL AND excluded.published IS NOT NULL)
 """
 
 
