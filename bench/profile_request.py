@@ -76,7 +76,7 @@ def main() -> None:
     from server import _load_model, storage
     from server.db import connect
     from server.models import ModelHolder, ModelStore, limit_blas_threads
-    from server.recommendations import recommend_for_user, similar_papers
+    from server.recommendations import PopularPapers, recommend_for_user, similar_papers
 
     t = time.perf_counter()
     loaded = ModelHolder(ModelStore(home / "models"), _load_model).get()
@@ -84,13 +84,7 @@ def main() -> None:
     limit_blas_threads()
     if loaded is None:
         raise SystemExit("the published model did not load (see the log above)")
-    import inspect
-
-    from server import recommendations
-
-    extra = ()
-    if "popular" in inspect.signature(recommend_for_user).parameters:
-        extra = (recommendations.PopularPapers(),)  # the app keeps one per process
+    extra = (PopularPapers(),)  # the app keeps one per process
     db = connect(home / "nextpaper.db")
     users = common.sample_users(home, args.calls, seed=1)
     papers = [storage.get_paper(db, p) for p in common.sample_papers(home, args.calls, seed=2)]
