@@ -464,7 +464,9 @@ class HybridRecommender:
             comp, scores = self.score_rows(row, cand)
             sub = scores[0]
         idx = np.arange(self.n_papers) if cand is None else cand
-        keep = ~np.isin(idx, seen)
+        blocked = np.zeros(self.n_papers, bool)
+        blocked[seen] = True
+        keep = ~blocked[idx]
         idx, sub = idx[keep], np.asarray(sub, dtype=np.float64)[keep]
         k = min(n, idx.size)
         if k == 0:
