@@ -78,6 +78,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_min_df": 2,
     "text_max_df": 0.5,
     "text_max_query_terms": 300,
+    "text_max_postings": 250_000,
     "text_centering": 0.7,
     # blend
     "w_knn": 1.0,
@@ -221,6 +222,7 @@ class HybridRecommender:
             min_df=p["text_min_df"],
             max_df=p["text_max_df"],
             max_query_terms=p["text_max_query_terms"],
+            max_postings=p["text_max_postings"],
         ).fit(texts)
         lap("text")
 
@@ -343,7 +345,7 @@ class HybridRecommender:
             keep = np.lexsort((terms, -prof[terms]))[:k]
             terms = np.sort(terms[keep])
             prof = _unit(np.where(np.isin(np.arange(n_terms), terms), prof, 0.0))
-        scores = weighted_row_sum(self.text.matrix_t, terms, prof[terms], n)
+        scores = self.text.query_scores(terms, prof[terms])
         if p["text_centering"]:
             scores -= np.float32(p["text_centering"]) * self.text.genericness
         out["text"] = _row_max_scale(scores[None, :])
@@ -554,7 +556,7 @@ class HybridRecommender:
         text_s = np.zeros(self.n_papers, np.float32)
         raw = np.zeros(self.n_papers, np.float32)
         if query is not None and query.nnz:
-            raw = self.text.scores(query)[0]
+            raw = self.text.query_scores(query.indices, query.data)
             related |= raw > 0
             gen = np.asarray(self.text.genericness)
             text_s = _row_max_scale((raw - p["text_centering"] * gen)[None, :])[0]

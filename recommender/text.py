@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .sparse_utils import l2_rows, load_csr, save_csr, topk_per_row
+from .sparse_utils import l2_rows, load_csr, save_csr, topk_per_row, weighted_row_sum
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][\w\-]+\b"
 
@@ -34,6 +34,11 @@ class TextModel:
         Terms in more than this share of documents are dropped.
     max_query_terms : int
         A profile keeps only its strongest terms; bounds query cost on large catalogs.
+    max_postings : int
+        A query scores at most this many (term, paper) postings: its strongest terms are kept
+        while their document frequencies add up to no more than this (0: no bound). Small
+        catalogs never reach it; on large ones it drops the common, weakly weighted terms
+        that cost most and tell least, so request time stays bounded.
 
     Attributes
     ----------
@@ -52,11 +57,13 @@ class TextModel:
         min_df: int = 2,
         max_df: float = 0.5,
         max_query_terms: int = 300,
+        max_postings: int = 0,
     ) -> None:
         self.max_features = max_features
         self.min_df = min_df
         self.max_df = max_df
         self.max_query_terms = max_query_terms
+        self.max_postings = max_postings
         self.vectorizer: TfidfVectorizer | None = None
         self.matrix = sp.csr_matrix((0, 0), dtype=np.float32)
         self.matrix_t = sp.csr_matrix((0, 0), dtype=np.float32)
@@ -134,6 +141,20 @@ class TextModel:
             return prof
         return l2_rows(topk_per_row(prof, k))
 
+    def query_scores(self, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Dot product of one query (``weights`` on ``terms``) with every paper, within the
+        postings budget; dense float32, shape (n_papers,)."""
+        terms = np.asarray(terms, dtype=np.int64)
+        weights = np.asarray(weights, dtype=np.float64)
+        if self.max_postings and terms.size > 1:
+            df = np.diff(self.matrix_t.indptr)[terms]
+            if int(df.sum()) > self.max_postings:
+                order = np.lexsort((terms, -weights))
+                keep = order[np.cumsum(df[order]) <= self.max_postings]
+                keep = np.sort(keep if keep.size else order[:1])
+                terms, weights = terms[keep], weights[keep]
+        return weighted_row_sum(self.matrix_t, terms, weights, self.matrix.shape[0])
+
     def scores(self, queries: sp.csr_matrix, centering: float = 0.0) -> np.ndarray:
         """Cosine of each query row with every paper, minus ``centering * genericness``;
         dense, shape (n_queries, n_papers)."""
@@ -161,6 +182,7 @@ class TextModel:
             "min_df": self.min_df,
             "max_df": self.max_df,
             "max_query_terms": self.max_query_terms,
+            "max_postings": self.max_postings,
         }
         (folder / "text_params.json").write_text(json.dumps(params), encoding="utf-8")
 
