@@ -171,6 +171,12 @@ def post_events():
         seen_ids.add(event["event_id"])
         events.append(event)
         papers.append(paper)
+    if rejected and not events and not duplicates:
+        # Nothing in the batch could be stored: a bad request, in the one error shape, named by
+        # the first event's problem (the message lists the first few).
+        shown = "; ".join(f"event {r['index']}: {r['message']}" for r in rejected[:5])
+        more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
+        raise ApiError(rejected[0]["code"], f"No event could be stored. {shown}{more}", 400)
     writer = current_app.extensions["nextpaper.writer"]
     accepted = writer.record(g.caller.user_id, events, papers) if events else 0
     duplicates += len(events) - accepted

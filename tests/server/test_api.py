@@ -116,6 +116,25 @@ def test_good_events_are_kept_when_others_are_rejected(client, make_user):
     ]
 
 
+def test_a_batch_of_only_bad_events_is_a_400_in_the_error_shape(client, make_user):
+    alice = make_user("alice")
+    for bad, code in [
+        (event("js", {"url": "javascript:alert(1)"}), "invalid_paper"),
+        ({**event("ts", {"id": "seed:a"}), "ts": "2026-02-30T00:00:00Z"}, "invalid_timestamp"),
+        (event("neg", {"id": "seed:a"}, "read", dwell_ms=-1), "invalid_dwell"),
+    ]:
+        response = post(client, alice, [bad, bad])
+        assert_error(response, 400, code)
+        assert "event 0" in response.get_json()["error"]["message"]
+    retried = post(client, alice, [event("ok", {"id": "seed:a"})])
+    assert (
+        post(client, alice, [event("ok", {"id": "seed:a"}), event("t", {}, "bogus")]).status_code
+        == 200
+    )
+    assert retried.get_json()["accepted"] == 1
+    assert client.get("/api/v1/history", headers=alice).get_json()["total"] == 1
+
+
 def test_upserts_never_lose_richer_metadata(client, make_user):
     alice = make_user("alice")
     full = {
