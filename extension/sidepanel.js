@@ -46,12 +46,13 @@ function setBanner(kind, text, action) {
 function setState(name, title, text, action) {
   const state = $("state");
   state.replaceChildren();
-  $("items").replaceChildren();
   if (!name) {
     state.hidden = true;
     state.removeAttribute("data-state");
     return;
   }
+  $("items").replaceChildren(); // a state stands in place of the list
+  shownPath = null;
   state.dataset.state = name;
   state.append(el("h2", { text: title }), el("p", { text }));
   if (action) state.append(el("button", { type: "button", class: "primary", text: action.label, onclick: action.run }));
@@ -158,6 +159,7 @@ function showEmpty(related) {
 }
 
 let generation = 0;
+let shownPath = null;
 
 async function render() {
   const mine = ++generation;
@@ -198,11 +200,15 @@ async function render() {
     $("context").hidden = false;
   }
   setState(null);
-  $("items").replaceChildren(...[1, 2, 3].map(() => el("li", { class: "skeleton", "aria-hidden": "true" })));
-
   const path = related
     ? `/api/v1/papers/${encodeURIComponent(paper.id)}/similar?n=10`
     : "/api/v1/recommendations?n=20";
+  // Refreshing the same list keeps it on screen until the new one arrives (no flicker);
+  // a different list starts from placeholders.
+  if (path !== shownPath || !$("items").querySelector(".item")) {
+    $("items").replaceChildren(...[1, 2, 3].map(() => el("li", { class: "skeleton", "aria-hidden": "true" })));
+  }
+  shownPath = path;
   let response;
   let body;
   try {

@@ -243,6 +243,16 @@ def backend(tmp_path_factory):
     server.cli("papers", "import", str(catalog))
     server.start()
     server.fill_pool(12)
+    # The server trains its first model in the background at start; wait for it, so that no
+    # test's request is the one that loads it (the side panel gives up after 15 s).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(server.url + "/api/v1/health", timeout=10) as response:
+            if json.loads(response.read())["model"]:
+                break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the backend published no model in 120 s")
     yield server
     server.pool_thread.join(120)
     server.stop()

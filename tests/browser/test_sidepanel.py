@@ -75,7 +75,7 @@ def test_related_to_this_paper(browser, backend, user, artifacts):
     page = panel(browser, "?paper=arxiv%3A2301.00001")
     page.wait_for_selector(".item, .state:not([hidden])")
     assert page.text_content("#heading") == "Related to this paper"
-    assert page.locator(".item").count() >= 1
+    assert page.locator(".item").count() >= 1, page.text_content("body")
     assert page.locator('.item[data-paper-id="arxiv:2301.00001"]').count() == 0
     page.screenshot(path=str(artifacts / "sidepanel-related.png"), full_page=True)
 
