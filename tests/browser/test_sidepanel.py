@@ -1,6 +1,7 @@
 """The side panel and the options page, rendered from the real backend."""
 
 import re
+import time
 
 import pytest
 
@@ -125,3 +126,29 @@ def test_options_check_token_and_delete_history(browser, backend, user, artifact
     page.click("#delete-yes")
     page.wait_for_selector("#delete-status.ok")
     assert backend.history(user) == []
+
+
+def _wait_for_heading(page, text: str, timeout: float = 15.0) -> None:
+    # (the extension's CSP forbids the string evaluation wait_for_function would use)
+    deadline = time.monotonic() + timeout
+    while page.text_content("#heading") != text:
+        assert time.monotonic() < deadline, f"heading stayed {page.text_content('#heading')!r}"
+        time.sleep(0.1)
+
+
+def test_related_follows_the_paper_in_the_current_tab(browser, backend, user, artifacts):
+    """Without ?paper=, the panel asks which paper the active tab shows (as the real side
+    panel does) and switches between "Related to this paper" and "For you" with the tab."""
+    browser.connect(backend.url, user)
+    panel_page = panel(browser)
+    panel_page.wait_for_selector(".item, .state:not([hidden])")
+    assert panel_page.text_content("#heading") == "For you"  # the active tab is the panel
+    paper_page = browser.context.new_page()
+    paper_page.goto("https://arxiv.org/abs/2301.00001v2")
+    paper_page.bring_to_front()  # tabs.onActivated: the panel renders for this tab
+    _wait_for_heading(panel_page, "Related to this paper")
+    panel_page.wait_for_selector(".item")
+    assert "because you are reading" in panel_page.text_content("#context").lower()
+    assert panel_page.locator('.item[data-paper-id="arxiv:2301.00001"]').count() == 0
+    panel_page.bring_to_front()
+    _wait_for_heading(panel_page, "For you")
