@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api, errors, security
     from .db import DB_FILENAME, close_db, open_database
     from .models import ModelHolder, ModelStore
-    from .recommendations import PopularPapers
+    from .recommendations import PopularPapers, RecentPapers
     from .training import Trainer
     from .writer import EventWriter
 
@@ -60,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.extensions["nextpaper.trainer"] = Trainer(home)
     app.extensions["nextpaper.popular"] = PopularPapers()
+    app.extensions["nextpaper.recent"] = RecentPapers()
     app.extensions["nextpaper.writer"] = EventWriter(app.config["DATABASE"])
 
     errors.register_error_handlers(app)

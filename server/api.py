@@ -127,7 +127,13 @@ def _recommendations_for(user_id: str):
     since = _since_arg()
     return jsonify(
         recommendations.recommend_for_user(
-            get_db(), _models(), _popular(), user_id, n=n, since=since
+            get_db(),
+            _models(),
+            _popular(),
+            user_id,
+            n=n,
+            since=since,
+            recent=current_app.extensions["nextpaper.recent"],
         )
     )
 

@@ -62,6 +62,27 @@ class PopularPapers:
             self._recounting = False
 
 
+class RecentPapers:
+    """Candidate ids for a ``since`` date, kept while no paper is added to the catalog.
+
+    Listing tens of thousands of ids and mapping them to the model costs far more than a
+    recommendation itself; the same tuple is handed out again (the model then reuses its
+    mapping) until the catalog grows or another date is asked for.
+    """
+
+    def __init__(self) -> None:
+        self._kept: tuple[str, int, tuple[str, ...]] | None = None
+
+    def get(self, db: sqlite_utils.Database, since: str) -> tuple[str, ...]:
+        mark = storage.catalog_mark(db)
+        kept = self._kept
+        if kept is not None and kept[0] == since and kept[1] == mark:
+            return kept[2]
+        ids = tuple(storage.paper_ids_since(db, since))
+        self._kept = (since, mark, ids)
+        return ids
+
+
 def _fill(
     db: sqlite_utils.Database,
     popular: PopularPapers,
@@ -113,11 +134,12 @@ def recommend_for_user(
     *,
     n: int,
     since: str | None = None,
+    recent: RecentPapers | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET /api/v1/recommendations`` for ``user_id``."""
     history = storage.user_history(db, user_id)
     seen = {paper_id for paper_id, _, _ in history}
-    candidates = storage.paper_ids_since(db, since) if since else None
+    candidates = (recent or RecentPapers()).get(db, since) if since else None
     picked: list[tuple[str, float, list[dict]]] = []
     if loaded is not None and (candidates is None or candidates):
         for rec in loaded.model.recommend(history, n=n, candidates=candidates):

@@ -204,6 +204,11 @@ def get_papers(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str,
     return found
 
 
+def catalog_mark(db: sqlite_utils.Database) -> int:
+    """A number that grows whenever a paper is added (the newest row id): cheap to read."""
+    return db.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
+
+
 def paper_ids_since(db: sqlite_utils.Database, since: str) -> list[str]:
     """Papers published on or after ``since`` (an ISO date), or first seen then when undated."""
     return [

@@ -377,6 +377,23 @@ def test_since_limits_candidates_to_new_papers(client, make_user, db, app):
         assert empty["items"] == []
 
 
+def test_since_sees_a_paper_added_after_the_last_request(client, make_user, db, app):
+    catalog(db, 8, published="2020-01-01")
+    storage.upsert_papers(
+        db, [{"paper_id": "seed:new1", "title": "Graph", "published": "2026-06-01"}]
+    )
+    alice = make_user("alice")
+    post(client, alice, [event("o", {"id": "seed:p0"})])
+    train_and_publish(db, ModelStore(app.config["MODELS"]))
+    first = client.get("/api/v1/recommendations?since=2026-01-01", headers=alice).get_json()
+    assert [item["paper"]["id"] for item in first["items"]] == ["seed:new1"]
+    storage.upsert_papers(
+        db, [{"paper_id": "seed:new2", "title": "Graph", "published": "2026-07-01"}]
+    )
+    again = client.get("/api/v1/recommendations?since=2026-01-01", headers=alice).get_json()
+    assert {item["paper"]["id"] for item in again["items"]} == {"seed:new1", "seed:new2"}
+
+
 def test_a_new_open_changes_recommendations_without_retraining(client, make_user, db, app):
     ids = catalog(db, 16)
     alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
