@@ -148,6 +148,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         raise CliError(f"cannot open the database in {ctx.obj['home']}: {error}") from None
     limit_blas_threads()
     import recommender  # noqa: F401  (now, not in the request that first loads a model)
+
     if retrain_events:
         app.config["RETRAIN_EVENTS"] = retrain_events
     if retrain_minutes:
