@@ -279,6 +279,32 @@ def iter_catalog(db: sqlite_utils.Database) -> Iterator[tuple[str, str, str, str
 # --- events -----------------------------------------------------------------------------------
 
 
+def _insert_events(
+    db: sqlite_utils.Database, events: Iterable[dict[str, Any]], user_id: str | None = None
+) -> int:
+    """INSERT OR IGNORE events (each with ``user_id`` unless one is given for all); return how
+    many were new."""
+    received_at = now_iso()
+    cursor = db.conn.executemany(
+        """INSERT OR IGNORE INTO events
+           (user_id, event_id, type, ts, paper_id, dwell_ms, received_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        [
+            (
+                user_id or e["user_id"],
+                e["event_id"],
+                e["type"],
+                e["ts"],
+                e["paper_id"],
+                e["dwell_ms"],
+                received_at,
+            )
+            for e in events
+        ],
+    )
+    return cursor.rowcount
+
+
 def record_events(
     db: sqlite_utils.Database,
     user_id: str,
@@ -291,27 +317,9 @@ def record_events(
     Events already stored (same user and ``event_id``) are skipped. Returns how many were new;
     when this returns, the new events are on disk.
     """
-    received_at = now_iso()
     with write_transaction(db):
         _upsert_papers(db, papers)
-        cursor = db.conn.executemany(
-            """INSERT OR IGNORE INTO events
-               (user_id, event_id, type, ts, paper_id, dwell_ms, received_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [
-                (
-                    user_id,
-                    e["event_id"],
-                    e["type"],
-                    e["ts"],
-                    e["paper_id"],
-                    e["dwell_ms"],
-                    received_at,
-                )
-                for e in events
-            ],
-        )
-        return cursor.rowcount
+        return _insert_events(db, events, user_id)
 
 
 def import_events(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> int:
@@ -330,16 +338,7 @@ def import_events(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> 
             "INSERT OR IGNORE INTO papers (paper_id, first_seen) VALUES (?, ?)",
             [(paper_id, now) for paper_id in {r["paper_id"] for r in rows}],
         )
-        cursor = db.conn.executemany(
-            """INSERT OR IGNORE INTO events
-               (user_id, event_id, type, ts, paper_id, dwell_ms, received_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [
-                (r["user_id"], r["event_id"], r["type"], r["ts"], r["paper_id"], r["dwell_ms"], now)
-                for r in rows
-            ],
-        )
-        return cursor.rowcount
+        return _insert_events(db, rows)
 
 
 def user_history(db: sqlite_utils.Database, user_id: str) -> list[tuple[str, str, int | None]]:
