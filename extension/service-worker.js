@@ -198,7 +198,10 @@ chrome.tabs.onRemoved.addListener((tabId) => {
 });
 
 chrome.tabs.onActivated.addListener(async ({ tabId }) => {
-  focusMoved((await isForeground(tabId)) ? tabId : null).catch(report);
+  // Only a tab activated in the focused window changes what is being read. A tab becoming
+  // active in a window in the background (opened unfocused, or the neighbour of a closed tab)
+  // changes nothing: no tab of that window was being read.
+  if (await isForeground(tabId)) focusMoved(tabId).catch(report);
 });
 
 chrome.windows.onFocusChanged.addListener(async (windowId) => {

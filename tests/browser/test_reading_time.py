@@ -127,3 +127,34 @@ def test_focus_moving_to_another_window_ends_reading_and_coming_back_adds_more(
     assert dwells[1] < HIDDEN_S * 1000  # the time A's window was in the background is not in it
     assert opened(backend.history(user)) == [paper]
 
+
+def test_tabs_switching_in_a_background_window_do_not_stop_reading(browser, backend, user):
+    """A window opened behind the focused one (or a tab closing there) activates tabs in that
+    window; the paper in front of the focused window is still being read."""
+    browser.connect(backend.url, user)
+    paper = "arxiv:2401.00063"
+    page_a = browser.page()
+    start = time.monotonic()
+    page_a.goto("https://arxiv.org/abs/2401.00063v1")
+    backend.wait_for(user, lambda ev: paper in opened(ev))
+    page_a.wait_for_timeout(SHOWN_MS)
+    window_b = browser.worker.evaluate(
+        """async () => (await chrome.windows.create({
+             url: ['https://cooking.example.com/1', 'https://cooking.example.com/2'],
+             focused: false,
+           })).id"""
+    )
+    page_a.wait_for_timeout(SHOWN_MS)
+    browser.worker.evaluate(
+        """async id => {
+             const [second] = await chrome.tabs.query({windowId: id, index: 1});
+             await chrome.tabs.update(second.id, {active: true});
+           }""",
+        window_b,
+    )
+    page_a.wait_for_timeout(SHOWN_MS)
+    page_a.goto("https://cooking.example.com/recipes")  # leaving A sends its one read
+    [dwell] = wait_reads(backend, user, paper, 1)
+    assert 3 * SHOWN_MS <= dwell <= ms_since(start)
+    time.sleep(0.5)  # a second read would have arrived by now
+    assert len(reads(backend.history(user), paper)) == 1
