@@ -22,7 +22,10 @@ where every component is scaled to a maximum of 1 over the candidates:
   profile: generic papers stop matching everyone);
 * ``pop``  -- log popularity.
 
-An empty history gets popular and fresh papers. Nothing is retrained per request.
+An empty history gets popular and fresh papers. Nothing is retrained per request. On
+catalogs of ``serve_exact_below`` papers or more, a request is scored over candidates
+gathered from each component (:mod:`recommender.serving`, with an ANN index over the ALS
+factors from :mod:`recommender.ann`) instead of over every paper.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from . import serving
+from .ann import InnerProductIndex
 from .collaborative import ALSModel
 from .interactions import Interactions, history_vector
 from .neighbours import ease_neighbours, item_neighbours
@@ -79,6 +84,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_max_df": 0.5,
     "text_max_query_terms": 300,
     "text_max_postings": 250_000,
+    "text_candidate_postings": 50_000,
     "text_centering": 0.7,
     # blend
     "w_knn": 1.0,
@@ -93,6 +99,12 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "expand_k": 20,
     "w_fresh": 0.5,
     "fresh_days": 30.0,
+    # serving: catalogs this large are scored over gathered candidates (recommender.serving)
+    "serve_exact_below": 50_000,
+    "als_candidates": 200,
+    "text_candidates": 300,
+    "neighbour_candidates": 500,
+    "popular_candidates": 100,
     # reproducibility and threads
     "random_state": 0,
     "num_threads": 0,
@@ -151,6 +163,8 @@ class HybridRecommender:
         self.neighbours = sp.csr_matrix((0, 0), dtype=np.float32)
         self.ease = sp.csr_matrix((0, 0), dtype=np.float32)
         self.als: ALSModel | None = None
+        self.als_index: InnerProductIndex | None = None
+        self._most_read: np.ndarray | None = None
         self.text = TextModel()
         self.popularity = np.zeros(0, np.float32)  # log1p(readers), scaled to max 1
         self.readers = np.zeros(0, np.int32)
@@ -195,6 +209,7 @@ class HybridRecommender:
         self.n_users = inter.n_users
         self.n_interactions = int(x.nnz)
         self._cold_cache = None
+        self._most_read = None
 
         self.readers = np.diff(x.tocsc().indptr).astype(np.int32)
         pop = np.log1p(self.readers.astype(np.float32))
@@ -251,6 +266,12 @@ class HybridRecommender:
         if p["als_factors"] > 0 and p["w_als"] > 0 and x.nnz > 0:
             self.als = ALSModel(**self._als_params()).fit(x, progress=progress)
         lap("als")
+        self.als_index = None
+        if self.als is not None and n >= p["serve_exact_below"]:
+            self.als_index = InnerProductIndex.build(
+                self.als.item_factors, seed=int(p["random_state"])
+            )
+        lap("als_index")
         self.fit_timings = timings
         self.fit_seconds = time.perf_counter() - t0
         return self
@@ -310,7 +331,7 @@ class HybridRecommender:
         return out
 
     def _components_one(self, row: sp.csr_matrix) -> dict[str, np.ndarray]:
-        """:meth:`components` for one user with plain numpy gathers (the serving path;
+        """:meth:`components` for one user with plain numpy gathers (the exact request path;
         same arithmetic as the batch path up to float summation order)."""
         p = self.params
         n = self.n_papers
@@ -327,10 +348,34 @@ class HybridRecommender:
         if not self.text.n_terms:
             out["text"] = np.zeros((1, n), np.float32)
             return out
-        n_terms = self.text.n_terms
-        prof = _unit(weighted_row_sum(self.text.matrix, idx, w, n_terms))
+        cf = None
         if p["w_expand"] > 0 and p["expand_k"] > 0:
             cf = out["knn"][0] + p["w_ease"] * out["ease"][0] + p["w_als"] * out["als"][0]
+        scores = self.text_query(idx, w, cf)
+        if p["text_centering"]:
+            scores -= np.float32(p["text_centering"]) * self.text.genericness
+        out["text"] = _row_max_scale(scores[None, :])
+        return out
+
+    def text_query(
+        self, idx: np.ndarray, w: np.ndarray, cf: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Raw text cosine of every paper with the profile of the history ``idx`` (weights
+        ``w``), within the postings budget; dense float32, shape (n_papers,).
+
+        ``cf`` (collaborative scores over the catalog) adds the ``w_expand`` expansion.
+        """
+        return self.text.query_scores(*self.text_profile(idx, w, cf))
+
+    def text_profile(
+        self, idx: np.ndarray, w: np.ndarray, cf: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The history's text profile (see :meth:`text_query`): (terms, unit weights), at
+        most ``max_query_terms`` of them."""
+        p = self.params
+        n, n_terms = self.n_papers, self.text.n_terms
+        prof = _unit(weighted_row_sum(self.text.matrix, idx, w, n_terms))
+        if cf is not None:
             cf = np.maximum(cf, 0.0)
             cf[idx] = 0.0
             k = min(int(p["expand_k"]), n)
@@ -339,18 +384,29 @@ class HybridRecommender:
             if top.size:
                 expanded = weighted_row_sum(self.text.matrix, top, cf[top], n_terms)
                 prof = prof + p["w_expand"] * _unit(expanded)
-        prof = _unit(prof)
+            prof = _unit(prof)
         terms = np.flatnonzero(prof)
         k = self.text.max_query_terms
         if k and terms.size > k:
             keep = np.lexsort((terms, -prof[terms]))[:k]
             terms = np.sort(terms[keep])
             prof = _unit(np.where(np.isin(np.arange(n_terms), terms), prof, 0.0))
-        scores = self.text.query_scores(terms, prof[terms])
-        if p["text_centering"]:
-            scores -= np.float32(p["text_centering"]) * self.text.genericness
-        out["text"] = _row_max_scale(scores[None, :])
-        return out
+        return terms, prof[terms]
+
+    def most_read(self, k: int) -> np.ndarray:
+        """Indices of the ``k`` most-read papers (kept after the first call)."""
+        if self._most_read is None or self._most_read.size < min(k, self.n_papers):
+            readers = np.asarray(self.readers)
+            self._most_read = np.argsort(-readers, kind="stable")[: max(k, 100)]
+        return self._most_read[:k]
+
+    def als_top(self, user: np.ndarray, k: int) -> np.ndarray:
+        """Indices of (about) the ``k`` papers with the largest ALS score for ``user``: from
+        the ANN index when the model has one, else by scanning every paper."""
+        if self.als_index is not None:
+            return self.als_index.search(user, k)
+        scores = self.als.item_factors @ user
+        return np.argpartition(-scores, min(k, scores.size) - 1)[:k]
 
     def blend(
         self,
@@ -450,6 +506,7 @@ class HybridRecommender:
         history: Iterable[tuple[str, str, int | None]],
         n: int = 20,
         candidates: Collection[str] | None = None,
+        exact: bool = False,
     ) -> list[Recommendation]:
         """Top-``n`` papers for a user's current history.
 
@@ -460,6 +517,8 @@ class HybridRecommender:
         n : int
         candidates : collection of paper ids, optional
             Only these are scored and returned.
+        exact : bool
+            Score every paper even on a large catalog (see :mod:`recommender.serving`).
         """
         if self.n_papers == 0 or n <= 0:
             return []
@@ -472,8 +531,7 @@ class HybridRecommender:
             sub = self._cold_scores()
             sub = sub if cand is None else sub[cand]
         else:
-            comp, scores = self.score_rows(row, cand)
-            sub = scores[0]
+            comp, sub, cand = self._score_user(row, seen, cand, n, exact)
         idx = np.arange(self.n_papers) if cand is None else cand
         blocked = np.zeros(self.n_papers, bool)
         blocked[seen] = True
@@ -490,6 +548,23 @@ class HybridRecommender:
             Recommendation(self.paper_ids[j], float(sub[t]), r)
             for j, t, r in zip(top_idx, top, reasons, strict=False)
         ]
+
+    def _score_user(
+        self, row: sp.csr_matrix, seen: np.ndarray, cand: np.ndarray | None, n: int, exact: bool
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """(components, blended scores, the columns they are for) for one user with history.
+
+        Large catalogs without a candidate filter are scored over gathered candidates
+        (:func:`serving.user_components`) when those hold ``n`` unseen papers; everything
+        else is scored exactly over ``cand`` (or the whole catalog).
+        """
+        if cand is None and not exact and self.n_papers >= self.params["serve_exact_below"]:
+            gathered, comp = serving.user_components(self, row)
+            if np.count_nonzero(~np.isin(gathered, seen)) >= n:
+                scores = self.blend(comp, popularity=self.popularity[gathered])
+                return comp, scores[0], gathered
+        comp, scores = self.score_rows(row, cand)
+        return comp, scores[0], cand
 
     def _reasons_batch(
         self,
@@ -561,34 +636,20 @@ class HybridRecommender:
             query = self.text.transform([text])
         else:
             query = None
-        related = np.zeros(self.n_papers, bool)
-        text_s = np.zeros(self.n_papers, np.float32)
-        raw = np.zeros(self.n_papers, np.float32)
-        if query is not None and query.nnz:
-            raw = self.text.query_scores(query.indices, query.data)
-            related |= raw > 0
-            gen = np.asarray(self.text.genericness)
-            text_s = _row_max_scale((raw - p["text_centering"] * gen)[None, :])[0]
-        knn_s = np.zeros(self.n_papers, np.float32)
+        related, knn_s, text_s, raw = serving.paper_components(self, j, query)
         c = 0.0
         if j is not None:
-            for matrix, weight in ((self.neighbours, p["w_knn"]), (self.ease, p["w_ease"])):
-                row = matrix[j]
-                part = np.zeros(self.n_papers, np.float32)
-                part[row.indices] = row.data
-                knn_s += weight * _row_max_scale(part[None, :])[0]
-            related |= knn_s > 0
             deg = float(self.readers[j])
             c = deg / (deg + p["history_half"])
         scores = c * knn_s + (p["w_text"] * (1 - c) + p["text_floor"]) * text_s
-        scores = np.where(related, scores.astype(np.float64), -np.inf)
+        scores = scores.astype(np.float64)
         if j is not None:
-            scores[j] = -np.inf
+            scores[related == j] = -np.inf
         k = min(n, int(np.isfinite(scores).sum()))
         if k == 0:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((top, -scores[top]))]
+        top = top[np.lexsort((related[top], -scores[top]))]
         result = []
         for t in top:
             collab = c * knn_s[t]
@@ -600,7 +661,7 @@ class HybridRecommender:
                 reasons.append({"type": "similar_text"})
             if not reasons:
                 reasons.append({"type": "similar_readers"})
-            result.append(Recommendation(self.paper_ids[t], float(scores[t]), reasons))
+            result.append(Recommendation(self.paper_ids[related[t]], float(scores[t]), reasons))
         return result
 
     # ----------------------------------------------------------------- files
@@ -620,6 +681,8 @@ class HybridRecommender:
         self.text.save(folder)
         if self.als is not None:
             self.als.save(folder)
+        if self.als_index is not None:
+            self.als_index.save(folder)
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": "HybridRecommender",
@@ -665,5 +728,6 @@ class HybridRecommender:
         self.text = TextModel.load(folder, mmap=mmap)
         if manifest["components"].get("als"):
             self.als = ALSModel.load(folder, self._als_params())
+            self.als_index = InnerProductIndex.load(folder)
         self.fit_seconds = float(manifest.get("fit_seconds", 0.0))
         return self

@@ -81,6 +81,22 @@ def dense_topk_rows(x: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape)
 
 
+def _gather_rows(
+    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of ``m[rows]``, each times its row's weight: (columns, float64 values)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = np.asarray(m.indptr[rows], dtype=np.int64)
+    lens = np.asarray(m.indptr[rows + 1], dtype=np.int64) - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+    pos = offsets + np.arange(total)
+    vals = np.asarray(m.data[pos], dtype=np.float64) * np.repeat(weights, lens)
+    return m.indices[pos], vals
+
+
 def weighted_row_sum(
     m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n_cols: int | None = None
 ) -> np.ndarray:
@@ -98,16 +114,27 @@ def weighted_row_sum(
     ndarray of float32, shape (n_cols,)
     """
     n_cols = m.shape[1] if n_cols is None else n_cols
-    rows = np.asarray(rows, dtype=np.int64)
-    starts = np.asarray(m.indptr[rows], dtype=np.int64)
-    lens = np.asarray(m.indptr[rows + 1], dtype=np.int64) - starts
-    total = int(lens.sum())
-    if total == 0:
+    cols, vals = _gather_rows(m, rows, weights)
+    if cols.size == 0:
         return np.zeros(n_cols, np.float32)
-    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
-    pos = offsets + np.arange(total)
-    vals = np.asarray(m.data[pos], dtype=np.float64) * np.repeat(weights, lens)
-    return np.bincount(m.indices[pos], vals, minlength=n_cols).astype(np.float32)
+    return np.bincount(cols, vals, minlength=n_cols).astype(np.float32)
+
+
+def sparse_row_sum(
+    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``weights @ m[rows]`` as (sorted columns, float64 sums) of the columns it touches.
+
+    Sorts the gathered entries when they are few; past one per eight columns, summing into a
+    dense scratch vector is cheaper.
+    """
+    cols, vals = _gather_rows(m, rows, weights)
+    if cols.size * 8 > m.shape[1]:
+        dense = np.bincount(cols, vals, minlength=m.shape[1])
+        touched = np.flatnonzero(dense)
+        return touched, dense[touched]
+    touched, owner = np.unique(cols, return_inverse=True)
+    return touched.astype(np.int64), np.bincount(owner, vals, minlength=touched.size)
 
 
 def dense_block(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

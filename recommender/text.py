@@ -141,19 +141,30 @@ class TextModel:
             return prof
         return l2_rows(topk_per_row(prof, k))
 
-    def query_scores(self, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def query_scores(
+        self, terms: np.ndarray, weights: np.ndarray, max_postings: int | None = None
+    ) -> np.ndarray:
         """Dot product of one query (``weights`` on ``terms``) with every paper, within the
-        postings budget; dense float32, shape (n_papers,)."""
+        postings budget (``max_postings``, default the model's); dense float32, shape
+        (n_papers,)."""
         terms = np.asarray(terms, dtype=np.int64)
         weights = np.asarray(weights, dtype=np.float64)
-        if self.max_postings and terms.size > 1:
+        budget = self.max_postings if max_postings is None else max_postings
+        if budget and terms.size > 1:
             df = np.diff(self.matrix_t.indptr)[terms]
-            if int(df.sum()) > self.max_postings:
+            if int(df.sum()) > budget:
                 order = np.lexsort((terms, -weights))
-                keep = order[np.cumsum(df[order]) <= self.max_postings]
+                keep = order[np.cumsum(df[order]) <= budget]
                 keep = np.sort(keep if keep.size else order[:1])
                 terms, weights = terms[keep], weights[keep]
         return weighted_row_sum(self.matrix_t, terms, weights, self.matrix.shape[0])
+
+    def row_scores(self, rows: np.ndarray, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Exact dot product of one query (``weights`` on ``terms``) with the papers ``rows``;
+        float32, shape (len(rows),). Costs the rows' entries, not the terms' postings."""
+        query = np.zeros(self.n_terms, np.float32)
+        query[np.asarray(terms, dtype=np.int64)] = weights
+        return np.asarray(self.matrix[np.asarray(rows, dtype=np.int64)] @ query, np.float32)
 
     def scores(self, queries: sp.csr_matrix, centering: float = 0.0) -> np.ndarray:
         """Cosine of each query row with every paper, minus ``centering * genericness``;

@@ -198,7 +198,9 @@ def limit_blas_threads() -> None:
 
     Must run after ``implicit`` is imported, since it loads its own OpenBLAS.
     """
+    import faiss
     import implicit  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    faiss.omp_set_num_threads(1)

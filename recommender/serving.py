@@ -1,0 +1,177 @@
+"""One request on a large catalog: gather candidates, then score only them.
+
+Owns the request path of :class:`~recommender.hybrid.HybridRecommender` for catalogs of at
+least ``serve_exact_below`` papers. The exact path (:meth:`HybridRecommender.components`)
+scores every component for every paper: several dense passes over ``n_papers`` per request,
+about 50 ms of CPU at 500k papers. Here the candidates come first, each from where its
+component is cheap to read:
+
+* ``knn`` and ``ease``: the ``neighbour_candidates`` strongest papers in the history's rows
+  of the two neighbour matrices;
+* ``als``: the ``als_candidates`` largest inner products, from the ANN index
+  (:mod:`recommender.ann`; an exact scan when the model has no index);
+* ``text``: the ``text_candidates`` best text matches found within the
+  ``text_candidate_postings`` postings of the profile's strongest terms;
+* the ``popular_candidates`` most-read papers;
+
+then every component, text included, is computed exactly over their union and scaled to a
+maximum of 1 over it, as the exact path scales over the catalog. A paper outside the union
+shares no co-reader with the history and is in neither the ALS nor the text top list, so it
+seldom reaches the top-n: ``bench/serve_quality.py`` measures the overlap with the exact top-20.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from .sparse_utils import sparse_row_sum
+
+if TYPE_CHECKING:
+    from .hybrid import HybridRecommender
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest values (any order)."""
+    if values.size <= k:
+        return np.arange(values.size)
+    return np.argpartition(-values, k - 1)[:k]
+
+
+def best_text(raw: np.ndarray, genericness: np.ndarray, centering: float, k: int) -> np.ndarray:
+    """Indices of the ``k`` papers with the largest centred text score
+    ``raw - centering * genericness`` among those with ``raw > 0`` (any order).
+
+    Exact, without a pass over every touched paper: a paper with ``raw <= t`` scores at most
+    ``t``, so once ``k`` papers above a threshold ``t`` score at least ``t`` the search stops;
+    the threshold halves from half the best raw score until then.
+    """
+    best = float(raw.max(initial=0.0))
+    t = best / 2
+    while best > 0:
+        last = t <= best * 1e-3
+        above = np.flatnonzero(raw > 0 if last else raw > t)
+        centred = raw[above] - np.float32(centering) * genericness[above]
+        if above.size > k:
+            top = _top(centred, k)
+            if last or float(centred[top].min()) >= t:
+                return above[top]
+        elif last:
+            return above
+        t /= 2
+    return np.empty(0, np.int64)
+
+
+def _scaled(x: np.ndarray) -> np.ndarray:
+    """Row of shape (1, n) divided by its largest absolute value (zeros stay zero)."""
+    m = float(np.abs(x).max(initial=0.0))
+    return (x / m if m > 0 else x).astype(np.float32)[None, :]
+
+
+def _strongest(cols: np.ndarray, vals: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` columns with the largest values (all of them when there are fewer)."""
+    return cols if cols.size <= k else cols[_top(vals, k)]
+
+
+def user_components(
+    model: HybridRecommender, row: sp.csr_matrix
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Candidates and unblended components for one user's confidence row.
+
+    Returns
+    -------
+    (candidates, components): sorted paper indices, shape (n_cand,), and the components of
+    :meth:`HybridRecommender.components` restricted to them, each of shape (1, n_cand).
+    """
+    p = model.params
+    idx = row.indices.astype(np.int64)
+    w = row.data.astype(np.float64)
+    knn_cols, knn_vals = sparse_row_sum(model.neighbours, idx, w)
+    ease_cols, ease_vals = sparse_row_sum(model.ease, idx, np.ones(idx.size))
+    k = int(p["neighbour_candidates"])
+    lists = [
+        _strongest(knn_cols, knn_vals, k),
+        _strongest(ease_cols, ease_vals, k),
+        model.most_read(int(p["popular_candidates"])),
+    ]
+    user = None
+    if model.als is not None:
+        user = model.als.user_factors(row)[0]
+        lists.append(model.als_top(user, int(p["als_candidates"])))
+    profile = None
+    if model.text.n_terms:
+        profile = model.text_profile(idx, w)
+        lists.append(_text_candidates(model, *profile))
+
+    cand = np.unique(np.concatenate(lists).astype(np.int64))
+    comp: dict[str, np.ndarray] = {"n_pos": np.array([idx.size], np.float32)}
+    comp["knn"] = _scaled(_on(cand, knn_cols, knn_vals))
+    comp["ease"] = _scaled(_on(cand, ease_cols, ease_vals))
+    if user is not None:
+        comp["als"] = _scaled(model.als.item_factors[cand] @ user)
+    else:
+        comp["als"] = np.zeros((1, cand.size), np.float32)
+    if profile is not None:
+        raw = model.text.row_scores(cand, *profile)
+        comp["text"] = _scaled(raw - np.float32(p["text_centering"]) * _genericness(model, cand))
+    else:
+        comp["text"] = np.zeros((1, cand.size), np.float32)
+    return cand, comp
+
+
+def _on(cand: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """Values given on those ``cols`` that are in the sorted ``cand``, laid out over it."""
+    out = np.zeros(cand.size, np.float32)
+    if cols.size:
+        at = np.minimum(np.searchsorted(cand, cols), cand.size - 1)
+        hit = cand[at] == cols
+        out[at[hit]] = vals[hit]
+    return out
+
+
+def _genericness(model: HybridRecommender, papers: np.ndarray) -> np.ndarray:
+    return np.asarray(model.text.genericness[papers], np.float32)
+
+
+def _text_candidates(model: HybridRecommender, terms: np.ndarray, weights: np.ndarray):
+    """The papers that best match a text query, found within ``text_candidate_postings``
+    postings (its strongest terms); their exact scores are computed afterwards."""
+    p = model.params
+    raw = model.text.query_scores(terms, weights, max_postings=int(p["text_candidate_postings"]))
+    return best_text(raw, model.text.genericness, p["text_centering"], int(p["text_candidates"]))
+
+
+def paper_components(
+    model: HybridRecommender, j: int | None, query: sp.csr_matrix | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Papers related to paper ``j`` (its neighbour rows) or to a text ``query``.
+
+    Returns
+    -------
+    (related, knn, text, raw): the sorted indices of the papers sharing a co-reader and of the
+    best text matches, the weighted and scaled co-reading score over them, the scaled centred
+    text score, and the raw text cosine (float32, one value per related paper each).
+    """
+    p = model.params
+    lists, knn_parts = [], []
+    if j is not None:
+        for matrix, weight in ((model.neighbours, p["w_knn"]), (model.ease, p["w_ease"])):
+            cols, vals = sparse_row_sum(matrix, np.array([j]), np.ones(1))
+            lists.append(cols)
+            knn_parts.append((cols, vals, weight))
+    has_text = query is not None and query.nnz > 0
+    if has_text:
+        lists.append(_text_candidates(model, query.indices, query.data))
+    related = np.unique(np.concatenate(lists or [np.empty(0, np.int64)]).astype(np.int64))
+    knn = np.zeros(related.size, np.float32)
+    for cols, vals, weight in knn_parts:
+        knn += weight * _scaled(_on(related, cols, vals))[0]
+    raw = np.zeros(related.size, np.float32)
+    text = np.zeros(related.size, np.float32)
+    if has_text and related.size:
+        raw = model.text.row_scores(related, query.indices, query.data)
+        gen = _genericness(model, related)
+        text = _scaled(raw - np.float32(p["text_centering"]) * gen)[0]
+    return related, knn, text, raw
