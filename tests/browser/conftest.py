@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import shutil
+import socket
 import ssl
 import threading
 import time
@@ -127,6 +128,64 @@ def sites():
     thread.join(5)
 
 
+class TlsProxy:
+    """HTTPS in front of a plain-HTTP server: a remote backend behind a TLS reverse proxy, as
+    deployed. Each TLS connection is relayed byte for byte to 127.0.0.1:target_port."""
+
+    def __init__(self, host: str, target_port: int):
+        trustme = pytest.importorskip("trustme")
+        self.host = host
+        self.target_port = target_port
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        trustme.CA().issue_cert(host).configure_cert(self.context)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"https://{host}"
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client):
+        try:
+            tls = self.context.wrap_socket(client, server_side=True)
+        except (OSError, ssl.SSLError):
+            client.close()
+            return
+        self.connections += 1
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+
+        def pump(source, sink):
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (source, sink):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        back = threading.Thread(target=pump, args=(upstream, tls), daemon=True)
+        back.start()
+        pump(tls, upstream)
+        back.join(10)
+        tls.close()
+        upstream.close()
+
+    def close(self):
+        self.listener.close()
+
+
 # --- the real backend -------------------------------------------------------------------------
 
 
@@ -142,9 +201,14 @@ class Backend(LiveServer):
         return run_cli(self.home, *args, timeout=60).stdout
 
     def new_user(self) -> str:
-        """A fresh user's token (from the pool when one is being filled)."""
-        if self.pool is not None:
-            token = self.pool.get(timeout=120)
+        """A fresh user's token (from the pool while it lasts, else made now)."""
+        while self.pool is not None:
+            try:
+                token = self.pool.get(timeout=0.5)
+            except queue.Empty:
+                if self.pool_thread.is_alive():
+                    continue
+                break  # the pool is used up
             if isinstance(token, BaseException):
                 raise token
             return token
@@ -242,7 +306,7 @@ def backend(tmp_path_factory):
     catalog.write_text("".join(json.dumps(p) + "\n" for p in CATALOG + HOSTILE), "utf-8")
     server.cli("papers", "import", str(catalog))
     server.start()
-    server.fill_pool(12)
+    server.fill_pool(18)
     # The server trains its first model in the background at start; wait for it, so that no
     # test's request is the one that loads it (the side panel gives up after 15 s).
     deadline = time.monotonic() + 120
@@ -262,15 +326,17 @@ def backend(tmp_path_factory):
 
 
 class Browser:
-    def __init__(self, playwright, user_data_dir: Path, site_port: int):
+    def __init__(self, playwright, user_data_dir: Path, site_port: int, hosts=None):
+        """hosts: more {host name: port on 127.0.0.1} to resolve, besides the fixture sites."""
         self.playwright = playwright
         self.user_data_dir = user_data_dir
         self.site_port = site_port
+        self.hosts = {**dict.fromkeys(ROUTES, site_port), **(hosts or {})}
         self.context = None
         self.worker = None
 
     def launch(self):
-        rules = ", ".join(f"MAP {host} 127.0.0.1:{self.site_port}" for host in ROUTES)
+        rules = ", ".join(f"MAP {host} 127.0.0.1:{port}" for host, port in self.hosts.items())
         self.context = self.playwright.chromium.launch_persistent_context(
             str(self.user_data_dir),
             executable_path=chromium_path(),
