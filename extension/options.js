@@ -53,13 +53,17 @@ $("connection").addEventListener("submit", (event) => {
   const token = $("token").value.trim();
   if (!backendUrl) return say("connection-status", "bad", "Enter an http:// or https:// URL.");
   if (!token) return say("connection-status", "bad", "Enter your API token.");
-  // Ask for access to a remote backend right away, inside the click (a user gesture).
-  const granted = needsHostPermission(backendUrl)
-    ? chrome.permissions.request({ origins: [originPattern(backendUrl)] })
-    : Promise.resolve(true);
+  // Ask for access to a remote backend right away, inside the click (a user gesture). Nothing
+  // is saved or contacted until the browser's prompt is answered with "Allow".
+  const host = new URL(backendUrl).host;
+  let granted = Promise.resolve(true);
+  if (needsHostPermission(backendUrl)) {
+    granted = chrome.permissions.request({ origins: [originPattern(backendUrl)] });
+    say("connection-status", "warn", `Allow access to ${host} in the browser's prompt to connect.`);
+  }
   granted
     .then(async (ok) => {
-      if (!ok) return say("connection-status", "bad", "Without access to that site the extension cannot reach the backend.");
+      if (!ok) return say("connection-status", "bad", `Access to ${host} was not allowed, so nothing was saved: the extension cannot reach a backend there without it.`);
       say("connection-status", "", "Checking…");
       const [kind, text] = await check(backendUrl, token);
       await chrome.storage.local.set({ backendUrl, token });
@@ -67,7 +71,7 @@ $("connection").addEventListener("submit", (event) => {
       say("connection-status", kind, kind === "ok" ? text : `${text} Saved anyway.`);
       setTimeout(showQueue, 1500);
     })
-    .catch((error) => say("connection-status", "bad", String(error.message || error)));
+    .catch((error) => say("connection-status", "bad", `Nothing was saved: ${error.message || error}`));
 });
 
 $("paused").addEventListener("change", async () => {
