@@ -8,6 +8,7 @@ is data, and it is the reader's job to display it as text.
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,10 @@ EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 # A lone UTF-16 surrogate (JSON allows "\\ud800") is not text: UTF-8 and SQLite cannot store it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What the extension sends: UTC with a Z and up to microseconds, already in the stored form but
+# for the fraction's length.
+_ZULU = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?Z")
+_STORED_TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class Invalid(ValueError):
@@ -33,7 +38,7 @@ class Invalid(ValueError):
 
 
 def _check_unicode(value: str, code: str, what: str) -> str:
-    if _SURROGATE.search(value):
+    if not value.isascii() and _SURROGATE.search(value):
         raise Invalid(code, f"{what} is not valid Unicode (it holds a lone surrogate)")
     return value
 
@@ -99,6 +104,17 @@ def clean_timestamp(value: Any, *, now: datetime | None = None) -> str:
     """An ISO-8601 timestamp → UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; naive times are UTC."""
     if not isinstance(value, str):
         raise Invalid("invalid_timestamp", "ts must be an ISO-8601 string")
+    zulu = _ZULU.fullmatch(value)
+    if zulu and now is None:
+        # Already UTC: check the calendar, then compare as text (same fixed-width form).
+        try:
+            datetime.fromisoformat(zulu.group(1))
+        except ValueError:
+            raise Invalid("invalid_timestamp", f"ts is not ISO-8601: {value[:40]!r}") from None
+        stored = f"{zulu.group(1)}.{(zulu.group(2) or '').ljust(6, '0')}Z"
+        if not _EARLIEST_STORED <= stored <= _latest_stored():
+            raise Invalid("invalid_timestamp", "ts must be between 1990 and tomorrow")
+        return stored
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -112,7 +128,20 @@ def clean_timestamp(value: Any, *, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     if moment < EARLIEST_TS or moment > now + FUTURE_SLACK:
         raise Invalid("invalid_timestamp", "ts must be between 1990 and tomorrow")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime(_STORED_TS)
+
+
+_EARLIEST_STORED = EARLIEST_TS.strftime(_STORED_TS)
+_latest: tuple[int, str] = (0, "")
+
+
+def _latest_stored() -> str:
+    """Tomorrow's limit in the stored form, recomputed once a second."""
+    global _latest
+    second = int(time.time())
+    if _latest[0] != second:
+        _latest = (second, (datetime.now(UTC) + FUTURE_SLACK).strftime(_STORED_TS))
+    return _latest[1]
 
 
 def clean_dwell(value: Any) -> int | None:

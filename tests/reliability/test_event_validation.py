@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import string
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from server import storage
 from server.db import open_database
-from server.validation import Invalid, clean_event
+from server.validation import Invalid, clean_event, clean_timestamp
 
 from .support import assert_error, event
 
@@ -303,3 +304,26 @@ def test_printable_event_ids_round_trip_through_the_api(client, make_user):
     assert response.get_json() == {"accepted": len(ids), "duplicates": 0, "rejected": []}
     export = client.get("/api/v1/export", headers=alice).get_json()
     assert [e["id"] for e in export["events"]] == ids
+
+
+@SETTINGS
+@given(
+    st.datetimes(min_value=datetime(1985, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.integers(0, 6),
+)
+def test_the_utc_fast_path_agrees_with_the_general_parser(moment, digits):
+    """``...Z`` timestamps skip the timezone arithmetic; the answer (or the refusal) must be the
+    one the general parser gives (``now=`` forces that path)."""
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if digits:
+        text += "." + f"{moment.microsecond:06d}"[:digits]
+    text += "Z"
+    now = datetime.now(UTC)
+
+    def outcome(**kwargs):
+        try:
+            return clean_timestamp(text, **kwargs)
+        except Invalid as error:
+            return error.code
+
+    assert outcome() == outcome(now=now)
