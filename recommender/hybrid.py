@@ -185,6 +185,7 @@ class HybridRecommender:
         texts: Sequence[str],
         published: Sequence[str | None] | None = None,
         progress: bool = False,
+        previous: str | Path | None = None,
     ) -> HybridRecommender:
         """Train every component.
 
@@ -195,6 +196,9 @@ class HybridRecommender:
         published : sequence of ISO dates or None, length n_papers, optional
         progress : bool
             Show tqdm progress for the ALS fit.
+        previous : folder of a saved model, optional
+            Its text rows are reused for papers whose text is unchanged
+            (:meth:`TextModel.fit`); an unreadable folder is ignored.
         """
         t0 = time.perf_counter()
         p = self.params
@@ -233,13 +237,14 @@ class HybridRecommender:
             tick = now
 
         lap("popularity")
+        old_text, old_rows = self._previous_text(previous)
         self.text = TextModel(
             max_features=p["text_max_features"],
             min_df=p["text_min_df"],
             max_df=p["text_max_df"],
             max_query_terms=p["text_max_query_terms"],
             max_postings=p["text_max_postings"],
-        ).fit(texts)
+        ).fit(texts, old_text, old_rows)
         lap("text")
 
         self.neighbours = item_neighbours(
@@ -275,6 +280,25 @@ class HybridRecommender:
         self.fit_timings = timings
         self.fit_seconds = time.perf_counter() - t0
         return self
+
+    def _previous_text(
+        self, folder: str | Path | None
+    ) -> tuple[TextModel | None, np.ndarray | None]:
+        """The text model saved in ``folder`` and, for each of this model's papers, its row
+        there (-1 when new); (None, None) when there is none to read."""
+        if folder is None:
+            return None, None
+        folder = Path(folder)
+        try:
+            old_ids = json.loads((folder / "paper_ids.json").read_text(encoding="utf-8"))
+            text = TextModel.load(folder, mmap=True)
+        except (OSError, ValueError, KeyError):
+            return None, None
+        old_index = {pid: i for i, pid in enumerate(old_ids)}
+        rows = np.fromiter(
+            (old_index.get(pid, -1) for pid in self.paper_ids), np.int64, len(self.paper_ids)
+        )
+        return text, rows
 
     def _als_params(self) -> dict[str, Any]:
         p = self.params

@@ -8,6 +8,7 @@ papers in the history; its cosine with every paper is the text score.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,17 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .sparse_utils import l2_rows, load_csr, save_csr, topk_per_row, weighted_row_sum
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][\w\-]+\b"
+# A refit keeps the previous vocabulary and idf while at most this share of the papers is new or
+# has new text; past it, the vocabulary is fitted again.
+REFIT_SHARE = 0.2
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """A 64-bit fingerprint of each text (uint64, shape (len(texts),))."""
+    digests = (
+        hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest() for t in texts
+    )
+    return np.fromiter((int.from_bytes(d) for d in digests), dtype=np.uint64, count=len(texts))
 
 
 class TextModel:
@@ -68,11 +80,29 @@ class TextModel:
         self.matrix = sp.csr_matrix((0, 0), dtype=np.float32)
         self.matrix_t = sp.csr_matrix((0, 0), dtype=np.float32)
         self.genericness = np.zeros(0, np.float32)
+        self.hashes = np.zeros(0, np.uint64)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, texts: Sequence[str]) -> TextModel:
-        """Fit the vocabulary on ``texts`` (one per paper) and build the paper matrix."""
+    def fit(
+        self,
+        texts: Sequence[str],
+        previous: TextModel | None = None,
+        previous_rows: np.ndarray | None = None,
+    ) -> TextModel:
+        """Fit the vocabulary on ``texts`` (one per paper) and build the paper matrix.
+
+        With a ``previous`` model and ``previous_rows`` (for each paper its row there, -1 when
+        new), papers whose text is unchanged keep their rows and only the others are vectorised
+        with the previous vocabulary, as long as they are at most :data:`REFIT_SHARE` of the
+        catalog: the text does not change with the events, and fitting the vocabulary is the
+        slowest part of a retrain on a large catalog.
+        """
         texts = [t or "" for t in texts]
+        hashes = text_hashes(texts)
+        kept = self._reusable_rows(previous, previous_rows, hashes)
+        if kept is not None:
+            return self._update(texts, hashes, previous, previous_rows, kept)
+        self.hashes = hashes
         n = len(texts)
         min_df = self.min_df if n >= 50 else 1
         max_df = self.max_df if n >= 50 else 1.0
@@ -96,6 +126,52 @@ class TextModel:
             return self
         self.vectorizer = vec
         self._set_matrix(m)
+        return self
+
+    def _same_settings(self, other: TextModel) -> bool:
+        return (other.max_features, other.min_df, other.max_df) == (
+            self.max_features,
+            self.min_df,
+            self.max_df,
+        )
+
+    def _reusable_rows(
+        self,
+        previous: TextModel | None,
+        previous_rows: np.ndarray | None,
+        hashes: np.ndarray,
+    ) -> np.ndarray | None:
+        """Mask of the papers whose rows ``previous`` can lend, or None to fit afresh."""
+        if previous is None or previous_rows is None or previous.vectorizer is None:
+            return None
+        if not self._same_settings(previous) or previous.hashes.size != previous.matrix.shape[0]:
+            return None
+        rows = np.asarray(previous_rows, dtype=np.int64)
+        kept = rows >= 0
+        kept[kept] = previous.hashes[rows[kept]] == hashes[kept]
+        if hashes.size < 50 or (~kept).sum() > REFIT_SHARE * hashes.size:
+            return None
+        return kept
+
+    def _update(
+        self,
+        texts: list[str],
+        hashes: np.ndarray,
+        previous: TextModel,
+        previous_rows: np.ndarray,
+        kept: np.ndarray,
+    ) -> TextModel:
+        """Rows of unchanged papers from ``previous``, the others vectorised anew."""
+        fresh = np.flatnonzero(~kept)
+        old = sp.csr_matrix(previous.matrix[np.asarray(previous_rows)[kept]])
+        new = sp.csr_matrix(previous.vectorizer.transform([texts[i] for i in fresh]))
+        stacked = sp.vstack([old, new.astype(np.float32)], format="csr")
+        position = np.empty(hashes.size, np.int64)  # row of each paper in ``stacked``
+        position[np.flatnonzero(kept)] = np.arange(old.shape[0])
+        position[fresh] = old.shape[0] + np.arange(fresh.size)
+        self.vectorizer = previous.vectorizer
+        self.hashes = hashes
+        self._set_matrix(stacked[position])
         return self
 
     def _set_matrix(self, m: sp.spmatrix) -> None:
@@ -186,6 +262,7 @@ class TextModel:
         (folder / "text_vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
         np.save(folder / "text_idf.npy", idf)
         np.save(folder / "text_genericness.npy", self.genericness)
+        np.save(folder / "text_hashes.npy", self.hashes)
         save_csr(folder / "text_matrix", self.matrix)
         save_csr(folder / "text_matrix_t", self.matrix_t)
         params = {
@@ -216,4 +293,7 @@ class TextModel:
         self.matrix = load_csr(folder / "text_matrix", mmap=mmap)
         self.matrix_t = load_csr(folder / "text_matrix_t", mmap=mmap)
         self.genericness = np.load(folder / "text_genericness.npy")
+        hashes = folder / "text_hashes.npy"
+        if hashes.is_file():  # models saved before text refits have none: no reuse
+            self.hashes = np.load(hashes)
         return self

@@ -57,8 +57,15 @@ def train_and_publish(
             texts.append(f"{title} {abstract}".strip())
             published.append(date)
         interactions = build_interactions(storage.iter_interactions(db), paper_ids=paper_ids)
+        current = store.current_version()
         model = HybridRecommender()
-        model.fit(interactions, texts, published, progress=progress)
+        model.fit(
+            interactions,
+            texts,
+            published,
+            progress=progress,
+            previous=store.folder(current) if current else None,
+        )
         release = {
             "users": len(interactions.user_ids),
             "papers": len(interactions.paper_ids),

@@ -187,3 +187,27 @@ def test_only_dismissed_history_is_cold_but_excluded(tiny_model):
     recs = tiny_model.recommend([("p:a5", "dismiss", None)], n=40)
     assert "p:a5" not in ids(recs)
     assert {r.reasons[0]["type"] for r in recs} <= {"popular", "fresh"}
+
+
+def test_a_refit_reuses_the_saved_models_text_and_ignores_an_unreadable_one(tmp_path):
+    rng = np.random.default_rng(0)
+    words = [f"term{i}" for i in range(200)]
+    texts = [" ".join(rng.choice(words, 10)) for _ in range(120)]
+    ids_ = [f"p:{i}" for i in range(120)]
+    events = [(f"u{u}", ids_[int(p)], "open", None) for u in range(30) for p in rng.choice(120, 5)]
+    first = HybridRecommender(als_factors=4, als_iterations=2, neighbours_k=5)
+    first.fit(build_interactions(events, paper_ids=ids_), texts)
+    (tmp_path / "v1").mkdir()
+    first.save(tmp_path / "v1")
+    # two new papers with a word the vocabulary has never seen
+    ids2 = ids_ + ["p:new1", "p:new2"]
+    texts2 = texts + ["unheardof term1 term2", "unheardof term3 term4"]
+    inter2 = build_interactions(events, paper_ids=ids2)
+    second = HybridRecommender(als_factors=4, als_iterations=2, neighbours_k=5)
+    second.fit(inter2, texts2, previous=tmp_path / "v1")
+    assert "unheardof" not in second.text.vectorizer.vocabulary_
+    assert second.text.matrix.shape[0] == 122
+    assert second.similar("p:new2", n=3)  # the new papers have text rows
+    fresh = HybridRecommender(als_factors=4, als_iterations=2, neighbours_k=5)
+    fresh.fit(inter2, texts2, previous=tmp_path / "missing")
+    assert "unheardof" in fresh.text.vectorizer.vocabulary_

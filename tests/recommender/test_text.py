@@ -1,4 +1,5 @@
-"""The text model's query cost bound: the postings budget keeps a query's strongest terms."""
+"""The text model: the query cost bound (the postings budget keeps a query's strongest terms),
+exact scores for chosen papers, and refits that keep the vocabulary while the catalog is stable."""
 
 from __future__ import annotations
 
@@ -60,3 +61,58 @@ def test_the_budget_survives_save_and_load(tmp_path):
     np.testing.assert_allclose(
         loaded.query_scores(terms, weights), model.query_scores(terms, weights)
     )
+
+
+def _catalog(count: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    words = [f"word{i}" for i in range(120)]
+    return [" ".join(rng.choice(words, 12)) for _ in range(count)]
+
+
+def test_row_scores_are_the_exact_dot_products():
+    model = TextModel(min_df=1, max_df=1.0).fit(_catalog(80))
+    terms = np.array([3, 17, 40])
+    weights = np.array([0.5, 0.3, 0.2])
+    rows = np.array([5, 0, 79, 33])
+    full = model.query_scores(terms, weights)
+    np.testing.assert_allclose(model.row_scores(rows, terms, weights), full[rows], rtol=1e-6)
+
+
+def test_a_refit_keeps_the_vocabulary_and_the_rows_of_unchanged_papers(tmp_path):
+    old_texts = _catalog(100)
+    old = TextModel(min_df=1, max_df=1.0).fit(old_texts)
+    old.save(tmp_path)
+    previous = TextModel.load(tmp_path)
+    # the catalog gains 5 papers (one with a word never seen), one text changes, and the
+    # order differs: 6 of 105 papers to vectorise, under the refit share
+    texts = old_texts[::-1] + ["brandnew word1 word2"] + _catalog(4, seed=1)
+    texts[0] = "word5 word6 word7"  # was old_texts[99]
+    rows = np.array(list(range(99, -1, -1)) + [-1] * 5)
+    new = TextModel(min_df=1, max_df=1.0).fit(texts, previous, rows)
+    assert new.vectorizer is previous.vectorizer
+    assert "brandnew" not in new.vectorizer.vocabulary_
+    # unchanged papers keep their rows
+    np.testing.assert_allclose(
+        new.matrix[1:100].toarray(), old.matrix[98::-1].toarray(), rtol=1e-6, atol=1e-7
+    )
+    changed = old.transform([texts[0]])
+    np.testing.assert_allclose(new.matrix[0].toarray(), changed.toarray(), rtol=1e-6)
+    assert new.matrix_t.shape == (new.n_terms, 105)
+    # a fresh fit of the same catalog agrees on what is similar to what
+    fresh = TextModel(min_df=1, max_df=1.0).fit(texts)
+    sims = (new.matrix @ new.matrix.T).toarray()
+    fresh_sims = (fresh.matrix @ fresh.matrix.T).toarray()
+    assert np.corrcoef(sims.ravel(), fresh_sims.ravel())[0, 1] > 0.95
+
+
+def test_a_catalog_that_changed_much_is_fitted_afresh(tmp_path):
+    old_texts = _catalog(100)
+    previous = TextModel(min_df=1, max_df=1.0).fit(old_texts)
+    texts = old_texts[:70] + ["brandnew " + t for t in _catalog(30, seed=2)]
+    rows = np.array(list(range(70)) + [-1] * 30)
+    new = TextModel(min_df=1, max_df=1.0).fit(texts, previous, rows)
+    assert new.vectorizer is not previous.vectorizer
+    assert "brandnew" in new.vectorizer.vocabulary_
+    # other settings never lend their rows either
+    other = TextModel(min_df=2, max_df=1.0).fit(old_texts, previous, np.arange(100))
+    assert other.vectorizer is not previous.vectorizer
