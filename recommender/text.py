@@ -164,7 +164,9 @@ class TextModel:
         """Rows of unchanged papers from ``previous``, the others vectorised anew."""
         fresh = np.flatnonzero(~kept)
         old = sp.csr_matrix(previous.matrix[np.asarray(previous_rows)[kept]])
-        new = sp.csr_matrix(previous.vectorizer.transform([texts[i] for i in fresh]))
+        new = sp.csr_matrix((0, previous.n_terms), dtype=np.float32)
+        if fresh.size:
+            new = sp.csr_matrix(previous.vectorizer.transform([texts[i] for i in fresh]))
         stacked = sp.vstack([old, new.astype(np.float32)], format="csr")
         position = np.empty(hashes.size, np.int64)  # row of each paper in ``stacked``
         position[np.flatnonzero(kept)] = np.arange(old.shape[0])

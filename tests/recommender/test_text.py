@@ -105,6 +105,14 @@ def test_a_refit_keeps_the_vocabulary_and_the_rows_of_unchanged_papers(tmp_path)
     assert np.corrcoef(sims.ravel(), fresh_sims.ravel())[0, 1] > 0.95
 
 
+def test_a_refit_of_an_unchanged_catalog_vectorises_nothing():
+    texts = _catalog(60)
+    previous = TextModel(min_df=1, max_df=1.0).fit(texts)
+    same = TextModel(min_df=1, max_df=1.0).fit(texts, previous, np.arange(60))
+    assert same.vectorizer is previous.vectorizer
+    np.testing.assert_allclose(same.matrix.toarray(), previous.matrix.toarray(), rtol=1e-6)
+
+
 def test_a_catalog_that_changed_much_is_fitted_afresh(tmp_path):
     old_texts = _catalog(100)
     previous = TextModel(min_df=1, max_df=1.0).fit(old_texts)
