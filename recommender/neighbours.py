@@ -117,7 +117,7 @@ def _native_neighbours(x, k, kind, alpha, beta, item_deg, user_deg, num_threads)
     row, col, val = s.row[off], s.col[off], s.data[off]
     if kind == "rp3beta":  # exact value = (A'A)_ij * deg_i^(b/2 - a) * deg_j^(-b/2)
         d = np.maximum(item_deg, 1e-12)
-        val = val * np.power(d[row], beta / 2.0 - alpha) * np.power(d[col], -beta / 2.0)
+        val = val * np.power(d, beta / 2.0 - alpha)[row] * np.power(d, -beta / 2.0)[col]
     out = sp.csr_matrix((val.astype(np.float32), (row, col)), shape=(n_items, n_items))
     out = topk_per_row(out, k)
     return sp.csr_matrix(out, dtype=np.float32)

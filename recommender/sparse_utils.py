@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+MAX_PADDED_CELLS = 20_000_000  # topk_per_row pads rows to a dense block of at most this size
+
 
 def topk_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Keep the ``k`` largest entries of every row (ties broken by column).
@@ -30,28 +32,33 @@ def topk_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     lengths = np.diff(m.indptr)
     if lengths.size == 0 or lengths.max() <= k:
         return m
+    n_rows = m.shape[0]
     width = int(lengths.max())
-    if m.shape[0] * width <= 50_000_000:  # padded rows: one vectorised stable sort
-        n_rows = m.shape[0]
-        pos = np.arange(m.nnz) - np.repeat(m.indptr[:-1], lengths)
-        rows = np.repeat(np.arange(n_rows), lengths)
-        vals = np.full((n_rows, width), -np.inf)
-        vals[rows, pos] = m.data
-        cols = np.zeros((n_rows, width), dtype=m.indices.dtype)
-        cols[rows, pos] = m.indices
+    step = max(1, MAX_PADDED_CELLS // width)
+    kept_rows, kept_cols, kept_vals = [], [], []
+    for start in range(0, n_rows, step):  # padded rows, one vectorised stable sort per chunk
+        stop = min(n_rows, start + step)
+        lo, hi = int(m.indptr[start]), int(m.indptr[stop])
+        lens = lengths[start:stop]
+        rows = np.repeat(np.arange(stop - start), lens)
+        pos = np.arange(hi - lo) - np.repeat(m.indptr[start:stop] - lo, lens)
+        vals = np.full((stop - start, width), -np.inf)
+        vals[rows, pos] = m.data[lo:hi]
+        cols = np.zeros((stop - start, width), dtype=m.indices.dtype)
+        cols[rows, pos] = m.indices[lo:hi]
         order = np.argsort(-vals, axis=1, kind="stable")[:, :k]
         v = np.take_along_axis(vals, order, axis=1)
-        c = np.take_along_axis(cols, order, axis=1)
         keep = np.isfinite(v)
-        r = np.repeat(np.arange(n_rows), k).reshape(n_rows, k)
-        out = sp.csr_matrix((v[keep].astype(m.dtype), (r[keep], c[keep])), shape=m.shape)
-        out.sort_indices()
-        return out
-    rows = np.repeat(np.arange(m.shape[0]), lengths)
-    order = np.lexsort((m.indices, -m.data, rows))
-    rank = np.arange(m.nnz) - np.repeat(m.indptr[:-1], lengths)
-    keep = order[rank < k]
-    out = sp.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
+        kept_vals.append(v[keep])
+        kept_cols.append(np.take_along_axis(cols, order, axis=1)[keep])
+        kept_rows.append((start + np.repeat(np.arange(stop - start), k).reshape(-1, k))[keep])
+    out = sp.csr_matrix(
+        (
+            np.concatenate(kept_vals).astype(m.dtype),
+            (np.concatenate(kept_rows), np.concatenate(kept_cols)),
+        ),
+        shape=m.shape,
+    )
     out.sort_indices()
     return out
 

@@ -46,3 +46,15 @@ def test_ease_head_only_covers_most_read_papers():
     e = ease_neighbours(x, regularization=1.0, max_items=2, k=5)
     assert set(zip(*e.nonzero(), strict=False)) <= {(0, 1), (1, 0)}
     assert e[0, 1] > 0
+
+
+def test_topk_per_row_in_chunks_equals_one_block(monkeypatch):
+    import recommender.sparse_utils as sparse_utils
+
+    m = sp.random(300, 200, density=0.1, random_state=0, format="csr", dtype=np.float32)
+    m.data = np.round(m.data * 5) / 5  # many ties
+    whole = topk_per_row(m, 7)
+    monkeypatch.setattr(sparse_utils, "MAX_PADDED_CELLS", 100)  # a few rows per chunk
+    chunked = topk_per_row(m, 7)
+    assert (whole != chunked).nnz == 0
+    assert np.diff(chunked.indptr).max() == 7
