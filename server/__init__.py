@@ -21,7 +21,7 @@ def home_from_env() -> Path:
 
 def create_app(test_config: dict | None = None) -> Flask:
     from . import api, errors, security
-    from .db import DB_FILENAME, close_db, open_database
+    from .db import DB_FILENAME, Connections, close_db, open_database
     from .models import ModelHolder, ModelStore
     from .recommendations import PopularPapers, RecentPapers
     from .training import Trainer
@@ -62,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["nextpaper.popular"] = PopularPapers()
     app.extensions["nextpaper.recent"] = RecentPapers()
     app.extensions["nextpaper.writer"] = EventWriter(app.config["DATABASE"])
+    app.extensions["nextpaper.connections"] = Connections(app.config["DATABASE"])
 
     errors.register_error_handlers(app)
     security.install(app)
