@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from server import storage
 from server.db import open_database
-from server.writer import EventWriter
+from server.writer import IDLE_SECONDS, EventWriter
 
 
 def events_for(thread: int, count: int) -> tuple[list[dict], list[dict]]:
@@ -78,4 +79,24 @@ def test_a_failing_batch_fails_alone(tmp_path):
     assert sorted(results) == [0, 3]
     assert storage.count_events(db) == 3
     assert storage.count_events(db, "nobody") == 0
+    db.close()
+
+
+def test_the_log_is_copied_back_off_the_write_path(tmp_path):
+    """The checkpoint thread copies the writer's log into the database file soon after: below
+    SQLite's own 1,000-page threshold, and with this test's connection still open, nothing
+    else would (the file keeps its size while the new pages sit only in the log)."""
+    path = tmp_path / "nextpaper.db"
+    db = open_database(path)
+    storage.create_user(db, "alice")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = path.stat().st_size
+    writer = EventWriter(path)
+    for t in range(3):
+        assert writer.record("alice", *events_for(t, 200)) == 200
+    deadline = time.monotonic() + IDLE_SECONDS - 1  # before the idle writer closes and copies
+    while path.stat().st_size == size:
+        assert time.monotonic() < deadline, "the log was never copied back"
+        time.sleep(0.1)
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 600
     db.close()
