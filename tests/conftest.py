@@ -87,6 +87,17 @@ def make_user(db):
     return make
 
 
+def build_firefox_variant(out: Path) -> Path:
+    """The Firefox variant of the extension, built into ``out`` by its own build script."""
+    subprocess.run(
+        ["node", str(REPO / "extension" / "firefox" / "build.mjs"), str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,19 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import build_firefox_variant
+
 REPO = Path(__file__).resolve().parents[1]
 WEB_EXT = REPO / "node_modules" / ".bin" / "web-ext"
 
 
 @pytest.mark.skipif(not WEB_EXT.exists(), reason="web-ext is not installed (run `npm ci`)")
 def test_firefox_variant_passes_web_ext_lint(tmp_path):
-    out = tmp_path / "firefox"
-    subprocess.run(
-        ["node", str(REPO / "extension" / "firefox" / "build.mjs"), str(out)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    out = build_firefox_variant(tmp_path / "firefox")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["browser_specific_settings"]["gecko"]["id"]
     assert "sidebar_action" in manifest and "scripts" in manifest["background"]

@@ -23,9 +23,9 @@ import time
 
 import pytest
 from bidi import Bidi, ConnectProxy
-from conftest import ROOT, ROUTES
+from conftest import ROUTES
 
-from tests.conftest import free_port
+from tests.conftest import build_firefox_variant, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -156,14 +156,7 @@ def firefox(sites, tmp_path):
 
 @pytest.fixture
 def firefox_addon(tmp_path):
-    out = tmp_path / "addon"
-    subprocess.run(
-        ["node", str(ROOT / "extension" / "firefox" / "build.mjs"), str(out)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return out
+    return build_firefox_variant(tmp_path / "addon")
 
 
 def test_firefox_variant_connects_in_options_and_records_an_open(
