@@ -52,6 +52,7 @@ from .sparse_utils import (
     l2_rows,
     load_csr,
     save_csr,
+    sparse_row_sum,
     weighted_row_sum,
 )
 from .text import TextModel
@@ -84,7 +85,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_max_df": 0.5,
     "text_max_query_terms": 300,
     "text_max_postings": 250_000,
-    "text_candidate_postings": 50_000,
+    "text_candidate_postings": 20_000,
     "text_centering": 0.7,
     # blend
     "w_knn": 1.0,
@@ -398,8 +399,10 @@ class HybridRecommender:
         most ``max_query_terms`` of them."""
         p = self.params
         n, n_terms = self.n_papers, self.text.n_terms
-        prof = _unit(weighted_row_sum(self.text.matrix, idx, w, n_terms))
-        if cf is not None:
+        if cf is None:
+            terms, weights = sparse_row_sum(self.text.matrix, idx, w)
+        else:
+            prof = _unit(weighted_row_sum(self.text.matrix, idx, w, n_terms))
             cf = np.maximum(cf, 0.0)
             cf[idx] = 0.0
             k = min(int(p["expand_k"]), n)
@@ -408,14 +411,15 @@ class HybridRecommender:
             if top.size:
                 expanded = weighted_row_sum(self.text.matrix, top, cf[top], n_terms)
                 prof = prof + p["w_expand"] * _unit(expanded)
-            prof = _unit(prof)
-        terms = np.flatnonzero(prof)
+            terms = np.flatnonzero(prof)
+            weights = prof[terms]
+        nonzero = weights != 0
+        terms, weights = terms[nonzero], weights[nonzero]
         k = self.text.max_query_terms
         if k and terms.size > k:
-            keep = np.lexsort((terms, -prof[terms]))[:k]
-            terms = np.sort(terms[keep])
-            prof = _unit(np.where(np.isin(np.arange(n_terms), terms), prof, 0.0))
-        return terms, prof[terms]
+            keep = np.sort(np.lexsort((terms, -weights))[:k])
+            terms, weights = terms[keep], weights[keep]
+        return terms, _unit(weights)
 
     def most_read(self, k: int) -> np.ndarray:
         """Indices of the ``k`` most-read papers (kept after the first call)."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from .sparse_utils import sparse_row_sum
+from .sparse_utils import sparse_row_sum, unique_ints
 
 if TYPE_CHECKING:
     from .hybrid import HybridRecommender
@@ -38,30 +38,6 @@ def _top(values: np.ndarray, k: int) -> np.ndarray:
     if values.size <= k:
         return np.arange(values.size)
     return np.argpartition(-values, k - 1)[:k]
-
-
-def best_text(raw: np.ndarray, genericness: np.ndarray, centering: float, k: int) -> np.ndarray:
-    """Indices of the ``k`` papers with the largest centred text score
-    ``raw - centering * genericness`` among those with ``raw > 0`` (any order).
-
-    Exact, without a pass over every touched paper: a paper with ``raw <= t`` scores at most
-    ``t``, so once ``k`` papers above a threshold ``t`` score at least ``t`` the search stops;
-    the threshold halves from half the best raw score until then.
-    """
-    best = float(raw.max(initial=0.0))
-    t = best / 2
-    while best > 0:
-        last = t <= best * 1e-3
-        above = np.flatnonzero(raw > 0 if last else raw > t)
-        centred = raw[above] - np.float32(centering) * genericness[above]
-        if above.size > k:
-            top = _top(centred, k)
-            if last or float(centred[top].min()) >= t:
-                return above[top]
-        elif last:
-            return above
-        t /= 2
-    return np.empty(0, np.int64)
 
 
 def _scaled(x: np.ndarray) -> np.ndarray:
@@ -103,9 +79,9 @@ def user_components(
     profile = None
     if model.text.n_terms:
         profile = model.text_profile(idx, w)
-        lists.append(_text_candidates(model, *profile))
+        lists.append(text_candidates(model, *profile))
 
-    cand = np.unique(np.concatenate(lists).astype(np.int64))
+    cand = unique_ints(np.concatenate(lists))
     comp: dict[str, np.ndarray] = {"n_pos": np.array([idx.size], np.float32)}
     comp["knn"] = _scaled(_on(cand, knn_cols, knn_vals))
     comp["ease"] = _scaled(_on(cand, ease_cols, ease_vals))
@@ -135,12 +111,15 @@ def _genericness(model: HybridRecommender, papers: np.ndarray) -> np.ndarray:
     return np.asarray(model.text.genericness[papers], np.float32)
 
 
-def _text_candidates(model: HybridRecommender, terms: np.ndarray, weights: np.ndarray):
-    """The papers that best match a text query, found within ``text_candidate_postings``
-    postings (its strongest terms); their exact scores are computed afterwards."""
+def text_candidates(model: HybridRecommender, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The ``text_candidates`` papers with the best centred text score among those sharing
+    a term with the query, counting only the ``text_candidate_postings`` postings of its
+    strongest terms; their exact scores are computed afterwards."""
     p = model.params
-    raw = model.text.query_scores(terms, weights, max_postings=int(p["text_candidate_postings"]))
-    return best_text(raw, model.text.genericness, p["text_centering"], int(p["text_candidates"]))
+    terms, weights = model.text.within_budget(terms, weights, int(p["text_candidate_postings"]))
+    touched, raw = sparse_row_sum(model.text.matrix_t, terms, weights)
+    centred = raw - p["text_centering"] * _genericness(model, touched)
+    return touched[_top(centred, int(p["text_candidates"]))]
 
 
 def paper_components(
@@ -163,8 +142,8 @@ def paper_components(
             knn_parts.append((cols, vals, weight))
     has_text = query is not None and query.nnz > 0
     if has_text:
-        lists.append(_text_candidates(model, query.indices, query.data))
-    related = np.unique(np.concatenate(lists or [np.empty(0, np.int64)]).astype(np.int64))
+        lists.append(text_candidates(model, query.indices, query.data))
+    related = unique_ints(np.concatenate(lists or [np.empty(0, np.int64)]))
     knn = np.zeros(related.size, np.float32)
     for cols, vals, weight in knn_parts:
         knn += weight * _scaled(_on(related, cols, vals))[0]

@@ -223,8 +223,15 @@ class TextModel:
         self, terms: np.ndarray, weights: np.ndarray, max_postings: int | None = None
     ) -> np.ndarray:
         """Dot product of one query (``weights`` on ``terms``) with every paper, within the
-        postings budget (``max_postings``, default the model's); dense float32, shape
-        (n_papers,)."""
+        postings budget (see :meth:`within_budget`); dense float32, shape (n_papers,)."""
+        terms, weights = self.within_budget(terms, weights, max_postings)
+        return weighted_row_sum(self.matrix_t, terms, weights, self.matrix.shape[0])
+
+    def within_budget(
+        self, terms: np.ndarray, weights: np.ndarray, max_postings: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The query's strongest terms whose document frequencies add up to at most
+        ``max_postings`` (default the model's; 0: every term), as (terms, weights)."""
         terms = np.asarray(terms, dtype=np.int64)
         weights = np.asarray(weights, dtype=np.float64)
         budget = self.max_postings if max_postings is None else max_postings
@@ -235,7 +242,7 @@ class TextModel:
                 keep = order[np.cumsum(df[order]) <= budget]
                 keep = np.sort(keep if keep.size else order[:1])
                 terms, weights = terms[keep], weights[keep]
-        return weighted_row_sum(self.matrix_t, terms, weights, self.matrix.shape[0])
+        return terms, weights
 
     def row_scores(self, rows: np.ndarray, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Exact dot product of one query (``weights`` on ``terms``) with the papers ``rows``;

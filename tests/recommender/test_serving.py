@@ -7,7 +7,7 @@ import pytest
 from recommender import HybridRecommender, build_interactions
 from recommender.ann import InnerProductIndex
 from recommender.interactions import history_vector
-from recommender.serving import best_text, user_components
+from recommender.serving import text_candidates, user_components
 
 N_PAPERS, N_USERS, N_TOPICS = 3000, 700, 30
 
@@ -137,14 +137,19 @@ def test_inner_product_index_finds_the_largest_inner_products():
     assert np.mean(recall) >= 0.95
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_best_text_is_the_exact_top_k(seed):
-    rng = np.random.default_rng(seed)
-    raw = np.where(rng.random(20_000) < 0.3, rng.random(20_000), 0).astype(np.float32)
-    gen = rng.random(20_000).astype(np.float32) * 0.5
-    got = best_text(raw, gen, 0.7, 25)
-    touched = np.flatnonzero(raw)
-    centred = raw[touched] - np.float32(0.7) * gen[touched]
-    want = touched[np.argsort(-centred)[:25]]
-    assert set(got) == set(want)
-    assert best_text(np.zeros(10, np.float32), np.zeros(10, np.float32), 0.7, 3).size == 0
+def testtext_candidates_are_the_best_centred_matches_within_the_budget(served_model, topical):
+    _, _, events = topical
+    model = served_model
+    p = model.params
+    for history in _histories(events, 10):
+        row, _, _ = history_vector(history, model.paper_index, model.n_papers)
+        terms, weights = model.text_profile(row.indices, row.data.astype(np.float64))
+        got = text_candidates(model, terms, weights)
+        raw = model.text.query_scores(terms, weights, p["text_candidate_postings"])
+        touched = np.flatnonzero(raw)
+        centred = raw[touched] - p["text_centering"] * model.text.genericness[touched]
+        want = touched[np.argsort(-centred, kind="stable")[: p["text_candidates"]]]
+        assert len(got) == len(want) == p["text_candidates"]
+        # the same set, up to ties at the cut
+        cut = np.sort(centred)[-p["text_candidates"]]
+        assert set(got) ^ set(want) <= set(touched[np.isclose(centred, cut)])
