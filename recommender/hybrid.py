@@ -627,10 +627,11 @@ class HybridRecommender:
         if hist.size:
             collab = dense_block(self.neighbours, hist, items)
             collab += dense_block(self.ease, hist, items)
-        if hist.size and self.text.n_terms:
-            text_sims = np.asarray((self.text.matrix[hist] @ self.text.matrix[items].T).toarray())
-        else:
-            text_sims = None
+        text_sims: dict[int, np.ndarray] = {}  # position in items -> similarity to hist
+        text_led = np.flatnonzero(best == 2)
+        if hist.size and self.text.n_terms and text_led.size:
+            sims = (self.text.matrix[hist] @ self.text.matrix[items[text_led]].T).toarray()
+            text_sims = dict(zip(text_led.tolist(), np.asarray(sims).T, strict=True))
         out: list[list[dict[str, Any]]] = []
         for i, b in enumerate(best):
             reasons: list[dict[str, Any]] = []
@@ -642,8 +643,8 @@ class HybridRecommender:
                 if b == 1 or src is None:
                     reasons.append({"type": "similar_readers"})
             elif b == 2:  # text
-                if text_sims is not None and text_sims[:, i].max() > 0.05:
-                    src = int(hist[int(np.argmax(text_sims[:, i]))])
+                if i in text_sims and text_sims[i].max() > 0.05:
+                    src = int(hist[int(np.argmax(text_sims[i]))])
                     reasons.append({"type": "because_you_read", "paper_id": self.paper_ids[src]})
                 reasons.append({"type": "similar_text"})
             else:
