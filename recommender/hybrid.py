@@ -583,14 +583,20 @@ class HybridRecommender:
         """(components, blended scores, the columns they are for) for one user with history.
 
         Large catalogs without a candidate filter are scored over gathered candidates
-        (:func:`serving.user_components`) when those hold ``n`` unseen papers; everything
+        (:func:`serving.user_components`) when those hold ``n`` unseen papers, and with a
+        filter over its candidates only (:func:`serving.candidate_components`); everything
         else is scored exactly over ``cand`` (or the whole catalog).
         """
-        if cand is None and not exact and self.n_papers >= self.params["serve_exact_below"]:
+        large = not exact and self.n_papers >= self.params["serve_exact_below"]
+        if large and cand is None:
             gathered, comp = serving.user_components(self, row)
             if np.count_nonzero(~np.isin(gathered, seen)) >= n:
                 scores = self.blend(comp, popularity=self.popularity[gathered])
                 return comp, scores[0], gathered
+        if large and cand is not None and self.params["w_expand"] <= 0:
+            comp = serving.candidate_components(self, row, cand)
+            scores = self.blend(comp, popularity=self.popularity[cand])
+            return comp, scores[0], cand
         comp, scores = self.score_rows(row, cand)
         return comp, scores[0], cand
 

@@ -97,6 +97,32 @@ def user_components(
     return cand, comp
 
 
+def candidate_components(
+    model: HybridRecommender, row: sp.csr_matrix, cand: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The components of one user over given candidates (sorted paper indices): what
+    :meth:`HybridRecommender.score_rows` computes with ``candidates``, without scoring the
+    rest of the catalog (the ``since`` filter hands tens of thousands of candidates; their
+    ALS scores alone are a tenth of the catalog's). Text keeps the exact path's postings
+    budget, so the answers are the same."""
+    p = model.params
+    idx = row.indices.astype(np.int64)
+    w = row.data.astype(np.float64)
+    comp: dict[str, np.ndarray] = {"n_pos": np.array([idx.size], np.float32)}
+    comp["knn"] = _scaled(_on(cand, *sparse_row_sum(model.neighbours, idx, w)))
+    comp["ease"] = _scaled(_on(cand, *sparse_row_sum(model.ease, idx, np.ones(idx.size))))
+    if model.als is not None:
+        comp["als"] = _scaled(model.als.item_factors[cand] @ model.als.user_factors(row)[0])
+    else:
+        comp["als"] = np.zeros((1, cand.size), np.float32)
+    if model.text.n_terms:
+        raw = model.text.query_scores(*model.text_profile(idx, w))[cand]
+        comp["text"] = _scaled(raw - np.float32(p["text_centering"]) * _genericness(model, cand))
+    else:
+        comp["text"] = np.zeros((1, cand.size), np.float32)
+    return comp
+
+
 def _on(cand: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
     """Values given on those ``cols`` that are in the sorted ``cand``, laid out over it."""
     out = np.zeros(cand.size, np.float32)

@@ -153,3 +153,16 @@ def testtext_candidates_are_the_best_centred_matches_within_the_budget(served_mo
         # the same set, up to ties at the cut
         cut = np.sort(centred)[-p["text_candidates"]]
         assert set(got) ^ set(want) <= set(touched[np.isclose(centred, cut)])
+
+
+def test_a_candidate_filter_scores_only_its_papers_with_the_exact_answer(served_model, topical):
+    _, _, events = topical
+    model = served_model
+    candidates = tuple(model.paper_ids[::3])  # like since=: a third of the catalog
+    for history in _histories(events, 10):
+        served = model.recommend(history, n=15, candidates=candidates)
+        exact = model.recommend(history, n=15, candidates=candidates, exact=True)
+        assert [r.paper_id for r in served] == [r.paper_id for r in exact]
+        np.testing.assert_allclose([r.score for r in served], [r.score for r in exact], rtol=1e-4)
+        assert [r.reasons for r in served] == [r.reasons for r in exact]
+        assert set(r.paper_id for r in served) <= set(candidates)
