@@ -18,6 +18,9 @@ then every component, text included, is computed exactly over their union and sc
 maximum of 1 over it, as the exact path scales over the catalog. A paper outside the union
 shares no co-reader with the history and is in neither the ALS nor the text top list, so it
 seldom reaches the top-n: ``bench/serve_quality.py`` measures the overlap with the exact top-20.
+
+A candidate filter (``since``) is scored the same way over its own papers
+(:func:`candidate_components`), which gives the exact answer.
 """
 
 from __future__ import annotations
@@ -82,19 +85,9 @@ def user_components(
         lists.append(text_candidates(model, *profile))
 
     cand = unique_ints(np.concatenate(lists))
-    comp: dict[str, np.ndarray] = {"n_pos": np.array([idx.size], np.float32)}
-    comp["knn"] = _scaled(_on(cand, knn_cols, knn_vals))
-    comp["ease"] = _scaled(_on(cand, ease_cols, ease_vals))
-    if user is not None:
-        comp["als"] = _scaled(model.als.item_factors[cand] @ user)
-    else:
-        comp["als"] = np.zeros((1, cand.size), np.float32)
-    if profile is not None:
-        raw = model.text.row_scores(cand, *profile)
-        comp["text"] = _scaled(raw - np.float32(p["text_centering"]) * _genericness(model, cand))
-    else:
-        comp["text"] = np.zeros((1, cand.size), np.float32)
-    return cand, comp
+    raw = model.text.row_scores(cand, *profile) if profile is not None else None
+    knn, ease = (knn_cols, knn_vals), (ease_cols, ease_vals)
+    return cand, _components(model, cand, idx.size, knn, ease, user, raw)
 
 
 def candidate_components(
@@ -105,21 +98,38 @@ def candidate_components(
     rest of the catalog (the ``since`` filter hands tens of thousands of candidates; their
     ALS scores alone are a tenth of the catalog's). Text keeps the exact path's postings
     budget, so the answers are the same."""
-    p = model.params
     idx = row.indices.astype(np.int64)
     w = row.data.astype(np.float64)
-    comp: dict[str, np.ndarray] = {"n_pos": np.array([idx.size], np.float32)}
-    comp["knn"] = _scaled(_on(cand, *sparse_row_sum(model.neighbours, idx, w)))
-    comp["ease"] = _scaled(_on(cand, *sparse_row_sum(model.ease, idx, np.ones(idx.size))))
-    if model.als is not None:
-        comp["als"] = _scaled(model.als.item_factors[cand] @ model.als.user_factors(row)[0])
-    else:
-        comp["als"] = np.zeros((1, cand.size), np.float32)
+    user = model.als.user_factors(row)[0] if model.als is not None else None
+    raw = None
     if model.text.n_terms:
         raw = model.text.query_scores(*model.text_profile(idx, w))[cand]
-        comp["text"] = _scaled(raw - np.float32(p["text_centering"]) * _genericness(model, cand))
-    else:
-        comp["text"] = np.zeros((1, cand.size), np.float32)
+    knn = sparse_row_sum(model.neighbours, idx, w)
+    ease = sparse_row_sum(model.ease, idx, np.ones(idx.size))
+    return _components(model, cand, idx.size, knn, ease, user, raw)
+
+
+def _components(
+    model: HybridRecommender,
+    cand: np.ndarray,
+    n_pos: int,
+    knn: tuple[np.ndarray, np.ndarray],
+    ease: tuple[np.ndarray, np.ndarray],
+    user: np.ndarray | None,
+    raw_text: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """Each component over ``cand``, scaled to a maximum of 1 there: ``knn`` and ``ease``
+    from their (columns, sums), ``als`` from the folded-in ``user`` vector, ``text`` from the
+    raw cosine minus the centering."""
+    zeros = np.zeros((1, cand.size), np.float32)
+    comp: dict[str, np.ndarray] = {"n_pos": np.array([n_pos], np.float32)}
+    comp["knn"] = _scaled(_on(cand, *knn))
+    comp["ease"] = _scaled(_on(cand, *ease))
+    comp["als"] = zeros if user is None else _scaled(model.als.item_factors[cand] @ user)
+    comp["text"] = zeros
+    if raw_text is not None:
+        centering = np.float32(model.params["text_centering"])
+        comp["text"] = _scaled(raw_text - centering * _genericness(model, cand))
     return comp
 
 
