@@ -5,10 +5,12 @@ port of 127.0.0.1 over the scale's prepared home (dataset imported and a model t
 real CLI; ``bench/common.py``), then measures from separate client processes, each with one
 keep-alive connection:
 
-* ``GET /api/v1/recommendations?n=20``: 4 clients back to back, each cycling through its own
-  users (a random sample of imported users, each with its own token); also 1 client, to
-  separate the cost of a request from contention;
-* ``GET /api/v1/papers/<id>/similar?n=10``: the same, over a random sample of papers;
+* ``GET /api/v1/recommendations?n=20``: 4 clients back to back, every request for a user not
+  asked for before (a random sample of imported users, each with its own token), so the
+  server computes every answer: the budgeted figure; also 1 client, to separate the cost of a
+  request from contention; then again with 4 clients cycling through 200 users, where the
+  server answers repeated questions from its kept answers (``server/recommendations.py``);
+* ``GET /api/v1/papers/<id>/similar?n=10``: the same, over random samples of papers;
 * fold-in: for a user, take the top recommendation, ``POST`` an ``open`` of it, then ``GET``
   recommendations again and check that the paper is gone (the answer reflects the open); the
   figure is the POST + GET time; also for brand-new users (no history before the open).
@@ -160,17 +162,28 @@ def main() -> None:
     args = ap.parse_args()
 
     home, prep = common.prepared_home(args.scale)
-    users = common.sample_users(home, args.users, seed=1)
-    tokens = common.issue_tokens(home, users)
+    # first answers: one request per user or paper, never asked before (1 client, then 4)
+    first = min(args.requests, 200) + args.clients * args.requests
+    sampled = common.sample_users(home, args.users + first, seed=1)
+    users, first_users = sampled[: args.users], sampled[args.users :]
+    tokens = common.issue_tokens(home, sampled)
     new = [f"bench-new-{uuid.uuid4().hex[:12]}" for _ in range(10)]
     new_tokens = common.issue_tokens(home, new, create=True)
-    papers = common.sample_papers(home, 400, seed=2)
-    rec_jobs = [("GET", "/api/v1/recommendations?n=20", tokens[u], None) for u in users]
-    any_token = tokens[users[0]]
-    sim_jobs = [
-        ("GET", f"/api/v1/papers/{urllib.parse.quote(p, safe='')}/similar?n=10", any_token, None)
-        for p in papers
-    ]
+    sampled_papers = common.sample_papers(home, 400 + first, seed=2)
+    papers, first_papers = sampled_papers[:400], sampled_papers[400:]
+
+    def rec_job(user: str) -> tuple:
+        return ("GET", "/api/v1/recommendations?n=20", tokens[user], None)
+
+    def sim_job(paper: str) -> tuple:
+        path = f"/api/v1/papers/{urllib.parse.quote(paper, safe='')}/similar?n=10"
+        return ("GET", path, tokens[users[0]], None)
+
+    rec_jobs = [rec_job(u) for u in users]
+    sim_jobs = [sim_job(p) for p in papers]
+    one = min(args.requests, 200)
+    first_rec = ([rec_job(u) for u in first_users[:one]], [rec_job(u) for u in first_users[one:]])
+    first_sim = ([sim_job(p) for p in first_papers[:one]], [sim_job(p) for p in first_papers[one:]])
     result = {
         "benchmark": "serve",
         "scale": args.scale,
@@ -187,21 +200,27 @@ def main() -> None:
         # warm up every code path once (first calls build caches)
         for job in rec_jobs[:5] + sim_jobs[:5]:
             common.request(server.port, job[0], job[1], token=job[2])
-        common.log("recommendations, 1 client ...")
-        rec1 = latency_run(server, rec_jobs, 1, min(args.requests, 200), args.max_seconds)
+        common.log("recommendations, first answers, 1 client ...")
+        rec1 = latency_run(server, first_rec[0], 1, one, args.max_seconds)
         common.log(f"  {rec1}")
-        common.log(f"recommendations, {args.clients} clients ...")
-        rec = latency_run(server, rec_jobs, args.clients, args.requests, args.max_seconds)
+        common.log(f"recommendations, first answers, {args.clients} clients ...")
+        rec = latency_run(server, first_rec[1], args.clients, args.requests, args.max_seconds)
         common.log(f"  {rec}")
-        common.log("similar, 1 client ...")
-        sim1 = latency_run(server, sim_jobs, 1, min(args.requests, 200), args.max_seconds)
+        common.log(f"recommendations, {len(users)} users again and again, {args.clients} clients")
+        rec_again = latency_run(server, rec_jobs, args.clients, args.requests, args.max_seconds)
+        common.log(f"  {rec_again}")
+        common.log("similar, first answers, 1 client ...")
+        sim1 = latency_run(server, first_sim[0], 1, one, args.max_seconds)
         common.log(f"  {sim1}")
-        common.log(f"similar, {args.clients} clients ...")
-        sim = latency_run(server, sim_jobs, args.clients, args.requests, args.max_seconds)
+        common.log(f"similar, first answers, {args.clients} clients ...")
+        sim = latency_run(server, first_sim[1], args.clients, args.requests, args.max_seconds)
         common.log(f"  {sim}")
-        since_jobs = [
+        common.log(f"similar, {len(papers)} papers again and again, {args.clients} clients ...")
+        sim_again = latency_run(server, sim_jobs, args.clients, args.requests, args.max_seconds)
+        common.log(f"  {sim_again}")
+        since_jobs = [  # first answers too: no user was asked with this filter before
             ("GET", f"/api/v1/recommendations?n=20&since={args.since}", tokens[u], None)
-            for u in users
+            for u in first_users
         ]
         common.log(f"recommendations with since={args.since}, {args.clients} clients ...")
         since = latency_run(server, since_jobs, args.clients, args.requests // 4, args.max_seconds)
@@ -212,6 +231,7 @@ def main() -> None:
     result["recommendations"] = {
         f"{args.clients}_clients": rec,
         "1_client": rec1,
+        f"{args.clients}_clients_repeated_users": rec_again,
         "budget": budgets(rec),
     }
     result["recommendations_since"] = {
@@ -219,7 +239,12 @@ def main() -> None:
         f"{args.clients}_clients": since,
         "budget": budgets(since),
     }
-    result["similar"] = {f"{args.clients}_clients": sim, "1_client": sim1, "budget": budgets(sim)}
+    result["similar"] = {
+        f"{args.clients}_clients": sim,
+        "1_client": sim1,
+        f"{args.clients}_clients_repeated_papers": sim_again,
+        "budget": budgets(sim),
+    }
     result["fold_in"] = fold
     common.emit(result)
 

@@ -134,6 +134,7 @@ def _recommendations_for(user_id: str):
             n=n,
             since=since,
             recent=current_app.extensions["nextpaper.recent"],
+            answers=current_app.extensions["nextpaper.answers"],
         )
     )
 
@@ -219,7 +220,10 @@ def _stored_paper(paper_id: str) -> dict[str, Any]:
 def similar(paper_id: str):
     paper = _stored_paper(paper_id)
     n = _int_arg("n", 10, 1, MAX_N)
-    return jsonify(recommendations.similar_papers(get_db(), _models(), _popular(), paper, n=n))
+    answers = current_app.extensions["nextpaper.answers"]
+    return jsonify(
+        recommendations.similar_papers(get_db(), _models(), _popular(), paper, n=n, answers=answers)
+    )
 
 
 @bp.get("/papers/<path:paper_id>")

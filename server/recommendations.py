@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import sqlite_utils
@@ -83,6 +85,45 @@ class RecentPapers:
         return ids
 
 
+Answer = list[tuple[str, float, tuple[dict, ...]]]
+
+
+class ModelAnswers:
+    """The model's answers, kept for the same model version and the same question.
+
+    A recommendation is a function of the model, the user's whole current history, ``n`` and
+    the candidate filter, and the key holds exactly those, so a kept answer is never stale: a
+    new event, a deleted history or a retrain makes a new key. The side panel asks again on
+    every tab switch, mostly with nothing new in between; those requests then skip the
+    model (several ms at large scale). Papers and fill-ups are still read per request.
+    At most ``SIZE`` answers are kept, the least recently used going first.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[Hashable, Answer] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], Answer]) -> Answer:
+        with self._lock:
+            answer = self._kept.get(key)
+            if answer is not None:
+                self._kept.move_to_end(key)
+                return answer
+        answer = compute()
+        with self._lock:
+            self._kept[key] = answer
+            if len(self._kept) > self.SIZE:
+                self._kept.popitem(last=False)
+        return answer
+
+
+def _picked(answer: Answer) -> list[tuple[str, float, list[dict]]]:
+    """A kept answer as fresh lists and dicts (``_items`` adds titles to the reasons)."""
+    return [(paper_id, score, [dict(r) for r in reasons]) for paper_id, score, reasons in answer]
+
+
 def _fill(
     db: sqlite_utils.Database,
     popular: PopularPapers,
@@ -135,6 +176,7 @@ def recommend_for_user(
     n: int,
     since: str | None = None,
     recent: RecentPapers | None = None,
+    answers: ModelAnswers | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET /api/v1/recommendations`` for ``user_id``."""
     history = storage.user_history(db, user_id)
@@ -142,9 +184,14 @@ def recommend_for_user(
     candidates = (recent or RecentPapers()).get(db, since) if since else None
     picked: list[tuple[str, float, list[dict]]] = []
     if loaded is not None and (candidates is None or candidates):
-        for rec in loaded.model.recommend(history, n=n, candidates=candidates):
-            if rec.paper_id not in seen:
-                picked.append((rec.paper_id, rec.score, [dict(r) for r in rec.reasons]))
+
+        def ask() -> Answer:
+            recs = loaded.model.recommend(history, n=n, candidates=candidates)
+            return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs if r.paper_id not in seen]
+
+        # the candidate tuple is the same object while the catalog does not grow (RecentPapers)
+        key = ("for_user", loaded.version, n, candidates, tuple(history))
+        picked = _picked((answers or ModelAnswers()).get(key, ask))
     _fill(db, popular, picked, n, exclude=seen, since=since)
     return {
         "model_version": loaded.version if loaded else None,
@@ -159,15 +206,20 @@ def similar_papers(
     paper: dict[str, Any],
     *,
     n: int,
+    answers: ModelAnswers | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET /api/v1/papers/<id>/similar`` for a stored paper."""
     paper_id = paper["id"]
     text = f"{paper.get('title', '')} {paper.get('abstract', '')}".strip()
     picked: list[tuple[str, float, list[dict]]] = []
     if loaded is not None:
-        for rec in loaded.model.similar(paper_id, n=n, text=text or None):
-            if rec.paper_id != paper_id:
-                picked.append((rec.paper_id, rec.score, [dict(r) for r in rec.reasons]))
+
+        def ask() -> Answer:
+            recs = loaded.model.similar(paper_id, n=n, text=text or None)
+            return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs if r.paper_id != paper_id]
+
+        key = ("similar", loaded.version, n, paper_id, text)
+        picked = _picked((answers or ModelAnswers()).get(key, ask))
     _fill(db, popular, picked, n, exclude={paper_id}, since=None)
     return {
         "model_version": loaded.version if loaded else None,

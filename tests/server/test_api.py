@@ -8,6 +8,7 @@ import pytest
 
 from server import storage
 from server.models import ModelStore
+from server.recommendations import ModelAnswers
 from server.training import train_and_publish
 from tests.conftest import synthetic_papers
 
@@ -447,3 +448,44 @@ def test_health_shows_the_published_model(client, db, app, make_user):
 @pytest.mark.parametrize("route", ["/api/v1/recommendations", "/api/v1/history", "/api/v1/export"])
 def test_user_routes_need_a_token(client, route):
     assert_error(client.get(route), 401, "missing_token")
+
+
+def test_a_kept_answer_never_outlives_its_history_or_the_papers_it_names(
+    client, make_user, db, app
+):
+    ids = catalog(db, 16)
+    alice, bob = make_user("alice"), make_user("bob")
+    post(client, bob, [event(f"b{i}", {"id": ids[i]}) for i in range(0, 16, 2)])
+    post(client, alice, [event("a0", {"id": ids[0]})])
+    train_and_publish(db, ModelStore(app.config["MODELS"]))
+    first = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
+    assert client.get("/api/v1/recommendations?n=5", headers=alice).get_json() == first
+    # the papers are read per request: a new title shows at once
+    top = first["items"][0]["paper"]["id"]
+    storage.upsert_papers(db, [{"paper_id": top, "title": "A better title"}])
+    again = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
+    assert again["items"][0]["paper"]["title"] == "A better title"
+    # another event, and a deleted history, each give a new answer
+    post(client, alice, [event("a-top", {"id": top})])
+    after_open = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
+    assert top not in {item["paper"]["id"] for item in after_open["items"]}
+    assert client.delete("/api/v1/history", headers=alice).status_code == 200
+    cold = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
+    assert {r["type"] for item in cold["items"] for r in item["reasons"]} <= {"popular", "fresh"}
+
+
+def test_model_answers_are_computed_once_per_key_and_the_oldest_go_first(monkeypatch):
+    monkeypatch.setattr(ModelAnswers, "SIZE", 2)
+    answers, calls = ModelAnswers(), []
+
+    def compute(name):
+        return lambda: calls.append(name) or [(name, 1.0, ())]
+
+    assert answers.get("a", compute("a")) == [("a", 1.0, ())]
+    answers.get("a", compute("a"))
+    answers.get("b", compute("b"))
+    answers.get("a", compute("a"))  # "a" is now the most recently used
+    answers.get("c", compute("c"))  # evicts "b"
+    answers.get("a", compute("a"))
+    answers.get("b", compute("b"))
+    assert calls == ["a", "b", "c", "b"]
