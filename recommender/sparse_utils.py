@@ -88,7 +88,7 @@ def dense_topk_rows(x: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape)
 
 
-def gather_rows(
+def _gather_rows(
     m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The entries of ``m[rows]``, each times its row's weight: (columns, float64 values)."""
@@ -121,7 +121,7 @@ def weighted_row_sum(
     ndarray of float32, shape (n_cols,)
     """
     n_cols = m.shape[1] if n_cols is None else n_cols
-    cols, vals = gather_rows(m, rows, weights)
+    cols, vals = _gather_rows(m, rows, weights)
     if cols.size == 0:
         return np.zeros(n_cols, np.float32)
     return np.bincount(cols, vals, minlength=n_cols).astype(np.float32)
@@ -142,7 +142,7 @@ def sparse_row_sum(
     Sorts the gathered entries when they are few; past one per eight columns, summing into a
     dense scratch vector is cheaper.
     """
-    cols, vals = gather_rows(m, rows, weights)
+    cols, vals = _gather_rows(m, rows, weights)
     if cols.size * 8 > m.shape[1]:
         dense = np.bincount(cols, vals, minlength=m.shape[1])
         touched = np.flatnonzero(dense)

@@ -8,6 +8,8 @@ that ``because_you_read`` reasons name.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -75,14 +77,14 @@ class RecentPapers:
     def __init__(self) -> None:
         self._kept: tuple[str, int, tuple[str, ...]] | None = None
 
-    def get(self, db: sqlite_utils.Database, since: str) -> tuple[str, ...]:
+    def get(self, db: sqlite_utils.Database, since: str) -> tuple[str, int, tuple[str, ...]]:
+        """``(since, catalog mark, ids)``: the first two name the list (see ModelAnswers)."""
         mark = storage.catalog_mark(db)
         kept = self._kept
         if kept is not None and kept[0] == since and kept[1] == mark:
-            return kept[2]
-        ids = tuple(storage.paper_ids_since(db, since))
-        self._kept = (since, mark, ids)
-        return ids
+            return kept
+        self._kept = (since, mark, tuple(storage.paper_ids_since(db, since)))
+        return self._kept
 
 
 Answer = list[tuple[str, float, tuple[dict, ...]]]
@@ -92,10 +94,11 @@ class ModelAnswers:
     """The model's answers, kept for the same model version and the same question.
 
     A recommendation is a function of the model, the user's whole current history, ``n`` and
-    the candidate filter, and the key holds exactly those, so a kept answer is never stale: a
-    new event, a deleted history or a retrain makes a new key. The side panel asks again on
-    every tab switch, mostly with nothing new in between; those requests then skip the
-    model (several ms at large scale). Papers and fill-ups are still read per request.
+    the candidate filter, and the key holds exactly those (the history as a 128-bit digest, the
+    filter as its date and the catalog's mark), so a kept answer is never stale: a new event, a
+    deleted history, a new paper under a filter or a retrain makes a new key. The side panel
+    asks again on every tab switch, mostly with nothing new in between; those requests then
+    skip the model (several ms at large scale). Papers and fill-ups are still read per request.
     At most ``SIZE`` answers are kept, the least recently used going first.
     """
 
@@ -117,6 +120,12 @@ class ModelAnswers:
             if len(self._kept) > self.SIZE:
                 self._kept.popitem(last=False)
         return answer
+
+
+def history_digest(history: list[tuple[str, str, int | None]]) -> bytes:
+    """A 128-bit fingerprint of a history, for keys (keeping whole histories would cost
+    megabytes for the heaviest readers)."""
+    return hashlib.blake2b(pickle.dumps(history, protocol=5), digest_size=16).digest()
 
 
 def _picked(answer: Answer) -> list[tuple[str, float, list[dict]]]:
@@ -181,7 +190,8 @@ def recommend_for_user(
     """The body of ``GET /api/v1/recommendations`` for ``user_id``."""
     history = storage.user_history(db, user_id)
     seen = {paper_id for paper_id, _, _ in history}
-    candidates = (recent or RecentPapers()).get(db, since) if since else None
+    filtered = (recent or RecentPapers()).get(db, since) if since else None
+    candidates = filtered[2] if filtered else None
     picked: list[tuple[str, float, list[dict]]] = []
     if loaded is not None and (candidates is None or candidates):
 
@@ -189,8 +199,7 @@ def recommend_for_user(
             recs = loaded.model.recommend(history, n=n, candidates=candidates)
             return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs if r.paper_id not in seen]
 
-        # the candidate tuple is the same object while the catalog does not grow (RecentPapers)
-        key = ("for_user", loaded.version, n, candidates, tuple(history))
+        key = ("for_user", loaded.version, n, filtered and filtered[:2], history_digest(history))
         picked = _picked((answers or ModelAnswers()).get(key, ask))
     _fill(db, popular, picked, n, exclude=seen, since=since)
     return {
