@@ -264,9 +264,14 @@ const soon = () => {
   clearTimeout(pendingRender);
   pendingRender = setTimeout(render, 150);
 };
+// Opened as a page (not in the side panel), the panel is a tab itself: its own loading is not
+// news, and refetching then could replace the list under a click the user is making.
+const ownTab = chrome.tabs.getCurrent ? chrome.tabs.getCurrent().catch(() => null) : Promise.resolve(null);
 chrome.tabs.onActivated.addListener(soon);
-chrome.tabs.onUpdated.addListener((_id, change) => {
-  if (change.url || change.status === "complete") soon();
+chrome.tabs.onUpdated.addListener(async (id, change) => {
+  if (!(change.url || change.status === "complete")) return;
+  const own = await ownTab;
+  if (!own || own.id !== id) soon();
 });
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area === "session" && changes.views) soon();
