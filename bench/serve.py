@@ -200,31 +200,26 @@ def main() -> None:
         # warm up every code path once (first calls build caches)
         for job in rec_jobs[:5] + sim_jobs[:5]:
             common.request(server.port, job[0], job[1], token=job[2])
-        common.log("recommendations, first answers, 1 client ...")
-        rec1 = latency_run(server, first_rec[0], 1, one, args.max_seconds)
-        common.log(f"  {rec1}")
-        common.log(f"recommendations, first answers, {args.clients} clients ...")
-        rec = latency_run(server, first_rec[1], args.clients, args.requests, args.max_seconds)
-        common.log(f"  {rec}")
-        common.log(f"recommendations, {len(users)} users again and again, {args.clients} clients")
-        rec_again = latency_run(server, rec_jobs, args.clients, args.requests, args.max_seconds)
-        common.log(f"  {rec_again}")
-        common.log("similar, first answers, 1 client ...")
-        sim1 = latency_run(server, first_sim[0], 1, one, args.max_seconds)
-        common.log(f"  {sim1}")
-        common.log(f"similar, first answers, {args.clients} clients ...")
-        sim = latency_run(server, first_sim[1], args.clients, args.requests, args.max_seconds)
-        common.log(f"  {sim}")
-        common.log(f"similar, {len(papers)} papers again and again, {args.clients} clients ...")
-        sim_again = latency_run(server, sim_jobs, args.clients, args.requests, args.max_seconds)
-        common.log(f"  {sim_again}")
+
+        def measure(what: str, jobs: list, clients: int, per_client: int) -> dict:
+            common.log(f"{what}, {clients} client(s) ...")
+            stats = latency_run(server, jobs, clients, per_client, args.max_seconds)
+            common.log(f"  {stats}")
+            return stats
+
+        c, per = args.clients, args.requests
+        rec1 = measure("recommendations, first answers", first_rec[0], 1, one)
+        rec = measure("recommendations, first answers", first_rec[1], c, per)
+        again = f"{len(users)} users again and again"
+        rec_again = measure(f"recommendations, {again}", rec_jobs, c, per)
+        sim1 = measure("similar, first answers", first_sim[0], 1, one)
+        sim = measure("similar, first answers", first_sim[1], c, per)
+        sim_again = measure(f"similar, {len(papers)} papers again and again", sim_jobs, c, per)
         since_jobs = [  # first answers too: no user was asked with this filter before
             ("GET", f"/api/v1/recommendations?n=20&since={args.since}", tokens[u], None)
             for u in first_users
         ]
-        common.log(f"recommendations with since={args.since}, {args.clients} clients ...")
-        since = latency_run(server, since_jobs, args.clients, args.requests // 4, args.max_seconds)
-        common.log(f"  {since}")
+        since = measure(f"recommendations with since={args.since}", since_jobs, c, per // 4)
         common.log("fold-in ...")
         fold = fold_in(server.port, tokens, 40, new_tokens)
         result["server_memory_mib"] = server.memory()
