@@ -58,7 +58,9 @@ async function record(events) {
 }
 
 // --- page views and reading time ---------------------------------------------------------------
-// session key "views": {[tabId]: {paper, url, activeSince|null}}; "focus": {windowId} or null.
+// session key "views": {[tabId]: {paper, url, activeSince|null, pending?}}; "focus": {windowId}
+// or null. A pending view is a paper page seen by its URL whose open waits for the page's own
+// report (title, abstract): the report sends it, or the view's end sends it from the URL alone.
 
 async function views() {
   const got = await chrome.storage.session.get(["views"]);
@@ -113,22 +115,49 @@ async function paperOpened(tabId, paper) {
   const foreground = await isForeground(tabId);
   return withViews(async (state, events) => {
     const old = state[tabId];
+    if (old && old.pending && old.paper.id === paper.id) {
+      // The page a pending view was waiting for: its open goes out now, with the metadata.
+      old.paper = paper;
+      old.url = paper.url;
+      delete old.pending;
+      events.push({ type: "open", paper });
+      return { recorded: true };
+    }
     if (old && old.paper.id === paper.id && old.url === paper.url) {
       // The same page view reported twice (SPA re-render, PDF + page): keep the richer paper.
       if (paper.title && !old.paper.title) old.paper = paper;
       return { recorded: false, reason: "already recorded" };
     }
-    stopClock(old, events);
+    if (!(old && old.pending)) stopClock(old, events); // a pending view was never opened
     state[tabId] = { paper, url: paper.url, activeSince: foreground ? Date.now() : null };
     events.push({ type: "open", paper });
     return { recorded: true };
   });
 }
 
-/** The tab left its page (navigation, close): its view ends. */
+/** A paper page (by its URL) started loading in a tab: its view starts now, pending. */
+async function pageSeen(tabId, url) {
+  let id = null;
+  try {
+    id = paperIdFromUrl(url);
+  } catch {
+    return;
+  }
+  if (!id || id.startsWith("url:") || !(await allowed(url))) return;
+  const foreground = await isForeground(tabId);
+  await withViews(async (state) => {
+    if (state[tabId]) return; // the page reported itself first
+    state[tabId] = { paper: { id, url }, url, activeSince: foreground ? Date.now() : null, pending: true };
+  });
+}
+
+/** The tab left its page (navigation, close): its view ends. A page left before it could
+ * report itself (within milliseconds) is still an open, known by its URL. */
 function viewEnded(tabId) {
   return withViews(async (state, events) => {
-    stopClock(state[tabId], events);
+    const view = state[tabId];
+    if (view && view.pending) events.push({ type: "open", paper: view.paper });
+    stopClock(view, events);
     delete state[tabId];
   });
 }
@@ -172,8 +201,8 @@ chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   (async () => {
     const state = await views();
     const view = state[tabId];
+    let keep = false;
     if (view) {
-      let keep = false;
       if (url) {
         let newId = null;
         try {
@@ -187,9 +216,11 @@ chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
       }
       if (!keep) await viewEnded(tabId);
     }
-    // The browser's PDF viewer shows no metadata: PDFs are recorded from the URL.
+    // The browser's PDF viewer shows no metadata: PDFs are recorded from the URL. Other paper
+    // pages report themselves from their content script; until then their view is pending.
     const pdf = url ? paperFromPdfUrl(url) : null;
     if (pdf) await paperOpened(tabId, pdf);
+    else if (url && !keep) await pageSeen(tabId, url);
   })().catch(report);
 });
 

@@ -35,6 +35,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 # host -> [(path prefix, fixture file or "PDF")], first match wins.
 ROUTES = {
     "arxiv.org": [
+        ("/abs/2499.", "SLOW"),  # a page that takes seconds to arrive
         ("/abs/hep-th/", "arxiv-oldstyle.html"),
         ("/abs/", "arxiv-abs.html"),
         ("/html/", "arxiv-html.html"),
@@ -94,6 +95,8 @@ class SiteHandler(BaseHTTPRequestHandler):
             if path.startswith(prefix):
                 if target == "PDF":
                     return self._send(200, "application/pdf", TINY_PDF)
+                if target == "SLOW":
+                    return self._send_slowly((SITES / "arxiv-abs.html").read_bytes())
                 kind = "text/javascript" if target.endswith(".js") else "text/html; charset=utf-8"
                 return self._send(200, kind, (SITES / target).read_bytes())
         self._send(404, "text/plain", b"not found")
@@ -104,6 +107,21 @@ class SiteHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_slowly(self, body, seconds=5.0):
+        """The start of the page at once, the rest after ``seconds``: a reader can leave it
+        before it has loaded (and before any content script has run)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body[:100])
+            self.wfile.flush()
+            time.sleep(seconds)
+            self.wfile.write(body[100:])
+        except OSError:  # the browser went away first
+            pass
 
     def log_message(self, *args):
         pass

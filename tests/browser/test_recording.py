@@ -43,6 +43,25 @@ def test_every_site_family_is_recorded_once(browser, backend, user):
     assert paper["title"] == "Sparse Mixtures of Attention Experts for Long Documents"
 
 
+def test_a_paper_page_left_before_it_loaded_is_still_recorded_once(browser, backend, user):
+    """A reader who leaves a paper before the page has loaded (its content script never ran)
+    still opened it: the open goes out from the URL. A page that reports itself is recorded
+    once, with its title."""
+    browser.connect(backend.url, user)
+    page = browser.page()
+    page.goto("https://arxiv.org/abs/2499.00001v1", wait_until="commit")  # arrives in 5 s
+    page.wait_for_timeout(300)
+    page.goto("https://aclanthology.org/2023.acl-long.1/")  # loads and reports itself
+    page.wait_for_timeout(500)
+    page.goto("https://cooking.example.com/recipes")
+    expected = ["arxiv:2499.00001", "acl:2023.acl-long.1"]
+    backend.wait_for(user, lambda ev: set(expected) <= set(opened(ev)))
+    page.wait_for_timeout(1000)  # anything recorded twice would show up by now
+    assert sorted(opened(backend.history(user))) == sorted(expected)
+    status, paper = backend.api(user, "/api/v1/papers/acl%3A2023.acl-long.1")
+    assert status == 200 and paper["title"], paper
+
+
 def test_pdfs_are_recorded_from_the_url(browser, backend, user):
     browser.connect(backend.url, user)
     page = browser.page()
