@@ -109,12 +109,21 @@ async function allowed(url) {
   return !s.paused && !isExcluded(url, s.excludedSites || []);
 }
 
+// Pending opens just sent from the URL alone, by tab: the page's own report may still be on
+// its way (sent just before the tab moved on), and must not count the open a second time.
+const sentFromUrl = new Map();
+const LATE_REPORT_MS = 10_000;
+
 /** A paper page loaded in a tab (from the content script, or a PDF seen by URL). */
 async function paperOpened(tabId, paper) {
   if (!(await allowed(paper.url))) return { recorded: false, reason: "paused or excluded" };
   const foreground = await isForeground(tabId);
   return withViews(async (state, events) => {
     const old = state[tabId];
+    const late = sentFromUrl.get(tabId);
+    if (late && late.id === paper.id && Date.now() - late.at < LATE_REPORT_MS && !(old && old.paper.id === paper.id)) {
+      return { recorded: false, reason: "already recorded from its URL" };
+    }
     if (old && old.pending && old.paper.id === paper.id) {
       // The page a pending view was waiting for: its open goes out now, with the metadata.
       old.paper = paper;
@@ -156,7 +165,10 @@ async function pageSeen(tabId, url) {
 function viewEnded(tabId) {
   return withViews(async (state, events) => {
     const view = state[tabId];
-    if (view && view.pending) events.push({ type: "open", paper: view.paper });
+    if (view && view.pending) {
+      events.push({ type: "open", paper: view.paper });
+      sentFromUrl.set(tabId, { id: view.paper.id, at: Date.now() });
+    }
     stopClock(view, events);
     delete state[tabId];
   });
