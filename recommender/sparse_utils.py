@@ -88,18 +88,24 @@ def dense_topk_rows(x: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape)
 
 
-def _gather_rows(
-    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The entries of ``m[rows]``, each times its row's weight: (columns, float64 values)."""
+def _row_positions(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the entries of ``m[rows]`` lie in ``m.data`` / ``m.indices``, row after row, and
+    how many each row has: (positions, lengths)."""
     rows = np.asarray(rows, dtype=np.int64)
     starts = np.asarray(m.indptr[rows], dtype=np.int64)
     lens = np.asarray(m.indptr[rows + 1], dtype=np.int64) - starts
     total = int(lens.sum())
-    if total == 0:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
     offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
-    pos = offsets + np.arange(total)
+    return offsets + np.arange(total), lens
+
+
+def _gather_rows(
+    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of ``m[rows]``, each times its row's weight: (columns, float64 values)."""
+    pos, lens = _row_positions(m, rows)
+    if pos.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
     vals = np.asarray(m.data[pos], dtype=np.float64) * np.repeat(weights, lens)
     return m.indices[pos], vals
 
@@ -158,22 +164,17 @@ def sparse_row_sum(
 def dense_block(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``m[rows][:, cols]`` as a dense float32 array, shape (len(rows), len(cols)); ``cols``
     must be distinct. Plain numpy gathers, for small blocks on the request path."""
-    rows = np.asarray(rows, dtype=np.int64)
-    out = np.zeros((rows.size, len(cols)), np.float32)
-    starts = np.asarray(m.indptr[rows], dtype=np.int64)
-    lens = np.asarray(m.indptr[rows + 1], dtype=np.int64) - starts
-    total = int(lens.sum())
-    if total == 0:
+    pos, lens = _row_positions(m, rows)
+    out = np.zeros((lens.size, len(cols)), np.float32)
+    if pos.size == 0:
         return out
     cols = np.asarray(cols, dtype=np.int64)
     order = np.argsort(cols)
     sorted_cols = cols[order]
-    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
-    pos = offsets + np.arange(total)
     where = np.minimum(np.searchsorted(sorted_cols, m.indices[pos]), cols.size - 1)
     hit = sorted_cols[where] == m.indices[pos]
     found = order[where]
-    owner = np.repeat(np.arange(rows.size), lens)
+    owner = np.repeat(np.arange(lens.size), lens)
     out[owner[hit], found[hit]] = m.data[pos][hit]
     return out
 
