@@ -11,6 +11,8 @@ import os
 import socket
 import threading
 
+from relay import Listener, pump
+
 
 class WebSocket:
     """A WebSocket client (RFC 6455) for text messages: masked frames out, plain frames in."""
@@ -116,27 +118,17 @@ class Bidi:
         self.ws.close()
 
 
-class ConnectProxy:
+class ConnectProxy(Listener):
     """An HTTP proxy that tunnels a CONNECT to one of `hosts` (port 443) to 127.0.0.1:target_port
     and refuses every other (the browser's own background traffic goes nowhere)."""
 
     def __init__(self, target_port: int, hosts):
         self.target_port = target_port
         self.allowed = {f"{host}:443" for host in hosts}
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.hosts: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
-
-    def _tunnel(self, client):
+    def handle(self, client):
         with client:
             head = b""
             while b"\r\n\r\n" not in head:
@@ -154,23 +146,7 @@ class ConnectProxy:
                 rest = head.split(b"\r\n\r\n", 1)[1]
                 if rest:
                     upstream.sendall(rest)
-
-                def pump(source, sink):
-                    try:
-                        while data := source.recv(65536):
-                            sink.sendall(data)
-                    except OSError:
-                        pass
-                    finally:
-                        try:
-                            sink.shutdown(socket.SHUT_WR)
-                        except OSError:
-                            pass
-
                 back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
                 back.start()
                 pump(client, upstream)
                 back.join(10)
-
-    def close(self):
-        self.listener.close()

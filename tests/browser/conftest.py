@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from relay import Listener, pump
 
 from tests.conftest import LiveServer, run_cli
 
@@ -146,7 +147,7 @@ def sites():
     thread.join(5)
 
 
-class TlsProxy:
+class TlsProxy(Listener):
     """HTTPS in front of a plain-HTTP server: a remote backend behind a TLS reverse proxy, as
     deployed. Each TLS connection is relayed byte for byte to 127.0.0.1:target_port."""
 
@@ -156,22 +157,11 @@ class TlsProxy:
         self.target_port = target_port
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         trustme.CA().issue_cert(host).configure_cert(self.context)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.url = f"https://{host}"
         self.connections = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
-
-    def _relay(self, client):
+    def handle(self, client):
         try:
             tls = self.context.wrap_socket(client, server_side=True)
         except (OSError, ssl.SSLError):
@@ -179,29 +169,14 @@ class TlsProxy:
             return
         self.connections += 1
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
-
-        def pump(source, sink):
-            try:
-                while data := source.recv(65536):
-                    sink.sendall(data)
-            except OSError:
-                pass
-            finally:
-                for s in (source, sink):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-
-        back = threading.Thread(target=pump, args=(upstream, tls), daemon=True)
+        back = threading.Thread(
+            target=pump, args=(upstream, tls), kwargs={"close_both": True}, daemon=True
+        )
         back.start()
-        pump(tls, upstream)
+        pump(tls, upstream, close_both=True)
         back.join(10)
         tls.close()
         upstream.close()
-
-    def close(self):
-        self.listener.close()
 
 
 # --- the real backend -------------------------------------------------------------------------
