@@ -46,6 +46,17 @@ def ms_since(start: float) -> float:
     return (time.monotonic() - start) * 1000
 
 
+def read_in_front(browser, backend, user, paper: str):
+    """Open the arXiv paper ``paper`` in a tab, wait for its open to arrive, and keep it in
+    front for SHOWN_MS; returns (page, when the load began)."""
+    page = browser.page()
+    start = time.monotonic()
+    page.goto(f"https://arxiv.org/abs/{paper.removeprefix('arxiv:')}v1")
+    backend.wait_for(user, lambda ev: paper in opened(ev))
+    page.wait_for_timeout(SHOWN_MS)
+    return page, start
+
+
 def window_of_first_tab(browser) -> int:
     return browser.worker.evaluate("async () => (await chrome.windows.getAll())[0].id")
 
@@ -53,11 +64,7 @@ def window_of_first_tab(browser) -> int:
 def test_switching_tabs_ends_reading_and_coming_back_adds_more(browser, backend, user):
     browser.connect(backend.url, user)
     paper = "arxiv:2401.00061"
-    page_a = browser.page()
-    start = time.monotonic()
-    page_a.goto("https://arxiv.org/abs/2401.00061v1")
-    backend.wait_for(user, lambda ev: paper in opened(ev))
-    page_a.wait_for_timeout(SHOWN_MS)
+    page_a, start = read_in_front(browser, backend, user, paper)
 
     # A new tab opens in front (tabs.onActivated): A's reading stops and is sent.
     page_b = browser.context.new_page()
@@ -94,12 +101,8 @@ def test_focus_moving_to_another_window_ends_reading_and_coming_back_adds_more(
 ):
     browser.connect(backend.url, user)
     paper = "arxiv:2401.00062"
-    page_a = browser.page()
-    start = time.monotonic()
-    page_a.goto("https://arxiv.org/abs/2401.00062v1")
-    backend.wait_for(user, lambda ev: paper in opened(ev))
+    page_a, start = read_in_front(browser, backend, user, paper)
     window_a = window_of_first_tab(browser)
-    page_a.wait_for_timeout(SHOWN_MS)
 
     # Another browser window takes the focus (windows.onFocusChanged); A is still the active
     # tab of its own window, but that window is not focused any more.
@@ -133,11 +136,7 @@ def test_tabs_switching_in_a_background_window_do_not_stop_reading(browser, back
     window; the paper in front of the focused window is still being read."""
     browser.connect(backend.url, user)
     paper = "arxiv:2401.00063"
-    page_a = browser.page()
-    start = time.monotonic()
-    page_a.goto("https://arxiv.org/abs/2401.00063v1")
-    backend.wait_for(user, lambda ev: paper in opened(ev))
-    page_a.wait_for_timeout(SHOWN_MS)
+    page_a, start = read_in_front(browser, backend, user, paper)
     window_b = browser.worker.evaluate(
         """async () => (await chrome.windows.create({
              url: ['https://cooking.example.com/1', 'https://cooking.example.com/2'],
