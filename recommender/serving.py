@@ -103,7 +103,7 @@ def candidate_components(
     user = model.als.user_factors(row)[0] if model.als is not None else None
     raw = None
     if model.text.n_terms:
-        raw = model.text.query_scores(*model.text_profile(idx, w))[cand]
+        raw = model.text_query(idx, w)[cand]
     knn = sparse_row_sum(model.neighbours, idx, w)
     ease = sparse_row_sum(model.ease, idx, np.ones(idx.size))
     return _components(model, cand, idx.size, knn, ease, user, raw)
