@@ -636,8 +636,8 @@ class HybridRecommender:
         text_sims: dict[int, np.ndarray] = {}  # position in items -> similarity to hist
         text_led = np.flatnonzero(best == 2)
         if hist.size and self.text.n_terms and text_led.size:
-            sims = (self.text.matrix[hist] @ self.text.matrix[items[text_led]].T).toarray()
-            text_sims = dict(zip(text_led.tolist(), np.asarray(sims).T, strict=True))
+            sims = self.text.similarities(hist, items[text_led])
+            text_sims = dict(zip(text_led.tolist(), sims.T, strict=True))
         out: list[list[dict[str, Any]]] = []
         for i, b in enumerate(best):
             reasons: list[dict[str, Any]] = []

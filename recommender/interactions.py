@@ -58,6 +58,32 @@ def event_weights(type_codes: np.ndarray, dwell_ms: np.ndarray) -> np.ndarray:
     return w
 
 
+def _pairs(
+    keys: np.ndarray, type_codes: np.ndarray, dwell_ms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Events keyed by (user, paper) -> (distinct sorted keys, confidence, dismissed mask).
+
+    Confidence of a pair = strongest event + ``REPEAT_BONUS * log(1 + extra events)``; a
+    pair that was dismissed and never liked or saved gets confidence 0 and ``dismissed``.
+    """
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    w = event_weights(type_codes[order], dwell_ms[order])
+    codes = type_codes[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    best = np.maximum.reduceat(w, starts)
+    counts = np.diff(np.r_[starts, len(keys)])
+    is_dismiss = (codes == _DISMISS).astype(np.int8)
+    is_keep = ((codes == _LIKE) | (codes == _SAVE)).astype(np.int8)
+    n_dismiss = np.add.reduceat(is_dismiss, starts)
+    n_keep = np.add.reduceat(is_keep, starts)
+    positive_events = counts - n_dismiss
+    conf = best + REPEAT_BONUS * np.log1p(np.maximum(positive_events - 1, 0))
+    dismissed = (n_dismiss > 0) & (n_keep == 0)
+    conf[dismissed] = 0.0
+    return keys[starts], conf, dismissed
+
+
 def aggregate(
     users: np.ndarray,
     papers: np.ndarray,
@@ -81,22 +107,8 @@ def aggregate(
         empty = sp.csr_matrix(shape, dtype=np.float32)
         return empty, empty.copy()
     key = users.astype(np.int64) * n_papers + papers.astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    w = event_weights(type_codes[order], dwell_ms[order])
-    codes = type_codes[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    best = np.maximum.reduceat(w, starts)
-    counts = np.diff(np.r_[starts, len(key)])
-    is_dismiss = (codes == _DISMISS).astype(np.int8)
-    is_keep = ((codes == _LIKE) | (codes == _SAVE)).astype(np.int8)
-    n_dismiss = np.add.reduceat(is_dismiss, starts)
-    n_keep = np.add.reduceat(is_keep, starts)
-    positive_events = counts - n_dismiss
-    conf = best + REPEAT_BONUS * np.log1p(np.maximum(positive_events - 1, 0))
-    dismissed = (n_dismiss > 0) & (n_keep == 0)
-    conf[dismissed] = 0.0
-    ukey, pkey = np.divmod(key[starts], n_papers)
+    key, conf, dismissed = _pairs(key, type_codes, dwell_ms)
+    ukey, pkey = np.divmod(key, n_papers)
     keep = conf > 0
     confidence = sp.csr_matrix(
         (conf[keep].astype(np.float32), (ukey[keep], pkey[keep])), shape=shape
@@ -234,16 +246,17 @@ def history_vector(
             np.empty(0, np.int64),
             np.empty(0, np.int64),
         )
-    p_np = np.asarray(ps, dtype=np.int64)
-    conf, _ = aggregate(
-        np.zeros(len(ps), np.int32),
-        p_np,
-        np.asarray(ts, np.int8),
-        np.asarray(ds, np.float64),
-        (1, n_papers),
+    papers, conf, _ = _pairs(
+        np.asarray(ps, dtype=np.int64), np.asarray(ts, np.int8), np.asarray(ds, np.float64)
     )
-    order = np.argsort(-conf.data, kind="stable")
-    return conf, np.unique(p_np), conf.indices[order].astype(np.int64)
+    keep = conf > 0
+    # One row, built from its parts: scipy's generic constructors cost a millisecond here.
+    row = sp.csr_matrix(
+        (conf[keep].astype(np.float32), papers[keep].astype(np.int32), [0, int(keep.sum())]),
+        shape=(1, n_papers),
+    )
+    order = np.argsort(-row.data, kind="stable")
+    return row, papers, row.indices[order].astype(np.int64)
 
 
 def nan_if_none(value: int | float | None) -> float:

@@ -88,7 +88,7 @@ def dense_topk_rows(x: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals[keep].astype(np.float32), (rows[keep], top[keep])), shape=x.shape)
 
 
-def _row_positions(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def row_positions(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where the entries of ``m[rows]`` lie in ``m.data`` / ``m.indices``, row after row, and
     how many each row has: (positions, lengths)."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -103,7 +103,7 @@ def _gather_rows(
     m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The entries of ``m[rows]``, each times its row's weight: (columns, float64 values)."""
-    pos, lens = _row_positions(m, rows)
+    pos, lens = row_positions(m, rows)
     if pos.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.float64)
     vals = np.asarray(m.data[pos], dtype=np.float64) * np.repeat(weights, lens)
@@ -164,7 +164,7 @@ def sparse_row_sum(
 def dense_block(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``m[rows][:, cols]`` as a dense float32 array, shape (len(rows), len(cols)); ``cols``
     must be distinct. Plain numpy gathers, for small blocks on the request path."""
-    pos, lens = _row_positions(m, rows)
+    pos, lens = row_positions(m, rows)
     out = np.zeros((lens.size, len(cols)), np.float32)
     if pos.size == 0:
         return out

@@ -17,7 +17,16 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .sparse_utils import l2_rows, load_csr, save_csr, topk_per_row, weighted_row_sum
+from .sparse_utils import (
+    dense_block,
+    l2_rows,
+    load_csr,
+    row_positions,
+    save_csr,
+    topk_per_row,
+    unique_ints,
+    weighted_row_sum,
+)
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][\w\-]+\b"
 # A refit keeps the previous vocabulary and idf while at most this share of the papers is new or
@@ -250,6 +259,16 @@ class TextModel:
         query = np.zeros(self.n_terms, np.float32)
         query[np.asarray(terms, dtype=np.int64)] = weights
         return np.asarray(self.matrix[np.asarray(rows, dtype=np.int64)] @ query, np.float32)
+
+    def similarities(self, rows: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """Cosine of each paper in ``rows`` with each in ``others``; dense float32, shape
+        (len(rows), len(others)). Both sides are laid out over the terms ``others`` use, so
+        the cost is their entries, not the vocabulary."""
+        pos, _ = row_positions(self.matrix, others)
+        terms = unique_ints(self.matrix.indices[pos])
+        if terms.size == 0:
+            return np.zeros((len(rows), len(others)), np.float32)
+        return dense_block(self.matrix, rows, terms) @ dense_block(self.matrix, others, terms).T
 
     def scores(self, queries: sp.csr_matrix, centering: float = 0.0) -> np.ndarray:
         """Cosine of each query row with every paper, minus ``centering * genericness``;
