@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from implicit._nearest_neighbours import all_pairs_knn
 from implicit.nearest_neighbours import bm25_weight
 
-from .sparse_utils import topk_per_row
+from .sparse_utils import block_topk, topk_per_row
 
 KINDS = ("rp3beta", "bm25", "cosine")
 
@@ -111,21 +111,22 @@ def _native_neighbours(x, k, kind, alpha, beta, item_deg, user_deg, num_threads)
         a = _cosine_columns(x)
         n_cand = k + 1
     a = sp.csr_matrix(a, dtype=np.float64)
-    s = all_pairs_knn(a, K=min(n_cand, n_items), num_threads=num_threads, show_progress=False)
-    # Rescored in place on one CSR copy: at 500k papers these are 100M candidate pairs, and
-    # each temporary copy of them costs gigabytes.
-    s = sp.csr_matrix(s)
-    rows = np.repeat(np.arange(n_items, dtype=s.indices.dtype), np.diff(s.indptr))
-    val = s.data.astype(np.float32)
+    width = min(n_cand, n_items)
+    s = all_pairs_knn(a, K=width, num_threads=num_threads, show_progress=False)
+    if s.nnz != n_items * width:  # not the fixed-width layout read below
+        raise RuntimeError(f"all_pairs_knn gave {s.nnz} entries, not {n_items} x {width}")
+    # all_pairs_knn fills ``width`` slots per paper, paper after paper (unused slots hold 0), so
+    # its arrays are already (n_items, width) blocks: rescored and cut there, 100M candidate
+    # pairs at 500k papers never go through a COO -> CSR conversion or a sparse top-k.
+    val = s.data.reshape(n_items, width).astype(np.float32)
+    cols = s.col.reshape(n_items, width)
+    del s
     if kind == "rp3beta":  # exact value = (A'A)_ij * deg_i^(b/2 - a) * deg_j^(-b/2)
         d = np.maximum(item_deg, 1e-12)
-        val *= np.power(d, beta / 2.0 - alpha).astype(np.float32)[rows]
-        val *= np.power(d, -beta / 2.0).astype(np.float32)[s.indices]
-    val[rows == s.indices] = 0.0  # no self-similarity
-    del rows
-    out = sp.csr_matrix((val, s.indices, s.indptr), shape=(n_items, n_items))
-    out.eliminate_zeros()
-    return sp.csr_matrix(topk_per_row(out, k), dtype=np.float32)
+        val *= np.power(d, beta / 2.0 - alpha).astype(np.float32)[:, None]
+        val *= np.power(d, -beta / 2.0).astype(np.float32)[cols]
+    val[cols == np.arange(n_items, dtype=cols.dtype)[:, None]] = 0.0  # no self-similarity
+    return block_topk(val, cols, k, n_items)
 
 
 def topk_product(

@@ -63,6 +63,56 @@ def topk_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     return out
 
 
+def block_topk(vals: np.ndarray, cols: np.ndarray, k: int, n_cols: int) -> sp.csr_matrix:
+    """Rows given as fixed-width blocks -> CSR of each row's ``k`` largest positive entries.
+
+    Parameters
+    ----------
+    vals : ndarray of float, shape (n_rows, width)
+        Row ``i``'s candidate values; entries <= 0 are empty slots.
+    cols : ndarray of int, shape (n_rows, width)
+        Their columns (distinct within a row wherever the value is positive).
+    k : int
+    n_cols : int
+
+    Returns
+    -------
+    csr_matrix of float32, shape (n_rows, n_cols), indices sorted; ties at the k-th value are
+    broken by column, as :func:`topk_per_row` does. A partition finds each row's k-th value;
+    only rows whose ties straddle it are sorted. Works through chunks of at most
+    ``MAX_PADDED_CELLS`` cells.
+    """
+    n_rows, width = vals.shape
+    step = max(1, MAX_PADDED_CELLS // max(width, 1))
+    counts, kept_vals, kept_cols = [], [], []
+    for start in range(0, n_rows, step):
+        v = np.asarray(vals[start : start + step], dtype=np.float32)
+        c = cols[start : start + step]
+        keep = v > 0
+        if width > k:
+            kth = np.partition(v, width - k, axis=1)[:, width - k : width - k + 1]
+            keep &= v >= kth
+            over = np.flatnonzero(keep.sum(axis=1) > k)  # ties at the k-th value
+            if over.size:
+                order = np.lexsort((c[over], -v[over]), axis=1)[:, :k]
+                exact = np.zeros((over.size, width), bool)
+                np.put_along_axis(exact, order, True, axis=1)
+                keep[over] &= exact
+        counts.append(keep.sum(axis=1))
+        kept_vals.append(v[keep])
+        kept_cols.append(c[keep])
+    indptr = np.concatenate(([0], np.cumsum(np.concatenate(counts)))) if counts else [0]
+    out = (
+        sp.csr_matrix(
+            (np.concatenate(kept_vals), np.concatenate(kept_cols), indptr), shape=(n_rows, n_cols)
+        )
+        if counts
+        else sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
+    )
+    out.sort_indices()
+    return out
+
+
 def l2_rows(m: sp.spmatrix) -> sp.csr_matrix:
     """Rows scaled to unit L2 norm (zero rows stay zero); float32 CSR, same shape."""
     m = sp.csr_matrix(m, dtype=np.float32)

@@ -3,7 +3,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.neighbours import ease_neighbours, item_neighbours, spd_inverse
-from recommender.sparse_utils import topk_per_row
+from recommender.sparse_utils import block_topk, topk_per_row
 
 X = sp.csr_matrix(
     np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 1, 1, 1]], dtype=np.float32)
@@ -58,3 +58,24 @@ def test_topk_per_row_in_chunks_equals_one_block(monkeypatch):
     chunked = topk_per_row(m, 7)
     assert (whole != chunked).nnz == 0
     assert np.diff(chunked.indptr).max() == 7
+
+
+@pytest.mark.parametrize("cells", [None, 100])  # one chunk; a few rows per chunk
+def test_block_topk_equals_topk_per_row(monkeypatch, cells):
+    import recommender.sparse_utils as sparse_utils
+
+    rng = np.random.default_rng(3)
+    n_rows, width, n_cols, k = 200, 12, 40, 5
+    cols = np.stack([rng.choice(n_cols, width, replace=False) for _ in range(n_rows)])
+    vals = np.round(rng.random((n_rows, width)) * 4) / 4  # many ties, and zeros (empty slots)
+    vals[:20, 3:] = 0  # rows with fewer than k entries
+    rows = (vals.ravel().copy(), cols.ravel().copy(), np.arange(0, n_rows * width + 1, width))
+    expected = topk_per_row(sp.csr_matrix(rows, shape=(n_rows, n_cols)), k)
+    expected.eliminate_zeros()
+    if cells:
+        monkeypatch.setattr(sparse_utils, "MAX_PADDED_CELLS", cells)
+    got = block_topk(vals, cols, k, n_cols)
+    assert got.dtype == np.float32 and got.has_sorted_indices
+    assert np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data.astype(np.float32))
