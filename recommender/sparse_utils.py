@@ -79,7 +79,7 @@ def block_topk(vals: np.ndarray, cols: np.ndarray, k: int, n_cols: int) -> sp.cs
     -------
     csr_matrix of float32, shape (n_rows, n_cols), indices sorted; ties at the k-th value are
     broken by column, as :func:`topk_per_row` does. A partition finds each row's k-th value;
-    only rows whose ties straddle it are sorted. Works through chunks of at most
+    only the columns of the entries tied with it are sorted. Works through chunks of at most
     ``MAX_PADDED_CELLS`` cells.
     """
     n_rows, width = vals.shape
@@ -92,12 +92,14 @@ def block_topk(vals: np.ndarray, cols: np.ndarray, k: int, n_cols: int) -> sp.cs
         if width > k:
             kth = np.partition(v, width - k, axis=1)[:, width - k : width - k + 1]
             keep &= v >= kth
-            over = np.flatnonzero(keep.sum(axis=1) > k)  # ties at the k-th value
-            if over.size:
-                order = np.lexsort((c[over], -v[over]), axis=1)[:, :k]
-                exact = np.zeros((over.size, width), bool)
-                np.put_along_axis(exact, order, True, axis=1)
-                keep[over] &= exact
+            over = np.flatnonzero(keep.sum(axis=1) > k)  # ties at the k-th value (> 0)
+            if over.size:  # keep the lowest columns among the ties, as many as there is room
+                vo, co, kth_o = v[over], c[over], kth[over]
+                tied = vo == kth_o
+                room = k - np.count_nonzero(vo > kth_o, axis=1)
+                tied_cols = np.sort(np.where(tied, co, np.iinfo(co.dtype).max), axis=1)
+                last = np.take_along_axis(tied_cols, (room - 1)[:, None], axis=1)
+                keep[over] = (vo > kth_o) | (tied & (co <= last))
         counts.append(keep.sum(axis=1))
         kept_vals.append(v[keep])
         kept_cols.append(c[keep])
