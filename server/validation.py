@@ -7,6 +7,7 @@ is data, and it is the reader's job to display it as text.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -69,17 +70,44 @@ def clean_date(value: Any, what: str = "published") -> str | None:
         raise Invalid("invalid_date", f"{what} is not an ISO date: {value[:40]!r}") from None
 
 
+def _identify(paper_id: Any, url: Any, doi: Any, arxiv_id: Any) -> tuple[str, str | None]:
+    """``(canonical id, normalised url)`` from a paper's identifying fields, or :class:`Invalid`."""
+    fields = {"id": paper_id, "url": url, "doi": doi, "arxiv_id": arxiv_id}
+    for name, value in fields.items():
+        if isinstance(value, str):
+            _check_unicode(value, "invalid_paper", f"paper.{name}")
+    try:
+        return identify(fields)
+    except InvalidPaper as error:
+        raise Invalid("invalid_paper", str(error)) from None
+
+
+# The same paper comes back again and again (an open and its read, a paper many users open), and
+# canonicalising its URL and id is most of an event's check: keep the last few thousand answers.
+# Only short text fields are kept (a few MiB at most); failures are never kept, so each bad
+# paper is refused with its own message.
+_identify_cached = functools.lru_cache(maxsize=8192)(_identify)
+_CACHED_KEY_CHARS = 600
+
+
+def _identity(raw: dict) -> tuple[str, str | None]:
+    key = (raw.get("id"), raw.get("url"), raw.get("doi"), raw.get("arxiv_id"))
+    size = 0
+    for value in key:
+        if value is not None:
+            if type(value) is not str:
+                return _identify(*key)
+            size += len(value)
+    if size > _CACHED_KEY_CHARS:
+        return _identify(*key)
+    return _identify_cached(*key)
+
+
 def clean_paper(raw: Any) -> dict[str, Any]:
     """A paper object (DESIGN.md) → storage's paper dict with a canonical ``paper_id``."""
     if not isinstance(raw, dict):
         raise Invalid("invalid_paper", "paper must be an object")
-    for name in ("id", "url", "doi", "arxiv_id"):
-        if isinstance(raw.get(name), str):
-            _check_unicode(raw[name], "invalid_paper", f"paper.{name}")
-    try:
-        paper_id, url = identify(raw)
-    except InvalidPaper as error:
-        raise Invalid("invalid_paper", str(error)) from None
+    paper_id, url = _identity(raw)
     authors = raw.get("authors")
     if authors is not None:
         if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):

@@ -327,3 +327,38 @@ def test_the_utc_fast_path_agrees_with_the_general_parser(moment, digits):
             return error.code
 
     assert outcome() == outcome(now=now)
+
+
+@given(
+    paper=st.fixed_dictionaries(
+        {},
+        optional={
+            "id": st.sampled_from(["arxiv:2401.00001v2", "2401.00001", "doi:10.1/X", "x", ""])
+            | wild_text,
+            "url": st.sampled_from(
+                ["https://arxiv.org/pdf/2401.00001v3", "HTTP://Example.org/a#b", "javascript:x"]
+            )
+            | wild_text
+            | st.integers(),
+            "doi": st.sampled_from(["10.1000/ABC", "nope"]) | st.none(),
+        },
+    )
+)
+@SETTINGS
+def test_a_paper_checked_again_gets_the_same_answer(paper):
+    """Identities are remembered between events: a second check of the same paper (cached)
+    answers exactly as the first did, and a refused paper is refused again with its message."""
+    from server.ids import identify
+    from server.validation import clean_paper
+
+    answers = []
+    for _ in range(2):
+        try:
+            cleaned = clean_paper(paper)
+            answers.append((cleaned["paper_id"], cleaned["url"]))
+        except Invalid as error:
+            assert error.code == "invalid_paper"
+            answers.append((Invalid, error.message))
+    assert answers[0] == answers[1]
+    if answers[0][0] is not Invalid:
+        assert answers[0] == identify(paper)
