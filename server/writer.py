@@ -12,6 +12,12 @@ SQLite runs it inside whichever commit crosses 1,000 log pages, so one batch in 
 waited for the whole copy (single-event posts: p99 145 ms against p50 3 ms with a 3.7 GB
 database). The writer's connection turns that off and a checkpoint thread copies the log back,
 at most once a second after writes, while the writer goes on appending to it.
+
+Most events point to a paper the catalog already holds with the same metadata (an open and its
+read, a popular paper), and that upsert is half of an event's write while changing nothing. The
+writer remembers the last paper record it stored for each id and skips writing the same record
+again, for as long as no other connection has committed (``PRAGMA data_version``): writing a
+record twice in a row leaves what writing it once left.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from .db import connect
 MAX_GROUP = 64  # batches in one commit: at most 64,000 events
 IDLE_SECONDS = 5.0  # the thread ends after this long with nothing to write
 CHECKPOINT_SECONDS = 1.0  # writes gathered before the log is copied back
+MAX_KNOWN_PAPERS = 50_000  # paper records remembered (forgotten all at once past this)
 
 log = logging.getLogger(__name__)
 
@@ -99,32 +106,87 @@ class EventWriter:
         db.execute("PRAGMA wal_autocheckpoint = 0")  # _Checkpointer copies the log back
         checkpointer = _Checkpointer(self.db_path)
         checkpointer.start()
+        known = _KnownPapers()
         try:
             while (jobs := self._next_group()) is not None:
                 if jobs:
-                    self._write(db, jobs)
+                    self._write(db, jobs, known)
                     checkpointer.wake()
         finally:
             checkpointer.stop()
             db.close()
 
     @staticmethod
-    def _write(db, jobs: list[_Job]) -> None:
+    def _write(db, jobs: list[_Job], known: _KnownPapers | None = None) -> None:
+        known = known or _KnownPapers()
+        written: dict[str, dict[str, Any]] = {}  # papers stored by this transaction's batches
         try:
             with storage.write_transaction(db):
+                known.check(db)
                 for job in jobs:
+                    papers, stored = known.unseen(job.papers, written)
                     try:  # each batch in its own savepoint: a failure undoes that batch only
-                        job.accepted = storage.record_events(
-                            db, job.user_id, job.events, job.papers
-                        )
+                        job.accepted = storage.record_events(db, job.user_id, job.events, papers)
                     except sqlite3.Error as error:
                         job.error = error
+                    else:
+                        written.update(stored)
         except BaseException as error:  # the commit itself failed: nothing was stored
             for job in jobs:
                 job.error = job.error or error
+        else:
+            known.remember(written)
         finally:
             for job in jobs:
                 job.done.set()
+
+
+class _KnownPapers:
+    """The last paper record the writer stored for each paper id, while it is still current.
+
+    Upserting a record the catalog got from this writer last time changes nothing (the merge
+    keeps the richer of each field, and that record's fields are what it kept), so the writer
+    skips it. Another connection's commit may have changed the catalog since: ``PRAGMA
+    data_version`` moves on any such commit, and then everything is forgotten.
+    """
+
+    _MISSING: Any = object()
+
+    def __init__(self) -> None:
+        self._papers: dict[str, dict[str, Any]] = {}
+        self._version: int | None = None
+
+    def check(self, db) -> None:
+        """Forget everything if another connection committed; call inside the write lock."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._papers.clear()
+            self._version = version
+
+    def unseen(
+        self, papers: list[dict[str, Any]], written: dict[str, dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The records to write (in order), and the last one per id after writing them."""
+        missing = self._MISSING
+        out: list[dict[str, Any]] = []
+        stored: dict[str, dict[str, Any]] = {}
+        for paper in papers:
+            paper_id = paper["paper_id"]
+            last = stored.get(paper_id, missing)
+            if last is missing:
+                last = written.get(paper_id, missing)
+                if last is missing:
+                    last = self._papers.get(paper_id, missing)
+            if last != paper:
+                out.append(paper)
+                stored[paper_id] = paper
+        return out, stored
+
+    def remember(self, written: dict[str, dict[str, Any]]) -> None:
+        """Records now committed by this writer."""
+        if len(self._papers) + len(written) > MAX_KNOWN_PAPERS:
+            self._papers.clear()
+        self._papers.update(written)
 
 
 class _Checkpointer(threading.Thread):

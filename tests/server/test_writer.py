@@ -100,3 +100,70 @@ def test_the_log_is_copied_back_off_the_write_path(tmp_path):
         time.sleep(0.1)
     assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 600
     db.close()
+
+
+def _job(user: str, events: list[dict], papers: list[dict]):
+    from server.writer import _Job
+
+    return _Job(user, events, papers)
+
+
+def test_a_paper_record_is_written_again_after_another_connection_changed_it(tmp_path):
+    """The writer skips a paper record it stored last time, but not once another connection
+    committed: the record's title wins again, as it would without the skip."""
+    from server.db import connect
+    from server.writer import _KnownPapers
+
+    path = tmp_path / "nextpaper.db"
+    db = open_database(path)
+    storage.create_user(db, "alice")
+    writer_db = connect(path)
+    known = _KnownPapers()
+    paper = {"paper_id": "seed:p0", "title": "From the page"}
+
+    def post(n: int) -> None:
+        events = [
+            {
+                "event_id": f"e{n}",
+                "type": "open",
+                "ts": "2026-11-20T10:00:00.000000Z",
+                "paper_id": "seed:p0",
+                "dwell_ms": None,
+            }
+        ]
+        job = _job("alice", events, [dict(paper)])
+        EventWriter._write(writer_db, [job], known)
+        assert job.error is None and job.accepted == 1
+
+    post(0)
+    post(1)  # skipped: the same record as last time
+    storage.upsert_papers(db, [{"paper_id": "seed:p0", "title": "From an import"}])
+    post(2)
+    assert storage.get_paper(db, "seed:p0")["title"] == "From the page"
+    assert storage.count_events(db, "alice") == 3
+    writer_db.close()
+    db.close()
+
+
+def test_papers_of_a_failed_batch_are_not_taken_as_stored(tmp_path):
+    """A batch rolled back to its savepoint stored no paper: a later batch in the same commit
+    that names the same paper still writes it (or its event would point nowhere)."""
+    from server.db import connect
+    from server.writer import _KnownPapers
+
+    path = tmp_path / "nextpaper.db"
+    db = open_database(path)
+    storage.create_user(db, "alice")
+    writer_db = connect(path)
+    known = _KnownPapers()
+    events, papers = events_for(0, 3)
+    bad = _job("nobody", events, papers)  # no such user: foreign key fails
+    good = _job("alice", [dict(e, event_id="g" + e["event_id"]) for e in events], papers)
+    again = _job("alice", [dict(e, event_id="a" + e["event_id"]) for e in events], papers)
+    EventWriter._write(writer_db, [bad, good, again], known)
+    assert bad.error is not None
+    assert (good.error, good.accepted, again.error, again.accepted) == (None, 3, None, 3)
+    assert storage.count_papers(db) == 3
+    assert storage.count_events(db, "alice") == 6
+    writer_db.close()
+    db.close()
