@@ -133,14 +133,20 @@ def clean_timestamp(value: Any, *, now: datetime | None = None) -> str:
     if not isinstance(value, str):
         raise Invalid("invalid_timestamp", "ts must be an ISO-8601 string")
     zulu = _ZULU.fullmatch(value)
-    if zulu and now is None:
+    if zulu is not None and now is None:
         # Already UTC: check the calendar, then compare as text (same fixed-width form).
+        second, fraction = zulu.groups()
         try:
-            datetime.fromisoformat(zulu.group(1))
+            datetime.fromisoformat(second)
         except ValueError:
             raise Invalid("invalid_timestamp", f"ts is not ISO-8601: {value[:40]!r}") from None
-        stored = f"{zulu.group(1)}.{(zulu.group(2) or '').ljust(6, '0')}Z"
-        if not _EARLIEST_STORED <= stored <= _latest_stored():
+        if fraction is None:
+            stored = second + ".000000Z"
+        elif len(fraction) == 6:
+            stored = value
+        else:
+            stored = f"{second}.{fraction.ljust(6, '0')}Z"
+        if stored < _EARLIEST_STORED or (stored > _latest[1] and stored > _latest_stored()):
             raise Invalid("invalid_timestamp", "ts must be between 1990 and tomorrow")
         return stored
     try:
@@ -164,7 +170,11 @@ _latest: tuple[int, str] = (0, "")
 
 
 def _latest_stored() -> str:
-    """Tomorrow's limit in the stored form, recomputed once a second."""
+    """Tomorrow's limit in the stored form, recomputed once a second.
+
+    ``_latest[1]`` is never later than the current limit (the clock moves on), so a time at or
+    before it passes without asking the clock.
+    """
     global _latest
     second = int(time.time())
     if _latest[0] != second:
