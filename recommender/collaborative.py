@@ -17,6 +17,8 @@ from implicit.als import AlternatingLeastSquares
 from implicit.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
+USER_FACTORS_FILE = "als_user_factors.npy"
+
 
 class ALSModel:
     """Implicit-feedback ALS (Hu, Koren & Volinsky) with fold-in.
@@ -59,9 +61,25 @@ class ALSModel:
                 use_gpu=False,
             )
 
-    def fit(self, user_items: sp.csr_matrix, progress: bool = False) -> ALSModel:
-        """Fit on a (n_users, n_papers) confidence CSR matrix."""
+    def fit(
+        self,
+        user_items: sp.csr_matrix,
+        progress: bool = False,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+        iterations: int | None = None,
+    ) -> ALSModel:
+        """Fit on a (n_users, n_papers) confidence CSR matrix.
+
+        ``start`` = (user factors, item factors) of those shapes continues from a previous
+        solution (a warm start) instead of small random values, for ``iterations`` (default
+        the model's) alternations.
+        """
         self._model = self._new()
+        if iterations is not None:
+            self._model.iterations = iterations
+        if start is not None:
+            self._model.user_factors = np.ascontiguousarray(start[0], dtype=np.float32)
+            self._model.item_factors = np.ascontiguousarray(start[1], dtype=np.float32)
         with threadpool_limits(1, "blas"):
             self._model.fit(sp.csr_matrix(user_items, dtype=np.float32), show_progress=progress)
         return self
@@ -83,8 +101,17 @@ class ALSModel:
         """Predicted preference for every paper; shape (n_rows, n_papers)."""
         return self.user_factors(rows) @ self.item_factors.T
 
+    @property
+    def fitted_user_factors(self) -> np.ndarray | None:
+        """The training users' factors (none for a loaded model: serving never reads them)."""
+        assert self._model is not None
+        return self._model.user_factors
+
     def save(self, folder: Path) -> None:
         np.save(folder / "als_item_factors.npy", self.item_factors)
+        users = self.fitted_user_factors
+        if users is not None and users.shape[0]:  # for the next training's warm start
+            np.save(folder / USER_FACTORS_FILE, users)
 
     @classmethod
     def load(cls, folder: Path, params: dict) -> ALSModel:

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 
 from . import serving
 from .ann import InnerProductIndex
-from .collaborative import ALSModel
+from .collaborative import USER_FACTORS_FILE, ALSModel
 from .interactions import Interactions, history_vector
 from .neighbours import ease_neighbours, item_neighbours
 from .sparse_utils import (
@@ -58,6 +58,7 @@ from .sparse_utils import (
 from .text import TextModel
 
 FORMAT_VERSION = 1
+WARM_SHARE = 0.8  # share of the confidence entries on known users and papers for a warm start
 
 # Chosen with bench/recommender_tune.py on validation splits carved from the TRAINING part
 # of the warm split (citeulike-t and movielens-100k; the test part is never used): the
@@ -79,6 +80,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "als_regularization": 30.0,
     "als_alpha": 5.0,
     "als_iterations": 15,
+    # a retrain continues from the previous model's factors for this many iterations, when
+    # most of the matrix is on users and papers that model knew (WARM_SHARE)
+    "als_warm_iterations": 3,
     # text
     "text_max_features": 200_000,
     "text_min_df": 2,
@@ -143,6 +147,82 @@ def _parse_day(value: str | None) -> float:
         return np.nan
 
 
+@dataclass
+class _Previous:
+    """What a retrain reuses from the model it replaces (read from its folder).
+
+    ``paper_rows``: for each new paper its row in the previous model (-1 when new); ``text``:
+    the previous text model; ``user_rows``, ``user_factors``, ``item_factors``: the previous
+    ALS solution and where this training's users were in it. Missing parts are None.
+    """
+
+    text: TextModel | None = None
+    paper_rows: np.ndarray | None = None
+    user_rows: np.ndarray | None = None
+    user_factors: np.ndarray | None = None
+    item_factors: np.ndarray | None = None
+
+    @classmethod
+    def read(
+        cls, folder: str | Path | None, paper_ids: Sequence[str], user_ids: Sequence[str]
+    ) -> _Previous:
+        """An unreadable or absent folder gives nothing to reuse."""
+        if folder is None:
+            return cls()
+        folder = Path(folder)
+        try:
+            old_papers = json.loads((folder / "paper_ids.json").read_text(encoding="utf-8"))
+            prev = cls(TextModel.load(folder, mmap=True), _rows_in(old_papers, paper_ids))
+        except (OSError, ValueError, KeyError):
+            return cls()
+        try:
+            old_users = json.loads((folder / "user_ids.json").read_text(encoding="utf-8"))
+            prev.user_factors = np.load(folder / USER_FACTORS_FILE, mmap_mode="r")
+            prev.item_factors = np.load(folder / "als_item_factors.npy", mmap_mode="r")
+            prev.user_rows = _rows_in(old_users, user_ids)
+        except (OSError, ValueError):
+            prev.user_factors = prev.item_factors = None
+        return prev
+
+    def als_start(self, x: sp.csr_matrix, factors: int, seed: int) -> tuple | None:
+        """(user factors, item factors) to continue from, for the matrix ``x``: the previous
+        rows, small random ones for new users and papers (as implicit starts); None when there
+        is no previous solution of that size or less than WARM_SHARE of ``x`` is on users
+        and papers it knew."""
+        if self.item_factors is None or self.user_factors is None:
+            return None
+        if self.item_factors.shape[1] != factors or self.user_factors.shape[1] != factors:
+            return None
+        if self.user_rows.max(initial=-1) >= self.user_factors.shape[0]:
+            return None
+        if self.paper_rows.max(initial=-1) >= self.item_factors.shape[0]:
+            return None
+        if x.nnz == 0:
+            return None
+        users, papers = self.user_rows >= 0, self.paper_rows >= 0
+        on_known = users[np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))] & papers[x.indices]
+        if on_known.mean() < WARM_SHARE:
+            return None
+        rng = np.random.default_rng(seed)
+        return (
+            _start_rows(self.user_factors, self.user_rows, rng),
+            _start_rows(self.item_factors, self.paper_rows, rng),
+        )
+
+
+def _rows_in(old_ids: Sequence[str], ids: Sequence[str]) -> np.ndarray:
+    """For each of ``ids`` its position in ``old_ids``, -1 when absent."""
+    old_index = {v: i for i, v in enumerate(old_ids)}
+    return np.fromiter((old_index.get(v, -1) for v in ids), np.int64, len(ids))
+
+
+def _start_rows(old: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out = rng.random((rows.size, old.shape[1]), dtype=np.float32) * 0.01
+    known = rows >= 0
+    out[known] = old[rows[known]]
+    return out
+
+
 class HybridRecommender:
     """Hybrid collaborative + text recommender (see the module docstring).
 
@@ -160,6 +240,8 @@ class HybridRecommender:
         self.paper_ids: list[str] = []
         self.paper_index: dict[str, int] = {}
         self.n_users = 0
+        self.user_ids: list[str] = []  # the training users, in ALS's row order (not loaded)
+        self.als_warm = False  # whether the last fit continued from the previous factors
         self.n_interactions = 0
         self.neighbours = sp.csr_matrix((0, 0), dtype=np.float32)
         self.ease = sp.csr_matrix((0, 0), dtype=np.float32)
@@ -212,6 +294,7 @@ class HybridRecommender:
         self.paper_ids = list(inter.paper_ids)
         self.paper_index = {pid: i for i, pid in enumerate(self.paper_ids)}
         self.n_users = inter.n_users
+        self.user_ids = list(inter.user_ids)
         self.n_interactions = int(x.nnz)
         self._cold_cache = None
         self._most_read = None
@@ -238,14 +321,14 @@ class HybridRecommender:
             tick = now
 
         lap("popularity")
-        old_text, old_rows = self._previous_text(previous)
+        prev = _Previous.read(previous, self.paper_ids, inter.user_ids)
         self.text = TextModel(
             max_features=p["text_max_features"],
             min_df=p["text_min_df"],
             max_df=p["text_max_df"],
             max_query_terms=p["text_max_query_terms"],
             max_postings=p["text_max_postings"],
-        ).fit(texts, old_text, old_rows)
+        ).fit(texts, prev.text, prev.paper_rows)
         lap("text")
 
         self.neighbours = item_neighbours(
@@ -269,8 +352,16 @@ class HybridRecommender:
         lap("ease")
 
         self.als = None
+        self.als_warm = False
         if p["als_factors"] > 0 and p["w_als"] > 0 and x.nnz > 0:
-            self.als = ALSModel(**self._als_params()).fit(x, progress=progress)
+            start = prev.als_start(x, int(p["als_factors"]), int(p["random_state"]))
+            self.als_warm = start is not None and p["als_warm_iterations"] > 0
+            self.als = ALSModel(**self._als_params()).fit(
+                x,
+                progress=progress,
+                start=start if self.als_warm else None,
+                iterations=int(p["als_warm_iterations"]) if self.als_warm else None,
+            )
         lap("als")
         self.als_index = None
         if self.als is not None and n >= p["serve_exact_below"]:
@@ -281,25 +372,6 @@ class HybridRecommender:
         self.fit_timings = timings
         self.fit_seconds = time.perf_counter() - t0
         return self
-
-    def _previous_text(
-        self, folder: str | Path | None
-    ) -> tuple[TextModel | None, np.ndarray | None]:
-        """The text model saved in ``folder`` and, for each of this model's papers, its row
-        there (-1 when new); (None, None) when there is none to read."""
-        if folder is None:
-            return None, None
-        folder = Path(folder)
-        try:
-            old_ids = json.loads((folder / "paper_ids.json").read_text(encoding="utf-8"))
-            text = TextModel.load(folder, mmap=True)
-        except (OSError, ValueError, KeyError):
-            return None, None
-        old_index = {pid: i for i, pid in enumerate(old_ids)}
-        rows = np.fromiter(
-            (old_index.get(pid, -1) for pid in self.paper_ids), np.int64, len(self.paper_ids)
-        )
-        return text, rows
 
     def _als_params(self) -> dict[str, Any]:
         p = self.params
@@ -716,6 +788,7 @@ class HybridRecommender:
         self.text.save(folder)
         if self.als is not None:
             self.als.save(folder)
+            (folder / "user_ids.json").write_text(json.dumps(self.user_ids), encoding="utf-8")
         if self.als_index is not None:
             self.als_index.save(folder)
         manifest = {
@@ -730,6 +803,7 @@ class HybridRecommender:
             "components": {"als": self.als is not None, "text_terms": self.text.n_terms},
             "fit_seconds": round(self.fit_seconds, 3),
             "fit_timings": self.fit_timings,
+            "als_warm_start": self.als_warm,
         }
         # the manifest goes last: a folder with a manifest is complete
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

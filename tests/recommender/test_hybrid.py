@@ -211,3 +211,63 @@ def test_a_refit_reuses_the_saved_models_text_and_ignores_an_unreadable_one(tmp_
     fresh = HybridRecommender(als_factors=4, als_iterations=2, neighbours_k=5)
     fresh.fit(inter2, texts2, previous=tmp_path / "missing")
     assert "unheardof" in fresh.text.vectorizer.vocabulary_
+
+
+def _five_communities(n_users=200, seed=0):
+    """Users reading mostly in one of five communities of 300 papers."""
+    rng = np.random.default_rng(seed)
+    papers = [f"p:{i}" for i in range(300)]
+    events = []
+    for u in range(n_users):
+        own = np.flatnonzero(np.arange(300) % 5 == u % 5)
+        picks = np.concatenate([rng.choice(own, 12), rng.choice(300, 3)])
+        events += [(f"u{u}", papers[int(p)], "open", None) for p in picks]
+    return papers, events, [f"w{i % 5} x{i}" for i in range(300)]
+
+
+def _als_loss(model, inter):
+    from implicit.cpu.als import calculate_loss
+    from scipy.sparse import csr_matrix
+
+    x = csr_matrix(inter.matrix, dtype=np.float32) * model.params["als_alpha"]
+    als = model.als._model
+    return calculate_loss(x, als.user_factors, als.item_factors, model.params["als_regularization"])
+
+
+def test_a_retrain_continues_from_the_previous_als_solution(tmp_path):
+    papers, events, texts_ = _five_communities()
+    params = {"als_factors": 16, "neighbours_k": 5}
+    first = HybridRecommender(**params).fit(build_interactions(events, paper_ids=papers), texts_)
+    assert not first.als_warm
+    (tmp_path / "v1").mkdir()
+    first.save(tmp_path / "v1")
+    # since then: 20 new users and one new paper
+    more = _five_communities(n_users=220, seed=1)[1][-20 * 15 :] + [("u3", "p:new", "open", None)]
+    inter = build_interactions(events + more, paper_ids=papers + ["p:new"])
+    warm = HybridRecommender(**params).fit(inter, texts_ + ["w3 new"], previous=tmp_path / "v1")
+    assert warm.als_warm
+    (tmp_path / "v2").mkdir()
+    warm.save(tmp_path / "v2")
+    assert json.loads((tmp_path / "v2" / "manifest.json").read_text())["als_warm_start"] is True
+    # 3 iterations from the previous solution fit as well as 15 from scratch; 3 from scratch
+    # do not, so the start is what makes the difference
+    scratch = HybridRecommender(**params).fit(inter, texts_ + ["w3 new"])
+    short = HybridRecommender(**params, als_iterations=3).fit(inter, texts_ + ["w3 new"])
+    assert _als_loss(short, inter) > 1.02 * _als_loss(scratch, inter)
+    assert _als_loss(warm, inter) < 1.005 * _als_loss(scratch, inter)
+    assert warm.als.item_factors.shape == (301, 16)
+
+
+def test_a_retrain_starts_afresh_when_the_previous_solution_does_not_fit(tmp_path):
+    papers, events, texts_ = _five_communities()
+    inter = build_interactions(events, paper_ids=papers)
+    HybridRecommender(als_factors=16, neighbours_k=5).fit(inter, texts_).save(
+        (tmp_path / "v1").mkdir() or tmp_path / "v1"
+    )
+    other_size = HybridRecommender(als_factors=8, neighbours_k=5)
+    assert not other_size.fit(inter, texts_, previous=tmp_path / "v1").als_warm
+    # mostly users the previous model never saw: under WARM_SHARE of the matrix is known
+    strangers = [(f"new{u}", p, t, d) for u, (_, p, t, d) in enumerate(events)]
+    mostly_new = build_interactions(events[:300] + strangers, paper_ids=papers)
+    model = HybridRecommender(als_factors=16, neighbours_k=5)
+    assert not model.fit(mostly_new, texts_, previous=tmp_path / "v1").als_warm
