@@ -84,10 +84,10 @@ def _identify(paper_id: Any, url: Any, doi: Any, arxiv_id: Any) -> tuple[str, st
 
 # The same paper comes back again and again (an open and its read, a paper many users open), and
 # canonicalising its URL and id is most of an event's check: keep the last few thousand answers.
-# Only short text fields are kept (a few MiB at most); failures are never kept, so each bad
-# paper is refused with its own message.
-_identify_cached = functools.lru_cache(maxsize=8192)(_identify)
-_CACHED_KEY_CHARS = 600
+# Only short fields are kept (about 2 MiB for arXiv papers, 5 MiB at most); failures are never
+# kept, so each bad paper is refused with its own message.
+_identify_cached = functools.lru_cache(maxsize=4096)(_identify)
+_CACHED_KEY_CHARS = 300
 
 
 def _identity(raw: dict) -> tuple[str, str | None]:

@@ -37,7 +37,8 @@ from .db import connect
 MAX_GROUP = 64  # batches in one commit: at most 64,000 events
 IDLE_SECONDS = 5.0  # the thread ends after this long with nothing to write
 CHECKPOINT_SECONDS = 1.0  # writes gathered before the log is copied back
-MAX_KNOWN_PAPERS = 50_000  # paper records remembered (forgotten all at once past this)
+MAX_KNOWN_PAPERS = 10_000  # paper records remembered, the oldest forgotten first ...
+MAX_KNOWN_CHARS = 500  # ... if their text is this short: about 15 MiB at most
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +184,19 @@ class _KnownPapers:
         return out, stored
 
     def remember(self, written: dict[str, dict[str, Any]]) -> None:
-        """Records now committed by this writer."""
-        if len(self._papers) + len(written) > MAX_KNOWN_PAPERS:
-            self._papers.clear()
-        self._papers.update(written)
+        """Records now committed by this writer (a long one only replaces what was known)."""
+        papers = self._papers
+        for paper_id, paper in written.items():
+            papers.pop(paper_id, None)  # re-inserted last: the oldest are forgotten first
+            if _text_length(paper) <= MAX_KNOWN_CHARS:
+                papers[paper_id] = paper
+        while len(papers) > MAX_KNOWN_PAPERS:
+            del papers[next(iter(papers))]
+
+
+def _text_length(paper: dict[str, Any]) -> int:
+    length = sum(len(value) for value in paper.values() if isinstance(value, str))
+    return length + sum(len(name) for name in paper.get("authors") or ())
 
 
 class _Checkpointer(threading.Thread):

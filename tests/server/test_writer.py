@@ -167,3 +167,19 @@ def test_papers_of_a_failed_batch_are_not_taken_as_stored(tmp_path):
     assert storage.count_events(db, "alice") == 6
     writer_db.close()
     db.close()
+
+
+def test_a_long_record_is_not_remembered_and_replaces_what_was():
+    """Records with long text (an abstract) are not kept in memory; one written after a short
+    record of the same paper makes the writer forget the short one, which may no longer
+    describe what is stored."""
+    from server.writer import MAX_KNOWN_CHARS, _KnownPapers
+
+    known = _KnownPapers()
+    short = {"paper_id": "seed:p0", "title": "Short"}
+    long = {"paper_id": "seed:p0", "title": "Long", "abstract": "x" * MAX_KNOWN_CHARS}
+    known.remember({"seed:p0": short})
+    assert known.unseen([dict(short)], {}) == ([], {})
+    known.remember({"seed:p0": long})
+    assert known.unseen([dict(short)], {}) == ([short], {"seed:p0": short})
+    assert known.unseen([dict(long)], {}) == ([long], {"seed:p0": long})
