@@ -8,10 +8,14 @@ objects), then aggregated per (user, paper) with numpy.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import zipfile
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -158,6 +162,119 @@ class Interactions:
         )
 
 
+class EventLog:
+    """Events as compact arrays of codes, with the ids behind the codes.
+
+    What a training reads from the database: ``extend`` streams (user, paper, type, dwell)
+    rows in (users and papers get codes in order of first appearance), :meth:`interactions`
+    aggregates them, and :meth:`save` / :meth:`load` keep them in one ``.npz`` file so that
+    the next training only reads the events added since. ``meta`` is the caller's record of
+    what the log covers (kept in the file as JSON).
+    """
+
+    def __init__(self) -> None:
+        self.user_ids: list[str] = []
+        self.paper_ids: list[str] = []
+        self._user_index: dict[str, int] = {}
+        self._paper_index: dict[str, int] = {}
+        self.users, self.papers = array("i"), array("i")
+        self.types, self.dwell = array("b"), array("d")
+        self.meta: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def extend(self, rows: Iterable[tuple[str, str, str, int | None]]) -> EventLog:
+        """Append (user_id, paper_id, type, dwell_ms) rows (see :func:`build_interactions`)."""
+        user_index, paper_index = self._user_index, self._paper_index
+        user_list, paper_list = self.user_ids, self.paper_ids
+        u_arr, p_arr, t_arr, d_arr = self.users, self.papers, self.types, self.dwell
+        nan = float("nan")
+        type_code = _TYPE_CODE
+        for user_id, paper_id, etype, dwell in rows:
+            u = user_index.get(user_id)
+            if u is None:
+                u = user_index[user_id] = len(user_list)
+                user_list.append(user_id)
+            p = paper_index.get(paper_id)
+            if p is None:
+                p = paper_index[paper_id] = len(paper_list)
+                paper_list.append(paper_id)
+            code = type_code.get(etype or "open")
+            if code is None:
+                raise ValueError(f"unknown event type {etype!r}; expected one of {EVENT_TYPES}")
+            u_arr.append(u)
+            p_arr.append(p)
+            t_arr.append(code)
+            d_arr.append(nan if dwell is None else float(dwell))
+        return self
+
+    def interactions(self, paper_ids: Sequence[str] | None = None) -> Interactions:
+        """The aggregated matrix: columns for ``paper_ids`` in that order, then the papers
+        only seen in events, in order of first appearance."""
+        paper_list: list[str] = []
+        paper_index: dict[str, int] = {}
+        for pid in paper_ids or ():
+            if pid not in paper_index:
+                paper_index[pid] = len(paper_list)
+                paper_list.append(pid)
+        column = np.empty(len(self.paper_ids), np.int32)  # log code -> column
+        for code, pid in enumerate(self.paper_ids):
+            j = paper_index.get(pid)
+            if j is None:
+                j = paper_index[pid] = len(paper_list)
+                paper_list.append(pid)
+            column[code] = j
+        papers = np.frombuffer(self.papers, dtype=np.int32)
+        confidence, dismissed = aggregate(
+            np.frombuffer(self.users, dtype=np.int32),
+            column[papers] if papers.size else papers,
+            np.frombuffer(self.types, dtype=np.int8),
+            np.frombuffer(self.dwell, dtype=np.float64),
+            (len(self.user_ids), len(paper_list)),
+        )
+        user_index = dict(self._user_index)
+        return Interactions(
+            confidence, dismissed, list(self.user_ids), paper_list, user_index, paper_index
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the log to ``path`` (an ``.npz`` file), replacing it whole or not at all."""
+        ids = {"users": self.user_ids, "papers": self.paper_ids, "meta": self.meta}
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                users=np.frombuffer(self.users, dtype=np.int32),
+                papers=np.frombuffer(self.papers, dtype=np.int32),
+                types=np.frombuffer(self.types, dtype=np.int8),
+                dwell=np.frombuffer(self.dwell, dtype=np.float64),
+                ids=np.frombuffer(json.dumps(ids).encode("utf-8"), dtype=np.uint8),
+            )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> EventLog | None:
+        """The log saved at ``path``, or None when there is none or it cannot be read."""
+        try:
+            with np.load(path) as f:
+                ids = json.loads(f["ids"].tobytes().decode("utf-8"))
+                arrays = [f[name] for name in ("users", "papers", "types", "dwell")]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None
+        self = cls()
+        self.user_ids, self.paper_ids, self.meta = ids["users"], ids["papers"], ids["meta"]
+        if len({a.size for a in arrays}) != 1:
+            return None
+        self._user_index = {v: i for i, v in enumerate(self.user_ids)}
+        self._paper_index = {v: i for i, v in enumerate(self.paper_ids)}
+        self.users.frombytes(arrays[0].astype(np.int32).tobytes())
+        self.papers.frombytes(arrays[1].astype(np.int32).tobytes())
+        self.types.frombytes(arrays[2].astype(np.int8).tobytes())
+        self.dwell.frombytes(arrays[3].astype(np.float64).tobytes())
+        return self
+
+
 def build_interactions(
     rows: Iterable[tuple[str, str, str, int | None]],
     paper_ids: Sequence[str] | None = None,
@@ -173,42 +290,7 @@ def build_interactions(
         The catalog: every id here gets a column, in this order, even without events.
         Papers only seen in ``rows`` are appended after them.
     """
-    paper_index: dict[str, int] = {}
-    paper_list: list[str] = []
-    for pid in paper_ids or ():
-        if pid not in paper_index:
-            paper_index[pid] = len(paper_list)
-            paper_list.append(pid)
-    user_index: dict[str, int] = {}
-    user_list: list[str] = []
-    u_arr, p_arr = array("i"), array("i")
-    t_arr, d_arr = array("b"), array("d")
-    nan = float("nan")
-    type_code = _TYPE_CODE
-    for user_id, paper_id, etype, dwell in rows:
-        u = user_index.get(user_id)
-        if u is None:
-            u = user_index[user_id] = len(user_list)
-            user_list.append(user_id)
-        p = paper_index.get(paper_id)
-        if p is None:
-            p = paper_index[paper_id] = len(paper_list)
-            paper_list.append(paper_id)
-        code = type_code.get(etype or "open")
-        if code is None:
-            raise ValueError(f"unknown event type {etype!r}; expected one of {EVENT_TYPES}")
-        u_arr.append(u)
-        p_arr.append(p)
-        t_arr.append(code)
-        d_arr.append(nan if dwell is None else float(dwell))
-    confidence, dismissed = aggregate(
-        np.frombuffer(u_arr, dtype=np.int32),
-        np.frombuffer(p_arr, dtype=np.int32),
-        np.frombuffer(t_arr, dtype=np.int8),
-        np.frombuffer(d_arr, dtype=np.float64),
-        (len(user_list), len(paper_list)),
-    )
-    return Interactions(confidence, dismissed, user_list, paper_list, user_index, paper_index)
+    return EventLog().extend(rows).interactions(paper_ids)
 
 
 def history_vector(

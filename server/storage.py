@@ -17,6 +17,20 @@ import sqlite_utils
 
 
 @contextmanager
+def snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+    """A read transaction: every query inside sees the database as of its first read."""
+    if db.conn.in_transaction:
+        yield
+        return
+    db.conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("COMMIT")
+
+
+@contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """A transaction that takes the write lock at its start (``BEGIN IMMEDIATE``).
 
@@ -410,6 +424,24 @@ def export_user(db: sqlite_utils.Database, user_id: str) -> dict[str, Any]:
     }
 
 
-def iter_interactions(db: sqlite_utils.Database) -> Iterator[tuple[str, str, str, int | None]]:
-    """``(user_id, paper_id, type, dwell_ms)`` for every stored event: the trainer's input."""
-    yield from db.execute("SELECT user_id, paper_id, type, dwell_ms FROM events ORDER BY seq")
+def iter_interactions(
+    db: sqlite_utils.Database, after: int = 0, upto: int | None = None
+) -> Iterator[tuple[str, str, str, int | None]]:
+    """``(user_id, paper_id, type, dwell_ms)`` of the events with ``after < seq <= upto``
+    (default: every one after ``after``), in stored order: the trainer's input."""
+    upto = (1 << 63) - 1 if upto is None else upto
+    yield from db.execute(
+        "SELECT user_id, paper_id, type, dwell_ms FROM events "
+        "WHERE seq > ? AND seq <= ? ORDER BY seq",
+        [after, upto],
+    )
+
+
+def events_mark(db: sqlite_utils.Database, upto: int) -> list[Any]:
+    """``[count, user_id, event_id]``: how many events have ``seq <= upto``, and which event
+    holds ``upto`` (None, None if none does). Equal marks mean no event up to there was
+    erased, since an event is never changed and a ``seq`` is only reused once the newest
+    events are erased, which changes the event holding it or the count."""
+    count = db.execute("SELECT count(*) FROM events WHERE seq <= ?", [upto]).fetchone()[0]
+    row = db.execute("SELECT user_id, event_id FROM events WHERE seq = ?", [upto]).fetchone()
+    return [count, *(row or (None, None))]
