@@ -172,21 +172,19 @@ class TextModel:
     ) -> TextModel:
         """Rows of unchanged papers from ``previous``, the others vectorised anew."""
         fresh = np.flatnonzero(~kept)
-        old = sp.csr_matrix(previous.matrix[np.asarray(previous_rows)[kept]])
         new = sp.csr_matrix((0, previous.n_terms), dtype=np.float32)
-        if fresh.size:
+        if fresh.size:  # rows L2-normalised by the vectorizer, as the previous rows are
             new = sp.csr_matrix(previous.vectorizer.transform([texts[i] for i in fresh]))
-        stacked = sp.vstack([old, new.astype(np.float32)], format="csr")
-        position = np.empty(hashes.size, np.int64)  # row of each paper in ``stacked``
-        position[np.flatnonzero(kept)] = np.arange(old.shape[0])
-        position[fresh] = old.shape[0] + np.arange(fresh.size)
+        stacked = sp.vstack([previous.matrix, new.astype(np.float32)], format="csr")
+        source = np.asarray(previous_rows, np.int64).copy()  # row of each paper in ``stacked``
+        source[fresh] = previous.matrix.shape[0] + np.arange(fresh.size)
         self.vectorizer = previous.vectorizer
         self.hashes = hashes
-        self._set_matrix(stacked[position])
+        self._set_matrix(stacked[source], normalized=True)
         return self
 
-    def _set_matrix(self, m: sp.spmatrix) -> None:
-        m = l2_rows(m)
+    def _set_matrix(self, m: sp.spmatrix, normalized: bool = False) -> None:
+        m = sp.csr_matrix(m, dtype=np.float32) if normalized else l2_rows(m)
         m.sort_indices()
         self.matrix = m
         self.matrix_t = m.T.tocsr()
