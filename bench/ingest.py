@@ -75,6 +75,23 @@ def fsync_reference(folder, count: int = 200) -> dict:
     return common.summary(times)
 
 
+def machine_busy_cpu() -> float:
+    """CPU seconds the whole machine spent busy so far (not idle, not waiting for I/O)."""
+    import os
+
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (the load generators)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def stored_counts(home, user_ids) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
     try:
@@ -147,6 +164,7 @@ def main() -> None:
         with common.Server(home, threads=args.threads) as server:
             common.log(f"batched: {args.clients} clients x batches of {args.batch} ...")
             cpu0 = server.cpu_seconds()
+            busy0, clients0 = machine_busy_cpu(), children_cpu()
             batched = common.closed_loop(
                 server.port,
                 jobs,
@@ -159,6 +177,7 @@ def main() -> None:
             events_acked = (ok_batches - batched["bad_bodies"]) * args.batch
             rate = events_acked / batched["elapsed"]
             cpu1 = server.cpu_seconds()
+            busy1, clients1 = machine_busy_cpu(), children_cpu()
             common.log(f"  {rate:.0f} events/s, statuses {batched['statuses']}")
             common.log(f"single: {args.rate}/s for {args.seconds} s ...")
             single = common.open_loop(
@@ -187,6 +206,16 @@ def main() -> None:
         "batch_latency": common.summary(batched["latencies"]),
         "server_cpu_us_per_event": round(
             1e6 * (cpu1 - cpu0) / max(1, sent_batches * args.batch), 1
+        ),
+        "client_cpu_us_per_event": round(
+            1e6 * (clients1 - clients0) / max(1, sent_batches * args.batch), 1
+        ),
+        # On a shared machine the figures above move with what else runs: CPU cores busy
+        # during the phase, and how many of them went to neither the server nor the clients.
+        "cores_busy": round((busy1 - busy0) / batched["elapsed"], 2),
+        "cores_used_by_others": round(
+            ((busy1 - busy0) - (cpu1 - cpu0) - (clients1 - clients0)) / batched["elapsed"],
+            2,
         ),
         "budget": common.verdict(rate, EVENTS_PER_SECOND_BUDGET, lower_is_better=False)
         | {"none_lost": stored_batch >= events_acked},
