@@ -92,24 +92,25 @@ def _cosine_columns(x: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _native_neighbours(x, k, kind, alpha, beta, item_deg, user_deg, num_threads):
-    """Top-k via implicit's native ``all_pairs_knn`` (a symmetric product A'A).
+    """Top-k via implicit's native ``all_pairs_knn`` (the top-K of each row of a symmetric
+    product A'A).
 
-    RP3beta is not symmetric (``deg_j^-beta`` on one side only), so candidates come from
-    the symmetric ``A = D_u^-a/2 X D_i^-b/2`` with twice as many neighbours, are rescored
-    to the exact RP3beta value and cut to ``k``.
+    RP3beta ``S_ij = deg_i^-a C_ij deg_j^-b`` with ``C = X' D_u^-a X`` is not symmetric, but
+    within row ``i`` it ranks ``j`` exactly as the symmetric ``M_ij = deg_i^-b C_ij deg_j^-b``
+    (``A = D_u^-a/2 X D_i^-b``) does, the two differing by the row's own factor: so the top
+    k + 1 of ``M`` (one may be the paper itself) rescaled by ``deg_i^(b - a)`` are RP3beta's
+    top k.
     """
     n_items = x.shape[1]
+    n_cand = k + 1
     if kind == "rp3beta":
         ru = np.power(np.maximum(user_deg, 1e-12), -alpha / 2.0)
-        ci = np.power(np.maximum(item_deg, 1e-12), -beta / 2.0)
+        ci = np.power(np.maximum(item_deg, 1e-12), -beta)
         a = sp.diags(ru) @ sp.csr_matrix(x, dtype=np.float64) @ sp.diags(ci)
-        n_cand = 2 * k + 1
     elif kind == "bm25":
         a = _bm25(x)
-        n_cand = k + 1
     else:
         a = _cosine_columns(x)
-        n_cand = k + 1
     a = sp.csr_matrix(a, dtype=np.float64)
     width = min(n_cand, n_items)
     s = all_pairs_knn(a, K=width, num_threads=num_threads, show_progress=False)
@@ -121,10 +122,9 @@ def _native_neighbours(x, k, kind, alpha, beta, item_deg, user_deg, num_threads)
     val = s.data.reshape(n_items, width).astype(np.float32)
     cols = s.col.reshape(n_items, width)
     del s
-    if kind == "rp3beta":  # exact value = (A'A)_ij * deg_i^(b/2 - a) * deg_j^(-b/2)
+    if kind == "rp3beta":  # exact value = M_ij * deg_i^(b - a)
         d = np.maximum(item_deg, 1e-12)
-        val *= np.power(d, beta / 2.0 - alpha).astype(np.float32)[:, None]
-        val *= np.power(d, -beta / 2.0).astype(np.float32)[cols]
+        val *= np.power(d, beta - alpha).astype(np.float32)[:, None]
     val[cols == np.arange(n_items, dtype=cols.dtype)[:, None]] = 0.0  # no self-similarity
     return block_topk(val, cols, k, n_items)
 
