@@ -60,6 +60,7 @@ def train_and_publish(
             events = read_events(db, store.root / EVENT_LOG, last_seq)
         interactions = events.interactions(paper_ids)
         del events
+        read_seconds = time.perf_counter() - started
         current = store.current_version()
         model = HybridRecommender()
         model.fit(
@@ -73,6 +74,7 @@ def train_and_publish(
             "users": len(interactions.user_ids),
             "papers": len(interactions.paper_ids),
             "last_event_seq": last_seq,
+            "read_seconds": round(read_seconds, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
         }
         version = store.publish(model.save, release)
