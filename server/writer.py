@@ -119,7 +119,8 @@ class EventWriter:
 
     @staticmethod
     def _write(db, jobs: list[_Job], known: _KnownPapers | None = None) -> None:
-        known = known or _KnownPapers()
+        if known is None:  # a writer that remembers nothing: every record is written
+            known = _KnownPapers()
         written: dict[str, dict[str, Any]] = {}  # papers stored by this transaction's batches
         try:
             with storage.write_transaction(db):
