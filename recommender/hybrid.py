@@ -26,6 +26,10 @@ An empty history gets popular and fresh papers. Nothing is retrained per request
 catalogs of ``serve_exact_below`` papers or more, a request is scored over candidates
 gathered from each component (:mod:`recommender.serving`, with an ANN index over the ALS
 factors from :mod:`recommender.ann`) instead of over every paper.
+
+A retrain given the previous model's folder reuses what has not changed: the text rows of
+papers whose text is the same, and the ALS solution, which it continues for
+``als_warm_iterations`` instead of fitting from random factors (``_Previous``).
 """
 
 from __future__ import annotations
@@ -151,9 +155,10 @@ def _parse_day(value: str | None) -> float:
 class _Previous:
     """What a retrain reuses from the model it replaces (read from its folder).
 
-    ``paper_rows``: for each new paper its row in the previous model (-1 when new); ``text``:
-    the previous text model; ``user_rows``, ``user_factors``, ``item_factors``: the previous
-    ALS solution and where this training's users were in it. Missing parts are None.
+    ``paper_rows``: for each of this training's papers its row in the previous model (-1 when
+    new); ``text``: the previous text model; ``user_rows``, ``user_factors``,
+    ``item_factors``: the previous ALS solution and where this training's users were in it.
+    Missing parts are None.
     """
 
     text: TextModel | None = None
@@ -184,7 +189,9 @@ class _Previous:
             prev.user_factors = prev.item_factors = None
         return prev
 
-    def als_start(self, x: sp.csr_matrix, factors: int, seed: int) -> tuple | None:
+    def als_start(
+        self, x: sp.csr_matrix, factors: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """(user factors, item factors) to continue from, for the matrix ``x``: the previous
         rows, small random ones for new users and papers (as implicit starts); None when there
         is no previous solution of that size or less than WARM_SHARE of ``x`` is on users
