@@ -9,6 +9,7 @@ swaps the loaded model in one assignment, so requests never wait for or see a ha
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -190,7 +191,24 @@ class ModelHolder:
             self._failed.add(version)
             return
         self._loaded = loaded
+        del loaded
         log.info("serving model version %s", version)
+        settle_heap()
+
+
+def settle_heap() -> None:
+    """Collect once, then keep everything now in memory out of later garbage collections.
+
+    A full collection walks every container object, with the GIL held: with a large model
+    loaded (its paper list and index, the vocabulary) that is ~75 ms at 500k papers, and the
+    requests' allocations bring one every few thousand requests, so it showed in the p99 of
+    every route. Called after a model is loaded: the collection frees what the previous one
+    left (models hold no reference cycles, so dropping one frees it anyway), and ``gc.freeze``
+    moves the survivors, the new model among them, where later collections do not look.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def limit_blas_threads() -> None:
