@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.neighbours import ease_neighbours, item_neighbours, spd_inverse
+from recommender.neighbours import KINDS, ease_neighbours, item_neighbours, spd_inverse
 from recommender.sparse_utils import block_topk, topk_per_row
 
 X = sp.csr_matrix(
@@ -19,10 +19,16 @@ def test_rp3beta_hand_computed():
     assert np.all(s.diagonal() == 0)
 
 
-@pytest.mark.parametrize("kind", ["rp3beta", "bm25", "cosine"])
-def test_native_matches_exact(kind):
-    x = sp.random(300, 80, density=0.06, format="csr", random_state=1, dtype=np.float32)
+def _reads(n_users, n_papers, density, seed):
+    """A random 0/1 users x papers matrix."""
+    x = sp.random(n_users, n_papers, density=density, format="csr", random_state=seed)
     x.data[:] = 1.0
+    return sp.csr_matrix(x, dtype=np.float32)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_native_matches_exact(kind):
+    x = _reads(300, 80, 0.06, seed=1)
     full_native = item_neighbours(x, k=200, kind=kind)
     full_exact = item_neighbours(x, k=200, kind=kind, exact=True)
     np.testing.assert_allclose(full_native.toarray(), full_exact.toarray(), rtol=1e-4, atol=1e-6)
@@ -30,10 +36,9 @@ def test_native_matches_exact(kind):
     assert np.diff(a.indptr).max() <= 8 and np.all(a.diagonal() == 0)
 
 
-@pytest.mark.parametrize("kind", ["rp3beta", "bm25", "cosine"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_native_top_k_holds_the_exact_top_k_values(kind):
-    x = sp.random(400, 120, density=0.05, format="csr", random_state=2, dtype=np.float32)
-    x.data[:] = 1.0
+    x = _reads(400, 120, 0.05, seed=2)
     native = item_neighbours(x, k=8, kind=kind)
     exact = item_neighbours(x, k=8, kind=kind, exact=True)
     assert native.nnz == exact.nnz > 0
