@@ -63,6 +63,7 @@ from .text import TextModel
 
 FORMAT_VERSION = 1
 WARM_SHARE = 0.8  # share of the confidence entries on known users and papers for a warm start
+USER_IDS_FILE = "user_ids.json"  # the training users, in the order of the ALS user factors
 
 # Chosen with bench/recommender_tune.py on validation splits carved from the TRAINING part
 # of the warm split (citeulike-t and movielens-100k; the test part is never used): the
@@ -181,7 +182,7 @@ class _Previous:
         except (OSError, ValueError, KeyError):
             return cls()
         try:
-            old_users = json.loads((folder / "user_ids.json").read_text(encoding="utf-8"))
+            old_users = json.loads((folder / USER_IDS_FILE).read_text(encoding="utf-8"))
             prev.user_factors = np.load(folder / USER_FACTORS_FILE, mmap_mode="r")
             prev.item_factors = np.load(folder / "als_item_factors.npy", mmap_mode="r")
             prev.user_rows = _rows_in(old_users, user_ids)
@@ -795,7 +796,7 @@ class HybridRecommender:
         self.text.save(folder)
         if self.als is not None:
             self.als.save(folder)
-            (folder / "user_ids.json").write_text(json.dumps(self.user_ids), encoding="utf-8")
+            (folder / USER_IDS_FILE).write_text(json.dumps(self.user_ids), encoding="utf-8")
         if self.als_index is not None:
             self.als_index.save(folder)
         manifest = {
@@ -814,6 +815,14 @@ class HybridRecommender:
         }
         # the manifest goes last: a folder with a manifest is complete
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    @staticmethod
+    def forget_users(folder: str | Path) -> None:
+        """Delete what a saved model keeps per training user: their ids and ALS factors, read
+        only to start the next training from (which then fits ALS afresh). Serving never
+        reads them, so a served model can lose them at any time."""
+        for name in (USER_IDS_FILE, USER_FACTORS_FILE):
+            (Path(folder) / name).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder: str | Path, mmap: bool = True) -> HybridRecommender:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import auth, recommendations, storage
+from . import auth, recommendations, storage, training
 from .db import get_db
 from .errors import ApiError
 from .ids import InvalidPaper, normalize_id
@@ -251,7 +251,9 @@ def history():
 @bp.delete("/history")
 @login_required
 def delete_history():
-    return jsonify({"deleted": storage.delete_history(get_db(), g.caller.user_id)})
+    deleted = storage.delete_history(get_db(), g.caller.user_id)
+    training.forget_erased(current_app.extensions["nextpaper.models"].store)
+    return jsonify({"deleted": deleted})
 
 
 @bp.get("/export")

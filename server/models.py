@@ -98,14 +98,19 @@ class ModelStore:
         for folder in self.root.glob(".tmp-*"):
             shutil.rmtree(folder, ignore_errors=True)
 
-    def prune(self, keep: int = KEEP_VERSIONS) -> None:
-        """Remove all but the newest ``keep`` versions (never the current one)."""
-        current = self.current_version()
-        versions = sorted(
+    def versions(self) -> list[str]:
+        """The published versions still on disk, newest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
             (p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")),
             reverse=True,
         )
-        for name in versions[keep:]:
+
+    def prune(self, keep: int = KEEP_VERSIONS) -> None:
+        """Remove all but the newest ``keep`` versions (never the current one)."""
+        current = self.current_version()
+        for name in self.versions()[keep:]:
             if name != current:
                 shutil.rmtree(self.root / name, ignore_errors=True)
 

@@ -107,6 +107,18 @@ def read_events(db: sqlite_utils.Database, path: Path, last_seq: int):
     return events
 
 
+def forget_erased(store: ModelStore) -> None:
+    """After a history is erased, drop what training keeps outside the database per user: the
+    events the last training read, and the ids and ALS factors each kept version holds for the
+    next training. (A training already running when the history was erased writes them again
+    with the erased events; the next training after it drops them.)"""
+    from recommender import HybridRecommender
+
+    (store.root / EVENT_LOG).unlink(missing_ok=True)
+    for version in store.versions():
+        HybridRecommender.forget_users(store.folder(version))
+
+
 class Trainer:
     """Runs ``nextpaper train`` in a child process and remembers how the last run ended."""
 

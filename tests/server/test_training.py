@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from recommender import build_interactions
@@ -100,3 +102,37 @@ def test_an_unreadable_log_is_read_again_from_the_database(tmp_path):
     kept, fresh = _read(db, path)
     _same(kept, fresh)
     assert np.isclose(kept.matrix.sum(), fresh.matrix.sum()) and kept.matrix.nnz == 5
+
+
+def test_erasing_a_history_drops_what_training_kept_of_it(client, make_user, db, app):
+    from server.models import ModelStore
+    from server.training import EVENT_LOG, train_and_publish
+
+    store = ModelStore(app.config["MODELS"])
+    alice, bob = make_user("alice"), make_user("bob")
+    for user, headers in (("alice", alice), ("bob", bob)):
+        events = [
+            {
+                "id": f"{user}{i}",
+                "type": "open",
+                "ts": "2026-11-20T10:00:00Z",
+                "paper": {"id": f"seed:p{i}", "title": f"Paper {i}"},
+            }
+            for i in range(6)
+        ]
+        assert (
+            client.post("/api/v1/events", json={"events": events}, headers=headers).status_code
+            == 200
+        )
+    train_and_publish(db, store)
+    version = store.current_version()
+    kept = store.folder(version) / "user_ids.json"
+    assert (store.root / EVENT_LOG).is_file() and "alice" in kept.read_text()
+
+    assert client.delete("/api/v1/history", headers=alice).get_json() == {"deleted": 6}
+    assert not (store.root / EVENT_LOG).exists() and not kept.exists()
+    assert client.get("/api/v1/recommendations", headers=bob).status_code == 200  # still serves
+    train_and_publish(db, store)  # ALS afresh, from what is stored now
+    folder = store.folder(store.current_version())
+    assert "alice" not in (folder / "user_ids.json").read_text()
+    assert json.loads((folder / "manifest.json").read_text())["als_warm_start"] is False
