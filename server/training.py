@@ -17,12 +17,15 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from . import storage
 from .models import ModelStore
+
+if TYPE_CHECKING:
+    from recommender.interactions import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ def train_and_publish(
 EVENT_LOG = ".events.npz"  # in the models folder: the events the last training read
 
 
-def read_events(db: sqlite_utils.Database, path: Path, last_seq: int):
+def read_events(db: sqlite_utils.Database, path: Path, last_seq: int) -> EventLog:
     """Every event up to ``last_seq`` as an :class:`~recommender.interactions.EventLog`.
 
     The log the previous training kept at ``path`` is reused when no event it covers was
