@@ -74,6 +74,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # collaborative neighbourhood
     "neighbours_kind": "rp3beta",
     "neighbours_k": 100,
+    "neighbours_max_per_user": 300,  # heavier readers count with a random sample (0: all)
     "rp3_alpha": 1.0,
     "rp3_beta": 0.5,
     # EASE over the most-read papers, sparsified (0 items disables it)
@@ -345,6 +346,8 @@ class HybridRecommender:
             kind=p["neighbours_kind"],
             alpha=p["rp3_alpha"],
             beta=p["rp3_beta"],
+            max_per_user=int(p["neighbours_max_per_user"]) or None,
+            seed=int(p["random_state"]),
         )
         lap("neighbours")
 

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.neighbours import KINDS, ease_neighbours, item_neighbours, spd_inverse
+from recommender.neighbours import (
+    KINDS,
+    ease_neighbours,
+    item_neighbours,
+    sample_rows,
+    spd_inverse,
+)
 from recommender.sparse_utils import block_topk, topk_per_row
 
 X = sp.csr_matrix(
@@ -97,3 +103,16 @@ def test_block_topk_equals_topk_per_row(monkeypatch, cells):
     assert np.array_equal(got.indptr, expected.indptr)
     assert np.array_equal(got.indices, expected.indices)
     np.testing.assert_array_equal(got.data, expected.data.astype(np.float32))
+
+
+def test_heavy_readers_count_with_a_sample_of_their_papers():
+    x = _reads(50, 400, 0.05, seed=3).tolil()
+    x[0, :300] = 1.0  # one reader of 300+ papers
+    x = sp.csr_matrix(x)
+    capped = sample_rows(x, 40, seed=1)
+    lengths = np.diff(capped.indptr)
+    assert lengths[0] == 40 and np.array_equal(lengths[1:], np.minimum(np.diff(x.indptr), 40)[1:])
+    assert (capped.multiply(x) != capped).nnz == 0  # a subset of the reader's own papers
+    assert (sample_rows(x, 40, seed=1) != capped).nnz == 0  # the same sample for a seed
+    light = x[1:]
+    assert (item_neighbours(light, k=5) != item_neighbours(light, k=5, max_per_user=40)).nnz == 0
