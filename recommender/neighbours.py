@@ -141,8 +141,8 @@ def _native_neighbours(x, k, kind, alpha, beta, item_deg, user_deg, num_threads)
     if s.nnz != n_items * width:  # not the fixed-width layout read below
         raise RuntimeError(f"all_pairs_knn gave {s.nnz} entries, not {n_items} x {width}")
     # all_pairs_knn fills ``width`` slots per paper, paper after paper (unused slots hold 0), so
-    # its arrays are already (n_items, width) blocks: rescored and cut there, 100M candidate
-    # pairs at 500k papers never go through a COO -> CSR conversion or a sparse top-k.
+    # its arrays are already (n_items, width) blocks: rescored and cut there, the 50M candidate
+    # pairs of 500k papers never go through a COO -> CSR conversion or a sparse top-k.
     val = s.data.reshape(n_items, width).astype(np.float32)
     cols = s.col.reshape(n_items, width)
     del s

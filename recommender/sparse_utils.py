@@ -83,6 +83,8 @@ def block_topk(vals: np.ndarray, cols: np.ndarray, k: int, n_cols: int) -> sp.cs
     ``MAX_PADDED_CELLS`` cells.
     """
     n_rows, width = vals.shape
+    if n_rows == 0:
+        return sp.csr_matrix((0, n_cols), dtype=np.float32)
     step = max(1, MAX_PADDED_CELLS // max(width, 1))
     counts, kept_vals, kept_cols = [], [], []
     for start in range(0, n_rows, step):
@@ -103,13 +105,9 @@ def block_topk(vals: np.ndarray, cols: np.ndarray, k: int, n_cols: int) -> sp.cs
         counts.append(keep.sum(axis=1))
         kept_vals.append(v[keep])
         kept_cols.append(c[keep])
-    indptr = np.concatenate(([0], np.cumsum(np.concatenate(counts)))) if counts else [0]
-    out = (
-        sp.csr_matrix(
-            (np.concatenate(kept_vals), np.concatenate(kept_cols), indptr), shape=(n_rows, n_cols)
-        )
-        if counts
-        else sp.csr_matrix((n_rows, n_cols), dtype=np.float32)
+    indptr = np.concatenate(([0], np.cumsum(np.concatenate(counts))))
+    out = sp.csr_matrix(
+        (np.concatenate(kept_vals), np.concatenate(kept_cols), indptr), shape=(n_rows, n_cols)
     )
     out.sort_indices()
     return out

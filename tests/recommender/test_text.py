@@ -78,6 +78,14 @@ def test_row_scores_are_the_exact_dot_products():
     np.testing.assert_allclose(model.row_scores(rows, terms, weights), full[rows], rtol=1e-6)
 
 
+def test_similarities_are_the_cosines_of_the_papers_rows():
+    model = TextModel(min_df=1, max_df=1.0).fit(_catalog(80) + [""])
+    rows, others = np.array([4, 4, 61, 80]), np.array([9, 0, 80, 61])  # 80 has no text
+    expected = (model.matrix[rows] @ model.matrix[others].T).toarray()
+    np.testing.assert_allclose(model.similarities(rows, others), expected, rtol=1e-5, atol=1e-7)
+    assert model.similarities(rows, np.array([80])).tolist() == [[0.0]] * 4
+
+
 def test_a_refit_keeps_the_vocabulary_and_the_rows_of_unchanged_papers(tmp_path):
     old_texts = _catalog(100)
     old = TextModel(min_df=1, max_df=1.0).fit(old_texts)
