@@ -3,7 +3,8 @@
 Owns the one place where event types and reading time become numbers: the
 (users x papers) confidence matrix every model trains on, the matrix of dismissals,
 and the id <-> index lookups. Rows are streamed into compact arrays (no per-row
-objects), then aggregated per (user, paper) with numpy.
+objects, :class:`EventLog`, which a training keeps for the next one), then aggregated per
+(user, paper) with numpy.
 """
 
 from __future__ import annotations
