@@ -98,6 +98,18 @@ def build_firefox_variant(out: Path) -> Path:
     return out
 
 
+def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
+    """Ask a child process to stop (SIGTERM), and kill it if it has not within ``grace``."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -174,13 +186,8 @@ class LiveServer:
             self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process:
+            stop_process(self.process)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import pytest
 from bidi import Bidi, ConnectProxy
 from conftest import ROUTES
 
-from tests.conftest import build_firefox_variant, free_port
+from tests.conftest import build_firefox_variant, free_port, stop_process
 
 pytestmark = pytest.mark.browser
 
@@ -132,12 +132,7 @@ class Firefox:
             if hasattr(self, "bidi"):
                 self.bidi.close()
         finally:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+            stop_process(self.process, grace=20)
             self.proxy.close()
 
 
