@@ -9,8 +9,11 @@ keep-alive connection:
   asked for before (a random sample of imported users, each with its own token), so the
   server computes every answer: the budgeted figure; also 1 client, to separate the cost of a
   request from contention; then again with 4 clients cycling through 200 users, where the
-  server answers repeated questions from its kept answers (``server/recommendations.py``);
+  server answers repeated questions from its kept bodies (``server/recommendations.py``);
 * ``GET /api/v1/papers/<id>/similar?n=10``: the same, over random samples of papers;
+* reference: ``GET /api/v1/papers/<id>`` from the same clients (a token check, one stored row
+  and its JSON), the least any authenticated route costs on this machine with the load
+  generator beside the server, to read the budgets against;
 * fold-in: for a user, take the top recommendation, ``POST`` an ``open`` of it, then ``GET``
   recommendations again and check that the paper is gone (the answer reflects the open); the
   figure is the POST + GET time; also for brand-new users (no history before the open).
@@ -46,21 +49,28 @@ def _ok_items(raw: bytes) -> bool:
     return isinstance(body.get("items"), list) and len(body["items"]) > 0
 
 
-def latency_run(server, jobs, clients, per_client, max_seconds) -> dict:
+def _ok_paper(raw: bytes) -> bool:
+    try:
+        return "id" in json.loads(raw)
+    except ValueError:
+        return False
+
+
+def latency_run(server, jobs, clients, per_client, max_seconds, check_body=_ok_items) -> dict:
     """Closed-loop run; adds the server's CPU time per request (less sensitive than latency
     to other load on a shared machine: the floor of p50 on an idle machine)."""
     cpu0 = server.cpu_seconds()
-    stats = _latency_run(server.port, jobs, clients, per_client, max_seconds)
+    stats = _latency_run(server.port, jobs, clients, per_client, max_seconds, check_body)
     cpu = server.cpu_seconds() - cpu0
     stats["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, stats["count"] + 3 * clients), 2)
     return stats
 
 
-def _latency_run(port, jobs, clients, per_client, max_seconds) -> dict:
+def _latency_run(port, jobs, clients, per_client, max_seconds, check_body) -> dict:
     lists = [
         [jobs[(c + clients * i) % len(jobs)] for i in range(per_client)] for c in range(clients)
     ]
-    run = common.closed_loop(port, lists, max_seconds=max_seconds, warmup=3, check_body=_ok_items)
+    run = common.closed_loop(port, lists, max_seconds=max_seconds, warmup=3, check_body=check_body)
     stats = common.summary(run["latencies"])
     stats["throughput_rps"] = round(run["requests"] / run["elapsed"], 1)
     stats["statuses"] = {str(k): v for k, v in run["statuses"].items()}
@@ -201,13 +211,18 @@ def main() -> None:
         for job in rec_jobs[:5] + sim_jobs[:5]:
             common.request(server.port, job[0], job[1], token=job[2])
 
-        def measure(what: str, jobs: list, clients: int, per_client: int) -> dict:
+        def measure(what: str, jobs: list, clients: int, per_client: int, **kw) -> dict:
             common.log(f"{what}, {clients} client(s) ...")
-            stats = latency_run(server, jobs, clients, per_client, args.max_seconds)
+            stats = latency_run(server, jobs, clients, per_client, args.max_seconds, **kw)
             common.log(f"  {stats}")
             return stats
 
         c, per = args.clients, args.requests
+        paper_jobs = [
+            ("GET", f"/api/v1/papers/{urllib.parse.quote(p, safe='')}", tokens[u], None)
+            for p, u in zip(papers, users * 2, strict=False)
+        ]
+        floor = measure("reference: one stored paper", paper_jobs, c, per, check_body=_ok_paper)
         rec1 = measure("recommendations, first answers", first_rec[0], 1, one)
         rec = measure("recommendations, first answers", first_rec[1], c, per)
         again = f"{len(users)} users again and again"
@@ -223,11 +238,17 @@ def main() -> None:
         common.log("fold-in ...")
         fold = fold_in(server.port, tokens, 40, new_tokens)
         result["server_memory_mib"] = server.memory()
+    result["reference_one_paper"] = {
+        "what": f"GET /api/v1/papers/<id> from the same {args.clients} clients: a token check, "
+        "one stored row and its JSON, the least any authenticated route costs here",
+        f"{args.clients}_clients": floor,
+    }
     result["recommendations"] = {
         f"{args.clients}_clients": rec,
         "1_client": rec1,
         f"{args.clients}_clients_repeated_users": rec_again,
         "budget": budgets(rec),
+        "budget_repeated_users": budgets(rec_again),
     }
     result["recommendations_since"] = {
         "since": args.since,
@@ -239,6 +260,7 @@ def main() -> None:
         "1_client": sim1,
         f"{args.clients}_clients_repeated_papers": sim_again,
         "budget": budgets(sim),
+        "budget_repeated_papers": budgets(sim_again),
     }
     result["fold_in"] = fold
     common.emit(result)

@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api, errors, security
     from .db import DB_FILENAME, Connections, close_db, open_database
     from .models import ModelHolder, ModelStore
-    from .recommendations import ModelAnswers, PopularPapers, RecentPapers
+    from .recommendations import ModelAnswers, PopularPapers, RecentPapers, ResponseBodies
     from .training import Trainer
     from .writer import EventWriter
 
@@ -62,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["nextpaper.popular"] = PopularPapers()
     app.extensions["nextpaper.recent"] = RecentPapers()
     app.extensions["nextpaper.answers"] = ModelAnswers()
+    app.extensions["nextpaper.bodies"] = ResponseBodies()
     app.extensions["nextpaper.writer"] = EventWriter(app.config["DATABASE"])
     app.extensions["nextpaper.connections"] = Connections(app.config["DATABASE"])
 

@@ -114,27 +114,43 @@ def _since_arg() -> str | None:
         raise ApiError("invalid_parameter", error.message) from None
 
 
+def _extension(name: str):
+    """One of the per-app objects ``create_app`` keeps in ``app.extensions``."""
+    return current_app.extensions[f"nextpaper.{name}"]
+
+
 def _models():
-    return current_app.extensions["nextpaper.models"].get()
+    return _extension("models").get()
 
 
 def _popular():
-    return current_app.extensions["nextpaper.popular"]
+    return _extension("popular")
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    """``body`` as :func:`flask.jsonify` writes it (compact, with the app's JSON settings)."""
+    return f"{current_app.json.dumps(body, separators=(',', ':'))}\n".encode()
+
+
+def _json_bytes(body: bytes):
+    return current_app.response_class(body, mimetype="application/json")
 
 
 def _recommendations_for(user_id: str):
     n = _int_arg("n", 20, 1, MAX_N)
     since = _since_arg()
-    return jsonify(
-        recommendations.recommend_for_user(
+    return _json_bytes(
+        recommendations.recommendations_body(
             get_db(),
             _models(),
             _popular(),
             user_id,
             n=n,
             since=since,
-            recent=current_app.extensions["nextpaper.recent"],
-            answers=current_app.extensions["nextpaper.answers"],
+            recent=_extension("recent"),
+            answers=_extension("answers"),
+            bodies=_extension("bodies"),
+            encode=_encode,
         )
     )
 
@@ -220,9 +236,17 @@ def _stored_paper(paper_id: str) -> dict[str, Any]:
 def similar(paper_id: str):
     paper = _stored_paper(paper_id)
     n = _int_arg("n", 10, 1, MAX_N)
-    answers = current_app.extensions["nextpaper.answers"]
-    return jsonify(
-        recommendations.similar_papers(get_db(), _models(), _popular(), paper, n=n, answers=answers)
+    return _json_bytes(
+        recommendations.similar_body(
+            get_db(),
+            _models(),
+            _popular(),
+            paper,
+            n=n,
+            answers=_extension("answers"),
+            bodies=_extension("bodies"),
+            encode=_encode,
+        )
     )
 
 

@@ -98,6 +98,20 @@ def _history_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_user_history ON events(user_id, seq, paper_id, type, dwell_ms)")
 
 
+@_migration("0004_catalog_version")
+def _catalog_version(db: sqlite_utils.Database) -> None:
+    # A number that moves on every change to a paper row, whichever process makes it: kept
+    # response bodies name the catalog they were rendered from (server/recommendations.py).
+    db.execute("CREATE TABLE catalog_version (version INTEGER NOT NULL)")
+    db.execute("INSERT INTO catalog_version (version) VALUES (0)")
+    for action in ("INSERT", "UPDATE", "DELETE"):
+        db.execute(
+            f"""CREATE TRIGGER papers_{action.lower()}_moves_catalog_version
+                AFTER {action} ON papers
+                BEGIN UPDATE catalog_version SET version = version + 1; END"""
+        )
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open the database with the settings every NextPaper process uses.
 

@@ -223,6 +223,12 @@ def catalog_mark(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
 
 
+def catalog_version(db: sqlite_utils.Database) -> int:
+    """A number that moves whenever any paper row is added, changed or removed (a trigger
+    keeps it, so writes from other processes count too)."""
+    return db.execute("SELECT version FROM catalog_version").fetchone()[0]
+
+
 def paper_ids_since(db: sqlite_utils.Database, since: str) -> list[str]:
     """Papers published on or after ``since`` (an ISO date), or first seen then when undated."""
     return [

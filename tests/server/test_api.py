@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from server import storage
+from server import recommendations, storage
 from server.models import ModelStore
-from server.recommendations import ModelAnswers
+from server.recommendations import ModelAnswers, ResponseBodies
 from server.training import train_and_publish
 from tests.conftest import synthetic_papers
 
@@ -460,11 +460,17 @@ def test_a_kept_answer_never_outlives_its_history_or_the_papers_it_names(
     train_and_publish(db, ModelStore(app.config["MODELS"]))
     first = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
     assert client.get("/api/v1/recommendations?n=5", headers=alice).get_json() == first
-    # the papers are read per request: a new title shows at once
-    top = first["items"][0]["paper"]["id"]
-    storage.upsert_papers(db, [{"paper_id": top, "title": "A better title"}])
+    # a kept body names the catalog it was read from: a new title shows at once, in both routes
+    similar = f"/api/v1/papers/{ids[0]}/similar?n=5"
+    kept_similar = client.get(similar, headers=alice).get_json()
+    assert client.get(similar, headers=alice).get_json() == kept_similar
+    top, top_similar = first["items"][0]["paper"]["id"], kept_similar["items"][0]["paper"]["id"]
+    renamed = {top: "A better title", top_similar: "Another better title"}
+    storage.upsert_papers(db, [{"paper_id": p, "title": t} for p, t in renamed.items()])
     again = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
-    assert again["items"][0]["paper"]["title"] == "A better title"
+    assert again["items"][0]["paper"]["title"] == renamed[top]
+    again_similar = client.get(similar, headers=alice).get_json()
+    assert again_similar["items"][0]["paper"]["title"] == renamed[top_similar]
     # another event, and a deleted history, each give a new answer
     post(client, alice, [event("a-top", {"id": top})])
     after_open = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
@@ -474,8 +480,53 @@ def test_a_kept_answer_never_outlives_its_history_or_the_papers_it_names(
     assert {r["type"] for item in cold["items"] for r in item["reasons"]} <= {"popular", "fresh"}
 
 
+def test_a_repeated_question_is_answered_from_the_kept_body(
+    client, make_user, db, app, monkeypatch
+):
+    ids = catalog(db, 16)
+    alice, bob = make_user("alice"), make_user("bob")
+    post(client, bob, [event(f"b{i}", {"id": ids[i]}) for i in range(0, 16, 2)])
+    post(client, alice, [event("a0", {"id": ids[0]})])
+    train_and_publish(db, ModelStore(app.config["MODELS"]))
+    renders = []
+    real_items = recommendations._items
+    monkeypatch.setattr(recommendations, "_items", lambda *a: renders.append(1) or real_items(*a))
+    paths = [
+        "/api/v1/recommendations?n=5",
+        "/api/v1/recommendations?n=6",
+        f"/api/v1/papers/{ids[2]}/similar",
+    ]
+    first = [client.get(path, headers=alice) for path in paths]
+    again = [client.get(path, headers=alice) for path in paths]
+    assert len(renders) == 3
+    assert [r.data for r in again] == [r.data for r in first]
+    assert all(r.mimetype == "application/json" and r.get_json()["items"] for r in again)
+    # the encoding is jsonify's
+    assert first[0].data == app.json.response(first[0].get_json()).data
+
+
+def test_kept_bodies_are_bounded_by_their_bytes(monkeypatch):
+    monkeypatch.setattr(ResponseBodies, "LIMIT", 10)
+    bodies, calls = ResponseBodies(), []
+
+    def render(name, size):
+        return lambda: calls.append(name) or name.encode() * size
+
+    assert bodies.get("a", render("a", 4)) == b"aaaa"
+    bodies.get("b", render("b", 4))
+    bodies.get("a", render("a", 4))  # kept; "a" is now the most recently used
+    bodies.get("c", render("c", 4))  # 12 bytes: "b" goes
+    bodies.get("a", render("a", 4))
+    bodies.get("b", render("b", 4))
+    assert bodies.get("big", render("big", 20)) == b"big" * 20  # over the limit: not kept ...
+    bodies.get("big", render("big", 20))
+    bodies.get("a", render("a", 4))  # ... and nothing was evicted for it
+    bodies.get("b", render("b", 4))
+    assert calls == ["a", "b", "c", "b", "big", "big"]
+
+
 def test_model_answers_are_computed_once_per_key_and_the_oldest_go_first(monkeypatch):
-    monkeypatch.setattr(ModelAnswers, "SIZE", 2)
+    monkeypatch.setattr(ModelAnswers, "LIMIT", 2)
     answers, calls = ModelAnswers(), []
 
     def compute(name):

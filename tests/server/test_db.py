@@ -17,7 +17,12 @@ def test_migrates_an_empty_database(tmp_path):
     db.close()
     again = open_database(tmp_path / "new.db")  # second run applies nothing and keeps data
     applied = again.execute("SELECT name FROM _sqlite_migrations").fetchall()
-    assert [row[0] for row in applied] == ["0001_initial", "0002_wal", "0003_history_index"]
+    assert [row[0] for row in applied] == [
+        "0001_initial",
+        "0002_wal",
+        "0003_history_index",
+        "0004_catalog_version",
+    ]
     again.close()
 
 

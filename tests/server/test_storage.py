@@ -46,3 +46,32 @@ def test_a_failed_write_transaction_leaves_nothing_behind(tmp_path):
     assert storage.count_papers(db) == 0
     assert not db.conn.in_transaction
     db.close()
+
+
+def test_the_catalog_version_moves_on_every_paper_change_from_any_connection(tmp_path):
+    path = tmp_path / "nextpaper.db"
+    reader, other = open_database(path), connect(path)
+    versions = [storage.catalog_version(reader)]
+
+    def moved() -> bool:
+        versions.append(storage.catalog_version(reader))
+        return versions[-1] != versions[-2]
+
+    storage.upsert_papers(other, [{"paper_id": "seed:a", "title": "A"}])
+    assert moved()  # a new paper
+    storage.upsert_papers(other, [{"paper_id": "seed:a", "title": "A"}])
+    assert not moved()  # the same record again changes no row
+    storage.upsert_papers(other, [{"paper_id": "seed:a", "abstract": "Longer text"}])
+    assert moved()  # richer metadata
+    storage.create_user(other, "alice")
+    opened = {"event_id": "e1", "type": "open", "ts": "2026-11-20T10:00:00Z", "dwell_ms": None}
+    storage.record_events(
+        other, "alice", [{**opened, "paper_id": "seed:b"}], [{"paper_id": "seed:b", "title": "B"}]
+    )
+    assert moved()  # a paper first seen in an event
+    with storage.write_transaction(other):
+        other.execute("DELETE FROM papers WHERE paper_id = 'seed:a'")
+    assert moved()  # a paper removed
+    assert versions == sorted(versions)  # it only grows: an old key never comes back
+    reader.close()
+    other.close()
