@@ -103,8 +103,10 @@ def run_measured(cmd: list[str], *, env: dict | None = None, timeout: float = 36
 
 
 def time_and_rss(cmd: list[str], *, env: dict | None = None, timeout: float = 3600) -> dict:
-    """Like :func:`run_measured` but with the child's own peak RSS (``os.wait4``), exact even
-    when this process ran other children before."""
+    """Like :func:`run_measured` but with the child's own peak RSS: its ``VmHWM``, read every
+    50 ms until it exits. (``ru_maxrss`` from ``os.wait4`` is no good: Linux carries the
+    spawning process's peak RSS into the child's at ``exec``, so a benchmark that had grown
+    before starting the child reported its own size.)"""
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -128,7 +130,12 @@ def time_and_rss(cmd: list[str], *, env: dict | None = None, timeout: float = 36
     ]
     for t in threads:
         t.start()
+    peak_mib = 0.0
     while True:
+        try:
+            peak_mib = max(peak_mib, proc_status(proc.pid).get("VmHWM", 0.0))
+        except OSError:  # gone between two looks
+            pass
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
@@ -147,7 +154,7 @@ def time_and_rss(cmd: list[str], *, env: dict | None = None, timeout: float = 36
         raise RuntimeError(f"{' '.join(cmd[-3:])} failed ({proc.returncode}): {err[-2000:]}")
     return {
         "seconds": round(seconds, 3),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_mib,
         "user_cpu_seconds": round(usage.ru_utime, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "stdout_tail": out.strip().splitlines()[-3:],
