@@ -17,7 +17,7 @@ from .db import get_db
 from .errors import ApiError
 from .ids import InvalidPaper, normalize_id
 from .openapi import openapi_document
-from .validation import Invalid, clean_date, clean_event
+from .validation import Invalid, clean_date, clean_event_row
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -184,14 +184,15 @@ def post_events():
     duplicates = 0
     for index, raw in enumerate(raw_events):
         try:
-            event, paper = clean_event(raw)
+            event, paper = clean_event_row(raw)  # rows as the writer stores them
         except Invalid as error:
             rejected.append({"index": index, "code": error.code, "message": error.message})
             continue
-        if event["event_id"] in seen_ids:
+        event_id = event[0]
+        if event_id in seen_ids:
             duplicates += 1
             continue
-        seen_ids.add(event["event_id"])
+        seen_ids.add(event_id)
         events.append(event)
         papers.append(paper)
     if rejected and not events and not duplicates:

@@ -154,24 +154,33 @@ WHERE (length(coalesce(excluded.title, '')) > 0 AND excluded.title IS NOT papers
 """
 
 
-def _paper_row(paper: dict[str, Any], first_seen: str) -> tuple:
+# json.dumps with an option builds a new encoder on every call; this one is built once.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def paper_row(paper: dict[str, Any]) -> tuple:
+    """A paper dict → its row for :func:`record_event_rows`: ``(paper_id, title, abstract,
+    authors as JSON, url, doi, arxiv_id, published)``, with empty values as None."""
     authors = paper.get("authors")
     return (
         paper["paper_id"],
         paper.get("title") or None,
         paper.get("abstract") or None,
-        json.dumps(authors, ensure_ascii=False) if authors else None,
+        _to_json(authors) if authors else None,
         paper.get("url") or None,
         paper.get("doi") or None,
         paper.get("arxiv_id") or None,
         paper.get("published") or None,
-        first_seen,
     )
 
 
-def _upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -> None:
+def _upsert_paper_rows(db: sqlite_utils.Database, rows: Iterable[tuple]) -> None:
     first_seen = now_iso()
-    db.conn.executemany(_UPSERT_PAPER, (_paper_row(p, first_seen) for p in papers))
+    db.conn.executemany(_UPSERT_PAPER, [(*row, first_seen) for row in rows])
+
+
+def _upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -> None:
+    _upsert_paper_rows(db, (paper_row(p) for p in papers))
 
 
 def upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -> None:
@@ -299,19 +308,24 @@ def iter_catalog(db: sqlite_utils.Database) -> Iterator[tuple[str, str, str, str
 # --- events -----------------------------------------------------------------------------------
 
 
-def _insert_events(
-    db: sqlite_utils.Database, events: Iterable[dict[str, Any]], user_id: str | None = None
-) -> int:
-    """INSERT OR IGNORE events (each with ``user_id`` unless one is given for all); return how
-    many were new."""
+_INSERT_EVENT = """INSERT OR IGNORE INTO events
+    (user_id, event_id, type, ts, paper_id, dwell_ms, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"""
+
+
+def event_row(event: dict[str, Any]) -> tuple:
+    """An event dict → its row for :func:`record_event_rows`: ``(event_id, type, ts, paper_id,
+    dwell_ms)``."""
+    return (event["event_id"], event["type"], event["ts"], event["paper_id"], event["dwell_ms"])
+
+
+def _insert_events(db: sqlite_utils.Database, events: Iterable[dict[str, Any]]) -> int:
+    """INSERT OR IGNORE events, each with its ``user_id``; return how many were new."""
     received_at = now_iso()
     cursor = db.conn.executemany(
-        """INSERT OR IGNORE INTO events
-           (user_id, event_id, type, ts, paper_id, dwell_ms, received_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        _INSERT_EVENT,
         [
             (
-                user_id or e["user_id"],
+                e["user_id"],
                 e["event_id"],
                 e["type"],
                 e["ts"],
@@ -322,6 +336,13 @@ def _insert_events(
             for e in events
         ],
     )
+    return cursor.rowcount
+
+
+def _insert_event_rows(db: sqlite_utils.Database, user_id: str, rows: Iterable[tuple]) -> int:
+    """INSERT OR IGNORE one user's event rows; return how many were new."""
+    received_at = now_iso()
+    cursor = db.conn.executemany(_INSERT_EVENT, [(user_id, *row, received_at) for row in rows])
     return cursor.rowcount
 
 
@@ -337,9 +358,22 @@ def record_events(
     Events already stored (same user and ``event_id``) are skipped. Returns how many were new;
     when this returns, the new events are on disk.
     """
+    return record_event_rows(
+        db, user_id, [event_row(e) for e in events], [paper_row(p) for p in papers]
+    )
+
+
+def record_event_rows(
+    db: sqlite_utils.Database,
+    user_id: str,
+    events: Sequence[tuple],
+    papers: Iterable[tuple],
+) -> int:
+    """:func:`record_events` for rows (:func:`event_row`, :func:`paper_row`), as the API's
+    validation makes them: what the event writer stores, without a dict per event."""
     with write_transaction(db):
-        _upsert_papers(db, papers)
-        return _insert_events(db, events, user_id)
+        _upsert_paper_rows(db, papers)
+        return _insert_event_rows(db, user_id, events)
 
 
 def import_events(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> int:

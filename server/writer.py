@@ -29,7 +29,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from . import storage
 from .db import connect
@@ -46,8 +45,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class _Job:
     user_id: str
-    events: list[dict[str, Any]]
-    papers: list[dict[str, Any]]
+    events: list[tuple]
+    papers: list[tuple]
     accepted: int = 0
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -65,13 +64,13 @@ class EventWriter:
     def record(
         self,
         user_id: str,
-        events: list[dict[str, Any]],
-        papers: list[dict[str, Any]],
+        events: list[tuple],
+        papers: list[tuple],
         timeout: float = 60.0,
     ) -> int:
-        """Store a user's validated events durably; return how many were new.
+        """Store a user's validated event and paper rows durably; return how many were new.
 
-        Same contract as :func:`server.storage.record_events`; raises what it raised, or
+        Same contract as :func:`server.storage.record_event_rows`; raises what it raised, or
         ``TimeoutError`` when the write did not finish in ``timeout`` seconds.
         """
         job = _Job(user_id, events, papers)
@@ -121,14 +120,16 @@ class EventWriter:
     def _write(db, jobs: list[_Job], known: _KnownPapers | None = None) -> None:
         if known is None:  # a writer that remembers nothing: every record is written
             known = _KnownPapers()
-        written: dict[str, dict[str, Any]] = {}  # papers stored by this transaction's batches
+        written: dict[str, tuple] = {}  # paper rows stored by this transaction's batches
         try:
             with storage.write_transaction(db):
                 known.check(db)
                 for job in jobs:
                     papers, stored = known.unseen(job.papers, written)
                     try:  # each batch in its own savepoint: a failure undoes that batch only
-                        job.accepted = storage.record_events(db, job.user_id, job.events, papers)
+                        job.accepted = storage.record_event_rows(
+                            db, job.user_id, job.events, papers
+                        )
                     except sqlite3.Error as error:
                         job.error = error
                     else:
@@ -152,10 +153,8 @@ class _KnownPapers:
     data_version`` moves on any such commit, and then everything is forgotten.
     """
 
-    _MISSING: Any = object()
-
     def __init__(self) -> None:
-        self._papers: dict[str, dict[str, Any]] = {}
+        self._papers: dict[str, tuple] = {}
         self._version: int | None = None
 
     def check(self, db) -> None:
@@ -166,26 +165,28 @@ class _KnownPapers:
             self._version = version
 
     def unseen(
-        self, papers: list[dict[str, Any]], written: dict[str, dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        """The records to write (in order), and the last one per id after writing them."""
-        missing = self._MISSING
-        out: list[dict[str, Any]] = []
-        stored: dict[str, dict[str, Any]] = {}
+        self, papers: list[tuple], written: dict[str, tuple]
+    ) -> tuple[list[tuple], dict[str, tuple]]:
+        """The rows to write (in order), and the last one per id after writing them.
+
+        ``papers`` are :func:`server.storage.paper_row` rows (the id first); so are the values
+        of ``written``, the rows this transaction's earlier batches stored.
+        """
+        known = self._papers
+        out: list[tuple] = []
+        stored: dict[str, tuple] = {}
         for paper in papers:
-            paper_id = paper["paper_id"]
-            last = stored.get(paper_id, missing)
-            if last is missing:
-                last = written.get(paper_id, missing)
-                if last is missing:
-                    last = self._papers.get(paper_id, missing)
+            paper_id = paper[0]
+            last = stored.get(paper_id)
+            if last is None:
+                last = written.get(paper_id) or known.get(paper_id)
             if last != paper:
                 out.append(paper)
                 stored[paper_id] = paper
         return out, stored
 
-    def remember(self, written: dict[str, dict[str, Any]]) -> None:
-        """Records now committed by this writer (a long one only replaces what was known)."""
+    def remember(self, written: dict[str, tuple]) -> None:
+        """Rows now committed by this writer (a long one only replaces what was known)."""
         papers = self._papers
         for paper_id, paper in written.items():
             papers.pop(paper_id, None)  # re-inserted last: the oldest are forgotten first
@@ -195,9 +196,8 @@ class _KnownPapers:
             del papers[next(iter(papers))]
 
 
-def _text_length(paper: dict[str, Any]) -> int:
-    length = sum(len(value) for value in paper.values() if isinstance(value, str))
-    return length + sum(len(name) for name in paper.get("authors") or ())
+def _text_length(paper: tuple) -> int:
+    return sum(len(value) for value in paper if value is not None)
 
 
 class _Checkpointer(threading.Thread):

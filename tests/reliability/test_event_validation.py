@@ -192,6 +192,26 @@ def test_clean_event_raises_only_invalid_and_accepted_events_round_trip(raw):
                 assert cleaned_paper[name] == raw["paper"][name]  # text is kept verbatim
 
 
+@SETTINGS
+@given(raw=events)
+def test_the_row_check_answers_as_the_dict_check(raw):
+    """The API checks events straight into storage's rows (``clean_event_row``): the same
+    refusals with the same messages, and for accepted events the rows of ``clean_event``'s
+    dicts."""
+    from server.validation import clean_event_row
+
+    try:
+        event, paper = clean_event(raw)
+        expected = storage.event_row(event), storage.paper_row(paper)
+    except Invalid as error:
+        expected = (error.code, error.message)
+    try:
+        answer = clean_event_row(raw)
+    except Invalid as error:
+        answer = (error.code, error.message)
+    assert answer == expected
+
+
 @pytest.fixture(scope="module")
 def module_db(tmp_path_factory):
     database = open_database(tmp_path_factory.mktemp("prop") / "nextpaper.db")

@@ -10,7 +10,8 @@ from server.db import open_database
 from server.writer import IDLE_SECONDS, EventWriter
 
 
-def events_for(thread: int, count: int) -> tuple[list[dict], list[dict]]:
+def events_for(thread: int, count: int) -> tuple[list[tuple], list[tuple]]:
+    """Event and paper rows, as the API hands them to the writer."""
     events = [
         {
             "event_id": f"t{thread}-{i}",
@@ -21,7 +22,12 @@ def events_for(thread: int, count: int) -> tuple[list[dict], list[dict]]:
         }
         for i in range(count)
     ]
-    return events, [{"paper_id": f"seed:p{i}", "title": f"Paper {i}"} for i in range(count)]
+    papers = [{"paper_id": f"seed:p{i}", "title": f"Paper {i}"} for i in range(count)]
+    return rows(events, papers)
+
+
+def rows(events: list[dict], papers: list[dict]) -> tuple[list[tuple], list[tuple]]:
+    return [storage.event_row(e) for e in events], [storage.paper_row(p) for p in papers]
 
 
 def test_concurrent_batches_are_all_stored_once(tmp_path):
@@ -105,7 +111,7 @@ def test_the_log_is_copied_back_off_the_write_path(tmp_path):
 def _job(user: str, events: list[dict], papers: list[dict]):
     from server.writer import _Job
 
-    return _Job(user, events, papers)
+    return _Job(user, *rows(events, papers))
 
 
 def test_a_paper_record_is_written_again_after_another_connection_changed_it(tmp_path):
@@ -149,7 +155,7 @@ def test_papers_of_a_failed_batch_are_not_taken_as_stored(tmp_path):
     """A batch rolled back to its savepoint stored no paper: a later batch in the same commit
     that names the same paper still writes it (or its event would point nowhere)."""
     from server.db import connect
-    from server.writer import _KnownPapers
+    from server.writer import _Job, _KnownPapers
 
     path = tmp_path / "nextpaper.db"
     db = open_database(path)
@@ -157,9 +163,9 @@ def test_papers_of_a_failed_batch_are_not_taken_as_stored(tmp_path):
     writer_db = connect(path)
     known = _KnownPapers()
     events, papers = events_for(0, 3)
-    bad = _job("nobody", events, papers)  # no such user: foreign key fails
-    good = _job("alice", [dict(e, event_id="g" + e["event_id"]) for e in events], papers)
-    again = _job("alice", [dict(e, event_id="a" + e["event_id"]) for e in events], papers)
+    bad = _Job("nobody", events, papers)  # no such user: foreign key fails
+    good = _Job("alice", [("g" + e[0], *e[1:]) for e in events], papers)
+    again = _Job("alice", [("a" + e[0], *e[1:]) for e in events], papers)
     EventWriter._write(writer_db, [bad, good, again], known)
     assert bad.error is not None
     assert (good.error, good.accepted, again.error, again.accepted) == (None, 3, None, 3)
@@ -176,10 +182,12 @@ def test_a_long_record_is_not_remembered_and_replaces_what_was():
     from server.writer import MAX_KNOWN_CHARS, _KnownPapers
 
     known = _KnownPapers()
-    short = {"paper_id": "seed:p0", "title": "Short"}
-    long = {"paper_id": "seed:p0", "title": "Long", "abstract": "x" * MAX_KNOWN_CHARS}
+    short = storage.paper_row({"paper_id": "seed:p0", "title": "Short"})
+    long = storage.paper_row(
+        {"paper_id": "seed:p0", "title": "Long", "abstract": "x" * MAX_KNOWN_CHARS}
+    )
     known.remember({"seed:p0": short})
-    assert known.unseen([dict(short)], {}) == ([], {})
+    assert known.unseen([tuple(list(short))], {}) == ([], {})
     known.remember({"seed:p0": long})
-    assert known.unseen([dict(short)], {}) == ([short], {"seed:p0": short})
-    assert known.unseen([dict(long)], {}) == ([long], {"seed:p0": long})
+    assert known.unseen([tuple(list(short))], {}) == ([short], {"seed:p0": short})
+    assert known.unseen([tuple(list(long))], {}) == ([long], {"seed:p0": long})
