@@ -155,7 +155,7 @@ WHERE (length(coalesce(excluded.title, '')) > 0 AND excluded.title IS NOT papers
 
 
 # json.dumps with an option builds a new encoder on every call; this one is built once.
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
+authors_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def paper_row(paper: dict[str, Any]) -> tuple:
@@ -166,7 +166,7 @@ def paper_row(paper: dict[str, Any]) -> tuple:
         paper["paper_id"],
         paper.get("title") or None,
         paper.get("abstract") or None,
-        _to_json(authors) if authors else None,
+        authors_json(authors) if authors else None,
         paper.get("url") or None,
         paper.get("doi") or None,
         paper.get("arxiv_id") or None,

@@ -1,21 +1,21 @@
 """Checking papers and events from outside (HTTP bodies, import files) before they are stored.
 
-Each check either returns a clean dict in storage's shape or raises :class:`Invalid` with a
-stable ``code`` and a message for people. Text fields are kept verbatim: hostile-looking text
-is data, and it is the reader's job to display it as text.
+Each check either returns clean values in storage's shape (dicts, or the rows the event writer
+stores) or raises :class:`Invalid` with a stable ``code`` and a message for people. Text fields
+are kept verbatim: hostile-looking text is data, and it is the reader's job to display it as
+text.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .ids import InvalidPaper, identify
-from .storage import EVENT_TYPES
+from .storage import EVENT_TYPES, authors_json
 
 MAX_EVENT_ID_LENGTH = 200
 MAX_DWELL_MS = 7 * 24 * 3600 * 1000  # a week: anything longer is a clock bug, not reading
@@ -141,7 +141,11 @@ def _paper_fields(raw: Any) -> tuple:
 
 def clean_paper(raw: Any) -> dict[str, Any]:
     """A paper object (DESIGN.md) → storage's paper dict with a canonical ``paper_id``."""
-    paper_id, title, abstract, authors, url, doi, arxiv_id, published = _paper_fields(raw)
+    return _paper_dict(_paper_fields(raw))
+
+
+def _paper_dict(fields: tuple) -> dict[str, Any]:
+    paper_id, title, abstract, authors, url, doi, arxiv_id, published = fields
     return {
         "paper_id": paper_id,
         "title": title,
@@ -218,40 +222,10 @@ def clean_dwell(value: Any) -> int | None:
     return value
 
 
-def clean_event(raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One event of ``POST /api/v1/events`` → ``(event, paper)`` in storage's shape."""
-    if not isinstance(raw, dict):
-        raise Invalid("invalid_event", "each event must be an object")
-    event_id = raw.get("id")
-    if not isinstance(event_id, str) or not event_id.strip():
-        raise Invalid("invalid_event_id", "id must be a non-empty string")
-    if len(event_id) > MAX_EVENT_ID_LENGTH:
-        raise Invalid("invalid_event_id", f"id is longer than {MAX_EVENT_ID_LENGTH} characters")
-    _check_unicode(event_id, "invalid_event_id", "id")
-    event_type = raw.get("type")
-    if event_type not in EVENT_TYPES:
-        raise Invalid("invalid_type", f"type must be one of {', '.join(EVENT_TYPES)}")
-    if "paper" not in raw:
-        raise Invalid("invalid_paper", "paper is required")
-    paper = clean_paper(raw["paper"])
-    event = {
-        "event_id": event_id,
-        "type": event_type,
-        "ts": clean_timestamp(raw.get("ts")),
-        "paper_id": paper["paper_id"],
-        "dwell_ms": clean_dwell(raw.get("dwell_ms")),
-    }
-    return event, paper
-
-
-# json.dumps with an option builds a new encoder on every call; this one is built once.
-_authors_json = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def clean_event_row(raw: Any) -> tuple[tuple, tuple]:
-    """:func:`clean_event` in storage's row shape, without the dicts in between:
-    ``(storage.event_row(event), storage.paper_row(paper))`` for ``(event, paper)`` of
-    :func:`clean_event`, with the same checks in the same order."""
+def _event_fields(raw: Any) -> tuple[str, str, str, int | None, tuple]:
+    """One event's checked fields: ``(event_id, type, ts, dwell_ms, paper fields)``, the paper
+    fields as :func:`_paper_fields` gives them. The checks run in this order, so a bad event
+    is named by its first problem."""
     if not isinstance(raw, dict):
         raise Invalid("invalid_event", "each event must be an object")
     get = raw.get
@@ -267,16 +241,37 @@ def clean_event_row(raw: Any) -> tuple[tuple, tuple]:
         raise Invalid("invalid_type", f"type must be one of {', '.join(EVENT_TYPES)}")
     if "paper" not in raw:
         raise Invalid("invalid_paper", "paper is required")
-    paper_id, title, abstract, authors, url, doi, arxiv_id, published = _paper_fields(raw["paper"])
+    paper = _paper_fields(raw["paper"])
     ts = clean_timestamp(get("ts"))
     dwell_ms = get("dwell_ms")
     if dwell_ms is not None:
         dwell_ms = clean_dwell(dwell_ms)
+    return event_id, event_type, ts, dwell_ms, paper
+
+
+def clean_event(raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One event of ``POST /api/v1/events`` → ``(event, paper)`` dicts in storage's shape."""
+    event_id, event_type, ts, dwell_ms, paper = _event_fields(raw)
+    event = {
+        "event_id": event_id,
+        "type": event_type,
+        "ts": ts,
+        "paper_id": paper[0],
+        "dwell_ms": dwell_ms,
+    }
+    return event, _paper_dict(paper)
+
+
+def clean_event_row(raw: Any) -> tuple[tuple, tuple]:
+    """:func:`clean_event` as the rows the event writer stores, without dicts in between:
+    ``(storage.event_row(event), storage.paper_row(paper))``."""
+    event_id, event_type, ts, dwell_ms, paper = _event_fields(raw)
+    paper_id, title, abstract, authors, url, doi, arxiv_id, published = paper
     return (event_id, event_type, ts, paper_id, dwell_ms), (
         paper_id,
         title or None,
         abstract or None,
-        _authors_json(authors) if authors else None,
+        authors_json(authors) if authors else None,
         url,
         doi or None,
         arxiv_id or None,
