@@ -58,7 +58,7 @@ def login_required(view):
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         g.caller = caller
-        current_app.extensions["nextpaper.rate_limiter"].check(token)
+        _extension("rate_limiter").check(token)
         return view(*args, **kwargs)
 
     return wrapped
@@ -201,7 +201,7 @@ def post_events():
         shown = "; ".join(f"event {r['index']}: {r['message']}" for r in rejected[:5])
         more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
         raise ApiError(rejected[0]["code"], f"No event could be stored. {shown}{more}", 400)
-    writer = current_app.extensions["nextpaper.writer"]
+    writer = _extension("writer")
     accepted = writer.record(g.caller.user_id, events, papers) if events else 0
     duplicates += len(events) - accepted
     return jsonify({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})
@@ -277,7 +277,7 @@ def history():
 @login_required
 def delete_history():
     deleted = storage.delete_history(get_db(), g.caller.user_id)
-    training.forget_erased(current_app.extensions["nextpaper.models"].store)
+    training.forget_erased(_extension("models").store)
     return jsonify({"deleted": deleted})
 
 
@@ -290,6 +290,6 @@ def export():
 @bp.post("/admin/train")
 @admin_required
 def admin_train():
-    status = current_app.extensions["nextpaper.trainer"].start()
+    status = _extension("trainer").start()
     loaded = _models()
     return jsonify({**status, "model": loaded.summary() if loaded else None}), 202
