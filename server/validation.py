@@ -106,6 +106,9 @@ def _identity(raw: dict) -> tuple[str, str | None]:
     return _identify_cached(*key)
 
 
+_TEXT_FIELDS = ("title", "abstract", "doi", "arxiv_id")  # optional strings, kept verbatim
+
+
 def _paper_fields(raw: Any) -> tuple:
     """A paper object's checked fields, verbatim but for the id and url:
     ``(paper_id, title, abstract, authors, url, doi, arxiv_id, published)``."""
@@ -121,18 +124,9 @@ def _paper_fields(raw: Any) -> tuple:
             raise Invalid("invalid_paper", f"paper.authors has more than {MAX_AUTHORS} names")
         for name in authors:
             _check_unicode(name, "invalid_paper", "paper.authors")
-    title = get("title")
-    if title is not None:
-        title = _optional_text(raw, "title")
-    abstract = get("abstract")
-    if abstract is not None:
-        abstract = _optional_text(raw, "abstract")
-    doi = get("doi")
-    if doi is not None:
-        doi = _optional_text(raw, "doi")
-    arxiv_id = get("arxiv_id")
-    if arxiv_id is not None:
-        arxiv_id = _optional_text(raw, "arxiv_id")
+    title, abstract, doi, arxiv_id = [
+        None if get(name) is None else _optional_text(raw, name) for name in _TEXT_FIELDS
+    ]
     published = get("published")
     if published is not None:
         published = clean_date(published)
