@@ -224,11 +224,14 @@ def recommend_for_user(
     recent: RecentPapers | None = None,
     answers: ModelAnswers | None = None,
     history: list[tuple[str, str, int | None]] | None = None,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET /api/v1/recommendations`` for ``user_id`` (``history``: the user's
-    :func:`~server.storage.user_history`, when the caller has read it already)."""
+    :func:`~server.storage.user_history`, and ``digest`` its :func:`history_digest`, when the
+    caller has them already)."""
     if history is None:
         history = storage.user_history(db, user_id)
+        digest = None
     seen = {paper_id for paper_id, _, _ in history}
     filtered = (recent or RecentPapers()).get(db, since) if since else None
     candidates = filtered[2] if filtered else None
@@ -239,7 +242,8 @@ def recommend_for_user(
             recs = loaded.model.recommend(history, n=n, candidates=candidates)
             return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs if r.paper_id not in seen]
 
-        key = ("for_user", loaded.version, n, filtered and filtered[:2], history_digest(history))
+        digest = digest or history_digest(history)
+        key = ("for_user", loaded.version, n, filtered and filtered[:2], digest)
         picked = _picked((answers or ModelAnswers()).get(key, ask))
     _fill(db, popular, picked, n, exclude=seen, since=since)
     return {
@@ -294,12 +298,13 @@ def recommendations_body(
 ) -> bytes:
     """:func:`recommend_for_user`, encoded, or the body kept for the same question and data."""
     history = storage.user_history(db, user_id)
+    digest = history_digest(history)
     key = (
         "for_user",
         loaded.version if loaded else None,
         n,
         since,
-        history_digest(history),
+        digest,
         storage.catalog_version(db),
         popular.generation,
     )
@@ -316,6 +321,7 @@ def recommendations_body(
                 recent=recent,
                 answers=answers,
                 history=history,
+                digest=digest,
             )
         ),
     )
