@@ -321,22 +321,8 @@ def event_row(event: dict[str, Any]) -> tuple:
 def _insert_events(db: sqlite_utils.Database, events: Iterable[dict[str, Any]]) -> int:
     """INSERT OR IGNORE events, each with its ``user_id``; return how many were new."""
     received_at = now_iso()
-    cursor = db.conn.executemany(
-        _INSERT_EVENT,
-        [
-            (
-                e["user_id"],
-                e["event_id"],
-                e["type"],
-                e["ts"],
-                e["paper_id"],
-                e["dwell_ms"],
-                received_at,
-            )
-            for e in events
-        ],
-    )
-    return cursor.rowcount
+    rows = [(e["user_id"], *event_row(e), received_at) for e in events]
+    return db.conn.executemany(_INSERT_EVENT, rows).rowcount
 
 
 def _insert_event_rows(db: sqlite_utils.Database, user_id: str, rows: Iterable[tuple]) -> int:
