@@ -7,7 +7,10 @@ tuples back; no Flask here, so the CLI, the trainer and the API share it.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -50,6 +53,45 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
+
+
+MAX_ROWS_PER_STATEMENT = 500
+
+
+def _insert_values(db: sqlite_utils.Database, statement: str, rows: Sequence[tuple]) -> int:
+    """Run an ``INSERT ... VALUES (?, ...) ...`` statement for every row; return the rows changed.
+
+    The rows go in as few statements as can be: one multi-row ``VALUES`` per chunk of at most
+    :data:`MAX_ROWS_PER_STATEMENT` rows and SQLite's limit on parameters, where
+    ``executemany`` steps the statement once per row. The sqlite3 module holds no GIL while
+    SQLite runs a step but takes it back after each one: stepping row by row, the event writer
+    queued behind the request threads once per row. It is atomic: if a row fails, no row of
+    the call stays written.
+    """
+    if not rows:
+        return 0
+    limit = db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per = max(1, min(MAX_ROWS_PER_STATEMENT, limit // len(rows[0])))
+    if len(rows) <= per:  # one statement, which SQLite undoes by itself when it fails
+        return _insert_chunk(db, statement, rows)
+    with write_transaction(db):  # several, undone together
+        return sum(
+            _insert_chunk(db, statement, rows[start : start + per])
+            for start in range(0, len(rows), per)
+        )
+
+
+def _insert_chunk(db: sqlite_utils.Database, statement: str, rows: Sequence[tuple]) -> int:
+    params = list(itertools.chain.from_iterable(rows))
+    return db.conn.execute(_many_rows(statement, len(rows)), params).rowcount
+
+
+@functools.lru_cache(maxsize=1024)
+def _many_rows(statement: str, count: int) -> str:
+    """``statement`` with its one ``VALUES (...)`` row repeated ``count`` times."""
+    head, _, rest = statement.partition("VALUES (")
+    row, _, tail = rest.partition(")")
+    return f"{head}VALUES {', '.join([f'({row})'] * count)}{tail}"
 
 
 PAPER_FIELDS = ("title", "abstract", "authors", "url", "doi", "arxiv_id", "published")
@@ -176,7 +218,7 @@ def paper_row(paper: dict[str, Any]) -> tuple:
 
 def _upsert_paper_rows(db: sqlite_utils.Database, rows: Iterable[tuple]) -> None:
     first_seen = now_iso()
-    db.conn.executemany(_UPSERT_PAPER, [(*row, first_seen) for row in rows])
+    _insert_values(db, _UPSERT_PAPER, [(*row, first_seen) for row in rows])
 
 
 def _upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -> None:
@@ -322,14 +364,13 @@ def _insert_events(db: sqlite_utils.Database, events: Iterable[dict[str, Any]]) 
     """INSERT OR IGNORE events, each with its ``user_id``; return how many were new."""
     received_at = now_iso()
     rows = [(e["user_id"], *event_row(e), received_at) for e in events]
-    return db.conn.executemany(_INSERT_EVENT, rows).rowcount
+    return _insert_values(db, _INSERT_EVENT, rows)
 
 
-def _insert_event_rows(db: sqlite_utils.Database, user_id: str, rows: Iterable[tuple]) -> int:
+def _insert_event_rows(db: sqlite_utils.Database, user_id: str, rows: Sequence[tuple]) -> int:
     """INSERT OR IGNORE one user's event rows; return how many were new."""
     received_at = now_iso()
-    cursor = db.conn.executemany(_INSERT_EVENT, [(user_id, *row, received_at) for row in rows])
-    return cursor.rowcount
+    return _insert_values(db, _INSERT_EVENT, [(user_id, *row, received_at) for row in rows])
 
 
 def record_events(
@@ -356,7 +397,16 @@ def record_event_rows(
     papers: Iterable[tuple],
 ) -> int:
     """:func:`record_events` for rows (:func:`event_row`, :func:`paper_row`), as the API's
-    validation makes them: what the event writer stores, without a dict per event."""
+    validation makes them: what the event writer stores, without a dict per event.
+
+    Inside a transaction it is atomic on its own: if it raises, nothing of it stays written and
+    the transaction goes on (the event writer's other batches are kept).
+    """
+    papers = list(papers)
+    if not papers and db.conn.in_transaction:
+        # the events alone are atomic (_insert_values): no savepoint, which would cost the
+        # event writer two more statements per batch
+        return _insert_event_rows(db, user_id, events)
     with write_transaction(db):
         _upsert_paper_rows(db, papers)
         return _insert_event_rows(db, user_id, events)
@@ -370,11 +420,13 @@ def import_events(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> 
     """
     now = now_iso()
     with write_transaction(db):
-        db.conn.executemany(
+        _insert_values(
+            db,
             "INSERT OR IGNORE INTO users (user_id, is_admin, created_at) VALUES (?, 0, ?)",
             [(user_id, now) for user_id in {r["user_id"] for r in rows}],
         )
-        db.conn.executemany(
+        _insert_values(
+            db,
             "INSERT OR IGNORE INTO papers (paper_id, first_seen) VALUES (?, ?)",
             [(paper_id, now) for paper_id in {r["paper_id"] for r in rows}],
         )

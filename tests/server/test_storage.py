@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+
+import pytest
 
 from server import storage
 from server.db import connect, open_database
@@ -75,3 +78,58 @@ def test_the_catalog_version_moves_on_every_paper_change_from_any_connection(tmp
     assert versions == sorted(versions)  # it only grows: an old key never comes back
     reader.close()
     other.close()
+
+
+def event(event_id: str, paper_id: str = "seed:a") -> dict:
+    return {
+        "event_id": event_id,
+        "type": "open",
+        "ts": "2026-11-20T10:00:00.000000Z",
+        "paper_id": paper_id,
+        "dwell_ms": None,
+    }
+
+
+def test_rows_written_several_statements_at_a_time_are_what_row_by_row_writes(
+    tmp_path, monkeypatch
+):
+    """Multi-row statements (3 rows each here) store and count what one row at a time did:
+    a repeated event id is ignored, and a paper named twice merges as two upserts in turn."""
+    monkeypatch.setattr(storage, "MAX_ROWS_PER_STATEMENT", 3)
+    db = open_database(tmp_path / "nextpaper.db")
+    storage.create_user(db, "alice")
+    papers = [
+        {"paper_id": "seed:a", "title": "A"},
+        {"paper_id": "seed:b", "title": "B"},
+        {"paper_id": "seed:a", "abstract": "A longer abstract."},
+        {"paper_id": "seed:a", "title": ""},  # richer fields are never replaced by poorer
+    ]
+    ids = ["e1", "e2", "e1", "e3", "e4", "e2", "e5"]  # two repeats, spread over the chunks
+    new = storage.record_events(db, "alice", [event(i) for i in ids], papers)
+    assert new == 5
+    assert storage.record_events(db, "alice", [event(i) for i in ids], []) == 0
+    stored = [e["id"] for e in storage.list_events(db, "alice", limit=10, offset=0)]
+    assert sorted(stored) == ["e1", "e2", "e3", "e4", "e5"]
+    a = storage.get_paper(db, "seed:a")
+    assert (a["title"], a["abstract"]) == ("A", "A longer abstract.")
+    assert storage.count_papers(db) == 2
+    db.close()
+
+
+def test_events_written_inside_a_transaction_fail_alone_and_leave_nothing(tmp_path, monkeypatch):
+    """Without paper rows no savepoint is taken, yet a batch that fails in its last statement
+    leaves none of its events, and the transaction's other writes stay."""
+    monkeypatch.setattr(storage, "MAX_ROWS_PER_STATEMENT", 2)
+    db = open_database(tmp_path / "nextpaper.db")
+    storage.create_user(db, "alice")
+    storage.upsert_papers(db, [{"paper_id": "seed:a", "title": "A"}])
+    with storage.write_transaction(db):
+        assert storage.record_event_rows(db, "alice", [storage.event_row(event("ok"))], []) == 1
+        bad = [storage.event_row(event(f"b{i}")) for i in range(4)]
+        bad.append(storage.event_row(event("b4", paper_id="seed:missing")))  # foreign key fails
+        with pytest.raises(sqlite3.IntegrityError):
+            storage.record_event_rows(db, "alice", bad, [])
+        with pytest.raises(sqlite3.IntegrityError):  # one statement: undone by SQLite itself
+            storage.record_event_rows(db, "alice", bad[-1:], [])
+    assert [e["id"] for e in storage.list_events(db, "alice", limit=10, offset=0)] == ["ok"]
+    db.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from server import storage
 from server.db import open_database
 from server.writer import IDLE_SECONDS, EventWriter
@@ -57,13 +59,20 @@ def test_concurrent_batches_are_all_stored_once(tmp_path):
     db.close()
 
 
-def test_a_failing_batch_fails_alone(tmp_path):
+@pytest.mark.parametrize("with_papers", [True, False], ids=["with-papers", "events-only"])
+def test_a_failing_batch_fails_alone(tmp_path, with_papers):
+    """Events only (their papers already stored) take no savepoint, and still fail alone."""
     path = tmp_path / "nextpaper.db"
     db = open_database(path)
     storage.create_user(db, "alice")
     writer = EventWriter(path)
     good_events, good_papers = events_for(0, 3)
     bad_events, bad_papers = events_for(1, 3)
+    if not with_papers:
+        storage.upsert_papers(
+            db, [{"paper_id": f"seed:p{i}", "title": f"Paper {i}"} for i in range(3)]
+        )
+        good_papers = bad_papers = []
     errors: list[BaseException] = []
     results: list[int] = []
 
