@@ -14,8 +14,8 @@ database). The writer's connection turns that off and a checkpoint thread copies
 at most five times a second after writes, while the writer goes on appending to it. Each copy
 ends with an fsync of the database file, which every commit's fsync of the log then queues
 behind: copying a second's writes at a time, that fsync flushed a burst's scattered pages at
-once, and single-event posts right after a burst of 300k events waited up to 60-200 ms (p99);
-a fifth of a second's writes at a time, 6-7 ms.
+once, and single-event posts right after a burst of 300k events had p99 14-213 ms; a fifth of
+a second's writes at a time, 6-7 ms.
 
 Most events point to a paper the catalog already holds with the same metadata (an open and its
 read, a popular paper), and that upsert is half of an event's write while changing nothing. The
