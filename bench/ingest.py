@@ -6,7 +6,9 @@ prepared home (so the 5M-event database at large scale is what the writes land i
 
 * batched: 4 client processes, each with its own user and keep-alive connection, post batches
   of 100 new events (unique ids, ``open``, random catalogue papers by URL) back to back for
-  ``--seconds``; throughput = events acknowledged / wall time;
+  ``--seconds``; throughput = events acknowledged / wall time. With ``--metadata`` the events
+  carry what the extension sends (title, authors, a 1,000-character abstract, a date), and
+  every other one is for a paper not yet in the catalogue;
 * single: 8 client processes send one-event posts from 50 users at a fixed total rate of
   200/s for ``--seconds``; latency counts from each request's scheduled time. This runs twice:
   first, before the batched phase, on a server doing nothing else (the extension's usual
@@ -38,18 +40,37 @@ EVENTS_PER_SECOND_BUDGET = 20_000
 SINGLE_P99_BUDGET_MS = 20.0
 
 
-def make_batches(papers, count, size, rng, tag, now) -> list[bytes]:
+ABSTRACT = ("We study how researchers choose what to read next from the papers they opened. " * 13)[
+    :1000
+]
+
+
+def make_batches(papers, count, size, rng, tag, now, metadata=False) -> list[bytes]:
+    """Batches of ``open`` events, by URL, of random catalogue papers; with ``metadata``, as the
+    extension sends them: title, authors, a 1,000-character abstract and a date, and every
+    other event for a paper the catalogue does not hold yet."""
     out = []
     for b in range(count):
         events = []
         for k in range(size):
-            pid = papers[int(rng.integers(len(papers)))]
+            arxiv_id = papers[int(rng.integers(len(papers)))].removeprefix("arxiv:")
+            paper = {"url": "https://arxiv.org/abs/" + arxiv_id}
+            if metadata:
+                if k % 2 == 0:  # new: ids under 99xx, which the catalogue's dates never give
+                    arxiv_id = f"99{int(rng.integers(10, 100))}.{int(rng.integers(100_000)):05d}"
+                    paper["url"] = "https://arxiv.org/abs/" + arxiv_id
+                paper |= {
+                    "title": f"On paper {arxiv_id}",
+                    "authors": ["A. Author", "B. Author", "C. Author"],
+                    "abstract": ABSTRACT,
+                    "published": "2026-11-01",
+                }
             events.append(
                 {
                     "id": f"{tag}-{b}-{k}",
                     "type": "open",
                     "ts": now,
-                    "paper": {"url": "https://arxiv.org/abs/" + pid.removeprefix("arxiv:")},
+                    "paper": paper,
                     "dwell_ms": int(rng.integers(1000, 600_000)),
                 }
             )
@@ -114,6 +135,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--rate", type=float, default=200, help="single-event posts per second")
     ap.add_argument("--threads", type=int, default=8, help="waitress threads")
+    ap.add_argument(
+        "--metadata",
+        action="store_true",
+        help="batched events carry title, authors and abstract, half of them for new papers",
+    )
     args = ap.parse_args()
 
     source, _ = common.prepared_home(args.scale, train=False)
@@ -124,8 +150,12 @@ def main() -> None:
         "benchmark": "ingest",
         "scale": args.scale,
         "machine": common.machine(),
-        "command": f"bench/ingest.py --scale {args.scale} (nextpaper serve --no-retrain --threads "
-        f"{args.threads}, NEXTPAPER_RATE_LIMIT_PER_SECOND=0)",
+        "command": f"bench/ingest.py --scale {args.scale}{' --metadata' * args.metadata} "
+        f"(nextpaper serve --no-retrain --threads {args.threads}, "
+        "NEXTPAPER_RATE_LIMIT_PER_SECOND=0)",
+        "batched_events": "with title, authors, abstract; half for new papers"
+        if args.metadata
+        else "by URL of catalogue papers, no metadata",
     }
     with common.tmp_dir("ingest-") as tmp:
         common.log("copying the prepared home ...")
@@ -143,7 +173,9 @@ def main() -> None:
         jobs = [
             [
                 ("POST", "/api/v1/events", tokens[u], body)
-                for body in make_batches(papers, per_client, args.batch, rng, f"{run}-{u}", now)
+                for body in make_batches(
+                    papers, per_client, args.batch, rng, f"{run}-{u}", now, args.metadata
+                )
             ]
             for u in batch_users
         ]
