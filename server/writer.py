@@ -15,7 +15,7 @@ at most five times a second after writes, while the writer goes on appending to 
 ends with an fsync of the database file, which every commit's fsync of the log then queues
 behind: copying a second's writes at a time, that fsync flushed a burst's scattered pages at
 once, and single-event posts right after a burst of 300k events had p99 14-213 ms; a fifth of
-a second's writes at a time, 6-7 ms.
+a second's writes at a time, 6-11 ms.
 
 Most events point to a paper the catalog already holds with the same metadata (an open and its
 read, a popular paper), and that upsert is half of an event's write while changing nothing. The
