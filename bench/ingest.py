@@ -45,26 +45,31 @@ ABSTRACT = ("We study how researchers choose what to read next from the papers t
 ]
 
 
+def event_paper(paper_id: str, rng, k: int, metadata: bool) -> dict:
+    """The ``paper`` of the ``k``-th event of a batch, for catalogue paper ``paper_id``: by
+    URL; with ``metadata``, as the extension sends it (title, authors, a 1,000-character
+    abstract and a date), and for even ``k`` a paper the catalogue does not hold yet instead."""
+    arxiv_id = paper_id.removeprefix("arxiv:")
+    if not metadata:
+        return {"url": "https://arxiv.org/abs/" + arxiv_id}
+    if k % 2 == 0:  # new: ids under 99xx, which the catalogue's dates never give
+        arxiv_id = f"99{int(rng.integers(10, 100))}.{int(rng.integers(100_000)):05d}"
+    return {
+        "url": "https://arxiv.org/abs/" + arxiv_id,
+        "title": f"On paper {arxiv_id}",
+        "authors": ["A. Author", "B. Author", "C. Author"],
+        "abstract": ABSTRACT,
+        "published": "2026-11-01",
+    }
+
+
 def make_batches(papers, count, size, rng, tag, now, metadata=False) -> list[bytes]:
-    """Batches of ``open`` events, by URL, of random catalogue papers; with ``metadata``, as the
-    extension sends them: title, authors, a 1,000-character abstract and a date, and every
-    other event for a paper the catalogue does not hold yet."""
+    """Batches of ``open`` events of random catalogue papers (:func:`event_paper`)."""
     out = []
     for b in range(count):
         events = []
         for k in range(size):
-            arxiv_id = papers[int(rng.integers(len(papers)))].removeprefix("arxiv:")
-            paper = {"url": "https://arxiv.org/abs/" + arxiv_id}
-            if metadata:
-                if k % 2 == 0:  # new: ids under 99xx, which the catalogue's dates never give
-                    arxiv_id = f"99{int(rng.integers(10, 100))}.{int(rng.integers(100_000)):05d}"
-                    paper["url"] = "https://arxiv.org/abs/" + arxiv_id
-                paper |= {
-                    "title": f"On paper {arxiv_id}",
-                    "authors": ["A. Author", "B. Author", "C. Author"],
-                    "abstract": ABSTRACT,
-                    "published": "2026-11-01",
-                }
+            paper = event_paper(papers[int(rng.integers(len(papers)))], rng, k, metadata)
             events.append(
                 {
                     "id": f"{tag}-{b}-{k}",

@@ -14,6 +14,9 @@ there, and the figures here should describe that state. Reports CPU microseconds
 * ``writer``: the writer thread inside ``EventWriter._write`` (building rows, SQLite, commit);
 * ``process``: the whole process over the round, test client included (a constant extra).
 
+With ``--metadata`` the measured batches carry what the extension sends, half of them for new
+papers, as ``bench/ingest.py --metadata`` posts them.
+
 Waitress's HTTP work is not measured here; ``bench/ingest.py`` measures the real server.
 
     .venv/bin/python bench/ingest_cpu.py            # about 30 s
@@ -31,6 +34,7 @@ from datetime import UTC, datetime
 
 import common
 import numpy as np
+from ingest import event_paper
 
 
 def seed_home(home, papers: int) -> tuple[list[str], str]:
@@ -62,8 +66,11 @@ def seed_home(home, papers: int) -> tuple[list[str], str]:
         db.close()
 
 
-def make_batches(picks: list[str], size: int, rng, tag: str, now: str) -> list[bytes]:
-    """Batches of ``size`` events naming the papers in ``picks`` in turn (by arXiv URL)."""
+def make_batches(
+    picks: list[str], size: int, rng, tag: str, now: str, metadata: bool = False
+) -> list[bytes]:
+    """Batches of ``size`` events naming the papers in ``picks`` in turn, as
+    ``bench/ingest.py`` sends them (:func:`ingest.event_paper`)."""
     return [
         json.dumps(
             {
@@ -72,7 +79,7 @@ def make_batches(picks: list[str], size: int, rng, tag: str, now: str) -> list[b
                         "id": f"{tag}-{start + k}",
                         "type": "open",
                         "ts": now,
-                        "paper": {"url": "https://arxiv.org/abs/" + pid},
+                        "paper": event_paper(pid, rng, k, metadata),
                         "dwell_ms": int(rng.integers(1000, 600_000)),
                     }
                     for k, pid in enumerate(picks[start : start + size])
@@ -86,7 +93,9 @@ def make_batches(picks: list[str], size: int, rng, tag: str, now: str) -> list[b
 class Harness:
     """A scratch home, the app over it with its writer timed, and pre-built batches to post."""
 
-    def __init__(self, home, *, papers: int, batch: int, batches: int, seed: int = 3):
+    def __init__(
+        self, home, *, papers: int, batch: int, batches: int, metadata: bool = False, seed: int = 3
+    ):
         from server import create_app
         from server.writer import EventWriter
 
@@ -124,7 +133,7 @@ class Harness:
         warm = (ids * batch)[: -(-len(ids) // batch) * batch]
         self.warm_bodies = make_batches(warm, batch, rng, "w", now)
         picks = [ids[i] for i in rng.integers(len(ids), size=batches * batch)]
-        self.bodies = iter(make_batches(picks, batch, rng, "e", now))
+        self.bodies = iter(make_batches(picks, batch, rng, "e", now, metadata))
 
     def warm_up(self) -> None:
         """Post batches naming every catalogue paper once (not measured)."""
@@ -155,6 +164,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--batches", type=int, default=200, help="batches per round")
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument(
+        "--metadata",
+        action="store_true",
+        help="measured events carry title, authors and abstract, half of them for new papers "
+        "(as bench/ingest.py --metadata)",
+    )
     args = ap.parse_args()
 
     with common.tmp_dir("ingest-cpu-") as tmp:
@@ -163,6 +178,7 @@ def main() -> None:
             papers=args.papers,
             batch=args.batch,
             batches=args.rounds * args.batches,
+            metadata=args.metadata,
         )
         harness.warm_up()
         rounds = [harness.post(args.batches) for _ in range(args.rounds)]
@@ -171,7 +187,7 @@ def main() -> None:
         "benchmark": "ingest_cpu",
         "machine": common.machine(),
         "command": f"bench/ingest_cpu.py --batch {args.batch} --batches {args.batches} "
-        f"--rounds {args.rounds}",
+        f"--rounds {args.rounds}{' --metadata' * args.metadata}",
         "cpu_us_per_event": {
             name: round(statistics.median(r[name] for r in rounds), 2) for name in rounds[0]
         },
