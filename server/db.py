@@ -112,6 +112,20 @@ def _catalog_version(db: sqlite_utils.Database) -> None:
         )
 
 
+@_migration("0005_leaner_paper_inserts")
+def _leaner_paper_inserts(db: sqlite_utils.Database) -> None:
+    # Each new paper paid for an update of catalog_version and an entry in both date indexes,
+    # half of what inserting the row itself costs. An addition always raises the newest rowid
+    # (storage.catalog_version reads it), so only changes and removals need the trigger. Every
+    # query by date reads dated papers by ``published`` and undated ones by ``first_seen``, so
+    # each index holds only its own half.
+    db.execute("DROP TRIGGER papers_insert_moves_catalog_version")
+    db.execute("DROP INDEX papers_published")
+    db.execute("CREATE INDEX papers_published ON papers(published) WHERE published IS NOT NULL")
+    db.execute("DROP INDEX papers_first_seen")
+    db.execute("CREATE INDEX papers_first_seen ON papers(first_seen) WHERE published IS NULL")
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open the database with the settings every NextPaper process uses.
 

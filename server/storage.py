@@ -276,10 +276,16 @@ def catalog_mark(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
 
 
-def catalog_version(db: sqlite_utils.Database) -> int:
-    """A number that moves whenever any paper row is added, changed or removed (a trigger
-    keeps it, so writes from other processes count too)."""
-    return db.execute("SELECT version FROM catalog_version").fetchone()[0]
+def catalog_version(db: sqlite_utils.Database) -> tuple[int, int]:
+    """A value that grows whenever any paper row is added, changed or removed, whichever
+    process wrote it: ``(changes, newest rowid)``. Triggers count changes and removals; an
+    addition raises the newest rowid, and a rowid that a removal freed comes back only after
+    the count moved."""
+    return tuple(
+        db.execute(
+            "SELECT version, (SELECT coalesce(max(rowid), 0) FROM papers) FROM catalog_version"
+        ).fetchone()
+    )
 
 
 def paper_ids_since(db: sqlite_utils.Database, since: str) -> list[str]:

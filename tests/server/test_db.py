@@ -22,6 +22,7 @@ def test_migrates_an_empty_database(tmp_path):
         "0002_wal",
         "0003_history_index",
         "0004_catalog_version",
+        "0005_leaner_paper_inserts",
     ]
     again.close()
 

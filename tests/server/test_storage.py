@@ -80,6 +80,55 @@ def test_the_catalog_version_moves_on_every_paper_change_from_any_connection(tmp
     other.close()
 
 
+def test_the_catalog_version_moves_when_a_removed_papers_row_id_is_given_again(tmp_path):
+    db = open_database(tmp_path / "nextpaper.db")
+    storage.upsert_papers(db, [{"paper_id": "seed:a"}, {"paper_id": "seed:b"}])
+    versions = [storage.catalog_version(db)]
+    with storage.write_transaction(db):
+        db.execute("DELETE FROM papers WHERE paper_id = 'seed:b'")
+    versions.append(storage.catalog_version(db))
+    storage.upsert_papers(db, [{"paper_id": "seed:c"}])  # takes the row id seed:b had
+    versions.append(storage.catalog_version(db))
+    assert versions == sorted(set(versions))  # three distinct values, growing
+    db.close()
+
+
+def test_papers_are_found_by_date_through_the_index_of_their_kind(tmp_path):
+    """Dated papers are indexed by ``published`` and undated ones by ``first_seen`` only; a
+    paper that gains a date moves from one to the other, and both queries use the indexes."""
+    db = open_database(tmp_path / "nextpaper.db")
+    storage.upsert_papers(
+        db,
+        [
+            {"paper_id": "seed:new", "published": "2025-06-01"},
+            {"paper_id": "seed:old", "published": "2019-01-01"},
+            {"paper_id": "seed:undated"},
+            {"paper_id": "seed:dated-later"},
+        ],
+    )
+    assert set(storage.paper_ids_since(db, "2024-01-01")) == {
+        "seed:new",
+        "seed:undated",
+        "seed:dated-later",
+    }
+    storage.upsert_papers(db, [{"paper_id": "seed:dated-later", "published": "2019-05-01"}])
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    assert set(storage.paper_ids_since(db, "2024-01-01")) == {"seed:new", "seed:undated"}
+    assert storage.newest_papers(db, 10, since="2024-01-01") == ["seed:new", "seed:undated"]
+    assert storage.newest_papers(db, 10)[:3] == ["seed:new", "seed:dated-later", "seed:old"]
+    db.conn.set_trace_callback(None)
+    plans = [
+        " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql))
+        for sql in statements
+        if sql.startswith("SELECT")
+    ]
+    assert plans and all("USING" in plan and "INDEX papers_" in plan for plan in plans), plans
+    assert any("papers_published" in p for p in plans)
+    assert any("papers_first_seen" in p for p in plans)
+    db.close()
+
+
 def event(event_id: str, paper_id: str = "seed:a") -> dict:
     return {
         "event_id": event_id,
