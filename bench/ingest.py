@@ -8,7 +8,8 @@ prepared home (so the 5M-event database at large scale is what the writes land i
   of 100 new events (unique ids, ``open``, random catalogue papers by URL) back to back for
   ``--seconds``; throughput = events acknowledged / wall time. With ``--metadata`` the events
   carry what the extension sends (title, authors, a 1,000-character abstract, a date), and
-  every other one is for a paper not yet in the catalogue;
+  every other one is for a paper not yet in the catalogue; with ``--new-papers`` every event
+  is for a paper not yet in the catalogue (as from a client that makes up its papers);
 * single: 8 client processes send one-event posts from 50 users at a fixed total rate of
   200/s for ``--seconds``; latency counts from each request's scheduled time. This runs twice:
   first, before the batched phase, on a server doing nothing else (the extension's usual
@@ -45,31 +46,35 @@ ABSTRACT = ("We study how researchers choose what to read next from the papers t
 ]
 
 
-def event_paper(paper_id: str, rng, k: int, metadata: bool) -> dict:
+def event_paper(paper_id: str, rng, k: int, metadata: bool, new_papers: bool = False) -> dict:
     """The ``paper`` of the ``k``-th event of a batch, for catalogue paper ``paper_id``: by
     URL; with ``metadata``, as the extension sends it (title, authors, a 1,000-character
-    abstract and a date), and for even ``k`` a paper the catalogue does not hold yet instead."""
+    abstract and a date), and for even ``k`` a paper the catalogue does not hold yet instead;
+    with ``new_papers``, always a paper the catalogue does not hold."""
     arxiv_id = paper_id.removeprefix("arxiv:")
-    if not metadata:
-        return {"url": "https://arxiv.org/abs/" + arxiv_id}
-    if k % 2 == 0:  # new: ids under 99xx, which the catalogue's dates never give
+    if new_papers or (metadata and k % 2 == 0):  # ids under 99xx: the catalogue has none
         arxiv_id = f"99{int(rng.integers(10, 100))}.{int(rng.integers(100_000)):05d}"
-    return {
-        "url": "https://arxiv.org/abs/" + arxiv_id,
-        "title": f"On paper {arxiv_id}",
-        "authors": ["A. Author", "B. Author", "C. Author"],
-        "abstract": ABSTRACT,
-        "published": "2026-11-01",
-    }
+    paper = {"url": "https://arxiv.org/abs/" + arxiv_id}
+    if metadata:
+        paper |= {
+            "title": f"On paper {arxiv_id}",
+            "authors": ["A. Author", "B. Author", "C. Author"],
+            "abstract": ABSTRACT,
+            "published": "2026-11-01",
+        }
+    return paper
 
 
-def make_batches(papers, count, size, rng, tag, now, metadata=False) -> list[bytes]:
+def make_batches(
+    papers, count, size, rng, tag, now, metadata=False, new_papers=False
+) -> list[bytes]:
     """Batches of ``open`` events of random catalogue papers (:func:`event_paper`)."""
     out = []
     for b in range(count):
         events = []
         for k in range(size):
-            paper = event_paper(papers[int(rng.integers(len(papers)))], rng, k, metadata)
+            pick = papers[int(rng.integers(len(papers)))]
+            paper = event_paper(pick, rng, k, metadata, new_papers)
             events.append(
                 {
                     "id": f"{tag}-{b}-{k}",
@@ -145,7 +150,13 @@ def main() -> None:
         action="store_true",
         help="batched events carry title, authors and abstract, half of them for new papers",
     )
+    ap.add_argument(
+        "--new-papers",
+        action="store_true",
+        help="every batched event is for a paper the catalogue does not hold yet",
+    )
     args = ap.parse_args()
+    options = " --metadata" * args.metadata + " --new-papers" * args.new_papers
 
     source, _ = common.prepared_home(args.scale, train=False)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -155,12 +166,13 @@ def main() -> None:
         "benchmark": "ingest",
         "scale": args.scale,
         "machine": common.machine(),
-        "command": f"bench/ingest.py --scale {args.scale}{' --metadata' * args.metadata} "
+        "command": f"bench/ingest.py --scale {args.scale}{options} "
         f"(nextpaper serve --no-retrain --threads {args.threads}, "
         "NEXTPAPER_RATE_LIMIT_PER_SECOND=0)",
-        "batched_events": "with title, authors, abstract; half for new papers"
-        if args.metadata
-        else "by URL of catalogue papers, no metadata",
+        "batched_events": ("with title, authors, abstract" if args.metadata else "by URL")
+        + ("; all for new papers" if args.new_papers else "")
+        + ("; half for new papers" if args.metadata and not args.new_papers else "")
+        + ("" if args.metadata or args.new_papers else " of catalogue papers, no metadata"),
     }
     with common.tmp_dir("ingest-") as tmp:
         common.log("copying the prepared home ...")
@@ -179,7 +191,14 @@ def main() -> None:
             [
                 ("POST", "/api/v1/events", tokens[u], body)
                 for body in make_batches(
-                    papers, per_client, args.batch, rng, f"{run}-{u}", now, args.metadata
+                    papers,
+                    per_client,
+                    args.batch,
+                    rng,
+                    f"{run}-{u}",
+                    now,
+                    args.metadata,
+                    args.new_papers,
                 )
             ]
             for u in batch_users
