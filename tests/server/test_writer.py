@@ -200,3 +200,23 @@ def test_a_long_record_is_not_remembered_and_replaces_what_was():
     known.remember({"seed:p0": long})
     assert known.unseen([tuple(list(short))], {}) == ([short], {"seed:p0": short})
     assert known.unseen([tuple(list(long))], {}) == ([long], {"seed:p0": long})
+
+
+def test_the_writer_remembers_at_most_its_limit_of_records_forgetting_the_oldest(monkeypatch):
+    from server import writer
+    from server.writer import _KnownPapers
+
+    monkeypatch.setattr(writer, "MAX_KNOWN_PAPERS", 3)
+    known = _KnownPapers()
+    rows = {f"seed:p{i}": storage.paper_row({"paper_id": f"seed:p{i}"}) for i in range(5)}
+
+    def remembered() -> set[str]:
+        return {pid for pid, row in rows.items() if not known.unseen([row], {})[0]}
+
+    for i in range(3):
+        known.remember({f"seed:p{i}": rows[f"seed:p{i}"]})
+    known.remember({"seed:p0": rows["seed:p0"]})  # stored again: now the newest
+    known.remember({"seed:p3": rows["seed:p3"]})
+    assert remembered() == {"seed:p2", "seed:p0", "seed:p3"}  # p1 was the oldest
+    known.remember({"seed:p4": rows["seed:p4"]})
+    assert remembered() == {"seed:p0", "seed:p3", "seed:p4"}
