@@ -170,9 +170,8 @@ def main() -> None:
         f"(nextpaper serve --no-retrain --threads {args.threads}, "
         "NEXTPAPER_RATE_LIMIT_PER_SECOND=0)",
         "batched_events": ("with title, authors, abstract" if args.metadata else "by URL")
-        + ("; all for new papers" if args.new_papers else "")
-        + ("; half for new papers" if args.metadata and not args.new_papers else "")
-        + ("" if args.metadata or args.new_papers else " of catalogue papers, no metadata"),
+        + ("; every one" if args.new_papers else "; every other one" if args.metadata else "; none")
+        + " for a paper new to the catalogue",
     }
     with common.tmp_dir("ingest-") as tmp:
         common.log("copying the prepared home ...")

@@ -278,7 +278,7 @@ def catalog_mark(db: sqlite_utils.Database) -> int:
 
 def catalog_version(db: sqlite_utils.Database) -> tuple[int, int]:
     """A value that grows whenever any paper row is added, changed or removed, whichever
-    process wrote it: ``(changes, newest rowid)``. Triggers count changes and removals; an
+    process wrote it: ``(changes, catalog_mark)``. Triggers count changes and removals; an
     addition raises the newest rowid, and a rowid that a removal freed comes back only after
     the count moved."""
     return tuple(
