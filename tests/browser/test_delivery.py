@@ -10,15 +10,20 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.browser
 
 
-def wait_queue(browser, predicate, timeout=10.0):
+def wait_until(read, predicate, what: str, timeout=10.0):
+    """Poll ``read()`` until ``predicate`` holds for its value; return that value."""
     deadline = time.monotonic() + timeout
-    queue = []
+    value = None
     while time.monotonic() < deadline:
-        queue = browser.queue()
-        if predicate(queue):
-            return queue
+        value = read()
+        if predicate(value):
+            return value
         time.sleep(0.1)
-    raise AssertionError(f"queue never matched: {queue}")
+    raise AssertionError(f"{what} never matched: {value}")
+
+
+def wait_queue(browser, predicate, timeout=10.0):
+    return wait_until(browser.queue, predicate, "queue", timeout)
 
 
 def test_open_made_while_backend_is_down_arrives_when_it_is_back(browser, tmp_path):
@@ -29,8 +34,13 @@ def test_open_made_while_backend_is_down_arrives_when_it_is_back(browser, tmp_pa
     page = browser.page()
     page.goto("https://arxiv.org/abs/2401.00021v1")
     queue = wait_queue(browser, lambda q: len(q) == 1)
-    sync = browser.storage("sync")["sync"]
-    assert sync["attempts"] >= 1 and "unreachable" in sync["lastError"]
+    # the event is queued first, then the worker tries the backend and records the failure
+    sync = wait_until(
+        lambda: browser.storage("sync").get("sync") or {},
+        lambda s: s.get("attempts", 0) >= 1,
+        "delivery state",
+    )
+    assert "unreachable" in sync["lastError"]
     server.start()
     try:
         events = server.wait_for(token, lambda ev: len(ev) >= 1, timeout=30)
