@@ -88,7 +88,18 @@ async function getMarks() {
   return (await chrome.storage.local.get([MARKS_KEY]))[MARKS_KEY] || {};
 }
 
-async function mark(paperId, what) {
+// Marks are read, changed and written back one at a time: two clicks in quick succession
+// (a like, then a save) would otherwise both read the old marks and the second write would
+// drop the first mark.
+let marking = Promise.resolve();
+
+function mark(paperId, what) {
+  const written = marking.then(() => writeMark(paperId, what));
+  marking = written.catch(() => {});
+  return written;
+}
+
+async function writeMark(paperId, what) {
   const marks = await getMarks();
   marks[paperId] = { ...(marks[paperId] || {}), [what]: true, at: Date.now() };
   const ids = Object.keys(marks);

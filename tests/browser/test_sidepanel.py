@@ -66,6 +66,16 @@ def test_like_save_dismiss_take_effect_and_reach_the_backend(browser, backend, u
     # The marks are kept in storage (shown again after a reload); a dismissed paper stays gone.
     marks = browser.storage("marks")["marks"]
     assert marks[first_id]["like"] and marks[first_id]["save"] and marks[second_id]["dismiss"]
+    # Two marks at once (a like and a save clicked in the same instant) both stay.
+    third = page.locator(".item").nth(1)
+    third_id = third.get_attribute("data-paper-id")
+    third.evaluate(
+        "el => { el.querySelector('button.like').click(); "
+        "el.querySelector('button.save').click(); }"
+    )
+    backend.wait_for(user, lambda ev: len([e for e in ev if e["paper_id"] == third_id]) >= 2)
+    marks = browser.storage("marks")["marks"]
+    assert marks[third_id].get("like") and marks[third_id].get("save"), marks[third_id]
     page.reload()
     page.wait_for_selector(".item, .state:not([hidden])")
     assert page.locator(f'.item[data-paper-id="{second_id}"]').count() == 0
