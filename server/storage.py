@@ -271,9 +271,12 @@ def get_papers(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str,
     return found
 
 
+_NEWEST_PAPER_ROWID = "SELECT coalesce(max(rowid), 0) FROM papers"
+
+
 def catalog_mark(db: sqlite_utils.Database) -> int:
     """A number that grows whenever a paper is added (the newest row id): cheap to read."""
-    return db.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
+    return db.execute(_NEWEST_PAPER_ROWID).fetchone()[0]
 
 
 def catalog_version(db: sqlite_utils.Database) -> tuple[int, int]:
@@ -282,9 +285,7 @@ def catalog_version(db: sqlite_utils.Database) -> tuple[int, int]:
     addition raises the newest rowid, and a rowid that a removal freed comes back only after
     the count moved."""
     return tuple(
-        db.execute(
-            "SELECT version, (SELECT coalesce(max(rowid), 0) FROM papers) FROM catalog_version"
-        ).fetchone()
+        db.execute(f"SELECT version, ({_NEWEST_PAPER_ROWID}) FROM catalog_version").fetchone()
     )
 
 
