@@ -131,7 +131,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     """Serve the HTTP API with a production WSGI server (waitress); retrain in the background."""
     import waitress
 
-    from . import create_app
+    from . import create_app, heap
     from .db import SchemaTooNew
     from .models import limit_blas_threads
     from .training import RetrainScheduler
@@ -139,6 +139,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    heap.limit_arenas()  # before any thread starts
     os.environ["NEXTPAPER_HOME"] = str(ctx.obj["home"])
     try:
         app = create_app()
@@ -165,6 +166,8 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         scheduler.start()
     app.extensions["nextpaper.models"].get()  # load the published model before taking requests
     click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
+    trimmer = heap.Trimmer()
+    trimmer.start()
     try:
         waitress.serve(
             app,
@@ -177,6 +180,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
             max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]),
         )
     finally:
+        trimmer.stop()
         if scheduler is not None:
             scheduler.stop()
 
