@@ -345,6 +345,26 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def mapped_from(pid: int, folder: Path) -> dict[str, float]:
+    """How much of the files under ``folder`` a process maps and how much of that is resident
+    (``mapped_mib``, ``resident_mib``), from ``/proc/<pid>/smaps``. A memory-mapped model
+    counts in RSS only for the pages requests have touched, so the difference is what RSS can
+    still grow by as requests reach more of it."""
+    prefix = str(Path(folder).resolve()) + "/"
+    mapped = resident = 0
+    ours = False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(maxsplit=5)
+            if ":" not in first[0]:  # a mapping's header: range, perms, offset, dev, inode[, path]
+                ours = len(first) == 6 and first[5].rstrip("\n").startswith(prefix)
+            elif ours and first[0] == "Size:":
+                mapped += int(first[1])
+            elif ours and first[0] == "Rss:":
+                resident += int(first[1])
+    return {"mapped_mib": round(mapped / 1024, 1), "resident_mib": round(resident / 1024, 1)}
+
+
 def proc_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by a process (all its threads)."""
     with open(f"/proc/{pid}/stat") as f:
