@@ -1,13 +1,13 @@
 """The serving process's heap: few malloc arenas, and free pages handed back to the system.
 
 glibc gives each new thread an arena of its own (up to eight per core) and keeps the memory
-freed in each for its next allocations. A request allocates and frees
-megabytes of numpy arrays (a ``since=`` request ~15 MB), so with eight waitress threads each
-arena settled at the largest request it had served. :func:`limit_arenas` makes the threads
-share two arenas, and :class:`Trimmer` hands whole free pages back every few seconds, which
-glibc by itself does only for free memory at the top of an arena. At large scale the server's
-own memory at the end of ``bench/serve.py`` fell from 528-530 MiB to 466-472 MiB (332 MiB
-with the model just loaded), at the same latency.
+freed in each for its next allocations. A request allocates and frees megabytes of numpy
+arrays (a ``since=`` request ~15 MB), so with eight waitress threads each arena settled at the
+largest request it had served. :func:`limit_arenas` makes the threads share two arenas, and
+:class:`Trimmer` hands whole free pages back every few seconds, which glibc by itself does
+only for free memory at the top of an arena. At large scale the server's own memory at the end
+of ``bench/serve.py`` fell from 528-530 MiB to 466-472 MiB (332 MiB with the model just
+loaded), at the same latency.
 
 Where the C library is not glibc both do nothing.
 """
@@ -15,7 +15,6 @@ Where the C library is not glibc both do nothing.
 from __future__ import annotations
 
 import ctypes
-import logging
 import threading
 
 M_ARENA_MAX = -8  # mallopt's parameter number in glibc's <malloc.h>
@@ -24,8 +23,6 @@ M_ARENA_MAX = -8  # mallopt's parameter number in glibc's <malloc.h>
 # against 19.6k-19.9k; with two, 19.1k and 19.8k.
 ARENAS = 2
 TRIM_SECONDS = 10.0
-
-log = logging.getLogger(__name__)
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -64,10 +61,7 @@ class Trimmer(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.wait(self.seconds):
-            try:
-                trim()
-            except OSError as error:  # a failed trim costs memory, never a request
-                log.warning("heap trim failed: %s", error)
+            trim()
             self.trims += 1
 
     def stop(self) -> None:

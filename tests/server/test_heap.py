@@ -53,7 +53,7 @@ def arenas(*args: str) -> int:
     return run(ARENAS_OF_EIGHT_THREADS, *args).stderr.count("Arena ")
 
 
-def test_threads_share_the_arenas_limit_arenas_allows():
+def test_limit_arenas_makes_threads_share_one_arena():
     assert arenas() > 1  # glibc's default: threads get arenas of their own
     assert arenas("limit") == 1
 
