@@ -2,7 +2,7 @@
 
 ``create_app()`` reads settings (defaults, then ``config.py`` in the home folder, then
 ``NEXTPAPER_*`` environment variables, or a test mapping), migrates the database, and wires the
-API blueprint, the error shape, security hooks, the served model and the trainer.
+API blueprint, the error shape, security and timing hooks, the served model and the trainer.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def home_from_env() -> Path:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from . import api, errors, security
+    from . import api, errors, security, timing
     from .db import DB_FILENAME, Connections, close_db, open_database
     from .models import ModelHolder, ModelStore
     from .recommendations import ModelAnswers, PopularPapers, RecentPapers, ResponseBodies
@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["nextpaper.connections"] = Connections(app.config["DATABASE"])
 
     errors.register_error_handlers(app)
+    timing.install(app)  # first: after_request hooks run last-registered first
     security.install(app)
     app.teardown_appcontext(close_db)
     app.register_blueprint(api.bp)

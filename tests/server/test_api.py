@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -301,6 +302,31 @@ def test_security_headers_and_cors(client, make_user):
     )
     assert preflight.status_code == 200
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def server_ms(response) -> float:
+    name, _, duration = response.headers["Server-Timing"].partition(";dur=")
+    assert name == "app"
+    return float(duration)
+
+
+def test_every_response_says_how_long_the_app_took(client, make_user, monkeypatch):
+    alice = make_user("alice")
+    listed = storage.list_events
+
+    def slow_list_events(*args, **kwargs):
+        time.sleep(0.05)
+        return listed(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "list_events", slow_list_events)
+    started = time.perf_counter()
+    slow = client.get("/api/v1/history", headers=alice)
+    wall = 1000 * (time.perf_counter() - started)
+    assert slow.status_code == 200
+    assert 50 <= server_ms(slow) <= wall
+    assert server_ms(client.get("/api/v1/health")) >= 0
+    assert server_ms(client.get("/api/v1/nowhere")) >= 0  # errors too
+    assert server_ms(client.get("/api/v1/history")) >= 0  # refused: no token
 
 
 # --- history, export, isolation ---------------------------------------------------------------
