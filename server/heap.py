@@ -4,7 +4,7 @@ glibc gives each new thread an arena of its own (up to eight per core) and keeps
 freed in each for its next allocations. A request allocates and frees megabytes of numpy
 arrays (a ``since=`` request ~15 MB), so with eight waitress threads each arena settled at the
 largest request it had served. :func:`limit_arenas` makes the threads share two arenas, and
-:class:`Trimmer` hands whole free pages back every few seconds, which glibc by itself does
+:class:`Trimmer` hands whole free pages back every ten seconds, which glibc by itself does
 only for free memory at the top of an arena. At large scale the server's own memory at the end
 of ``bench/serve.py`` fell from 528-530 MiB to 466-472 MiB (332 MiB with the model just
 loaded), at the same latency.
