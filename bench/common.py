@@ -8,6 +8,9 @@
 * :func:`closed_loop` / :func:`open_loop`: load generators in separate processes (so the
   client's GIL does not distort the server's latency), each with one keep-alive
   ``http.client`` connection; every loop is bounded in requests and in seconds.
+* :func:`wrk_closed_loop`: the same closed loop from ``wrk`` (a load generator in C, not part
+  of the project: Debian's ``wrk`` package), as an independent check on the figures: its
+  clients cost the machine a fraction of the CPU that Python clients do.
 * :func:`summary`: percentiles in milliseconds.
 
 Only 127.0.0.1 is ever targeted.
@@ -566,6 +569,117 @@ def closed_loop(
         "bad_bodies": sum(r[2] for r in results),
         "elapsed": elapsed,
         "requests": len(lat),
+    }
+
+
+_WRK_SCRIPT = """
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  mine, sent, seen, bad, failed = jobs[id], 0, 0, 0, 0
+end
+function request()
+  sent = sent + 1
+  local job = mine[(sent - 1) % #mine + 1]
+  return wrk.format(job[1], job[2], {["Authorization"] = "Bearer " .. job[3]})
+end
+function response(status, headers, body)
+  seen = seen + 1
+  if status ~= 200 then
+    failed = failed + 1
+  elseif needle ~= "" and not body:find(needle, 1, true) then
+    bad = bad + 1
+  end
+  if seen == #mine then
+    io.write("WRK-CLIENT-DONE\\n")
+    io.stdout:flush()
+    wrk.thread:stop()
+  end
+end
+function done(summary, latency, requests)
+  local bad_total, failed_total = 0, 0
+  for _, thread in ipairs(threads) do
+    bad_total = bad_total + thread:get("bad")
+    failed_total = failed_total + thread:get("failed")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"count": %d, "mean_ms": %.3f, "p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, ' ..
+    '"max_ms": %.3f, "elapsed": %.6f, "failed": %d, "bad": %d, "socket_errors": %d}\\n',
+    summary.requests, latency.mean / 1000, latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    summary.duration / 1e6, failed_total, bad_total,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII is a valid Lua string literal
+
+
+def wrk_closed_loop(
+    port: int, jobs_per_client: list[list], *, max_seconds: float = 60, needle: str = ""
+) -> dict:
+    """:func:`closed_loop` from ``wrk``: one connection per client, each sending its GET jobs
+    back to back (no warm-up is left out), stopping when every job is answered or after
+    ``max_seconds``. A 200 answer whose body lacks ``needle`` counts as bad.
+
+    Returns ``summary`` (:func:`summary`'s keys, from wrk's histogram), statuses (200 and
+    "other"), bad bodies, elapsed seconds and the number of requests.
+    """
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (Debian package 'wrk'); use the Python clients")
+    lines = ["jobs = {"]
+    for jobs in jobs_per_client:
+        entries = []
+        for method, path, token, body in jobs:
+            if method != "GET" or body is not None:
+                raise ValueError("the wrk load generator sends GET requests only")
+            entries.append("{" + ", ".join(map(_lua_string, (method, path, token))) + "}")
+        lines.append("  {" + ", ".join(entries) + "},")
+    lines.append("}")
+    lines.append(f"needle = {_lua_string(needle)}")
+    clients = len(jobs_per_client)
+    with tmp_dir("wrk-") as tmp:
+        script = tmp / "jobs.lua"
+        script.write_text("\n".join(lines) + _WRK_SCRIPT, encoding="utf-8")
+        # One thread per client: each wrk thread runs one Lua state, so one job list. wrk
+        # itself waits out its whole duration; an interrupt once every client is done ends it
+        # early, with its report.
+        proc = subprocess.Popen(
+            [wrk, f"-t{clients}", f"-c{clients}", f"-d{max(1, int(max_seconds))}s"]
+            + ["--timeout", "60s", "-s", str(script), f"http://{HOST}:{port}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        out, done = [], 0
+        for line in proc.stdout:
+            out.append(line)
+            done += line.startswith("WRK-CLIENT-DONE")
+            if done == clients:
+                proc.send_signal(signal.SIGINT)
+                done = -1
+        proc.wait()
+    found = [line[4:] for line in out if line.startswith("WRK ")]
+    if not found:
+        raise RuntimeError(f"wrk printed no result: {''.join(out)!r}")
+    result = json.loads(found[0])
+    stats = {k: result[k] for k in ("count", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms")}
+    other = result["failed"] + result["socket_errors"]
+    return {
+        "summary": stats,
+        "statuses": {
+            200: result["count"] - result["failed"],
+            **({"other": other} if other else {}),
+        },
+        "bad_bodies": result["bad"],
+        "elapsed": result["elapsed"],
+        "requests": result["count"],
     }
 
 

@@ -11,20 +11,27 @@ keep-alive connection:
   request from contention; then again with 4 clients cycling through 200 users, where the
   server answers repeated questions from its kept bodies (``server/recommendations.py``);
 * ``GET /api/v1/papers/<id>/similar?n=10``: the same, over random samples of papers;
-* reference: ``GET /api/v1/papers/<id>`` from the same clients (a token check, one stored row
-  and its JSON), the least any authenticated route costs on this machine with the load
-  generator beside the server, to read the budgets against;
+* references, to read the budgets against: ``GET /api/v1/health`` from the same clients (no
+  token check, no database: the least any request costs through waitress, Flask and the app's
+  hooks on this machine with the load generator beside the server), and ``GET
+  /api/v1/papers/<id>`` (a token check, one stored row and its JSON: the least any
+  authenticated route costs);
 * fold-in: for a user, take the top recommendation, ``POST`` an ``open`` of it, then ``GET``
   recommendations again and check that the paper is gone (the answer reflects the open); the
   figure is the POST + GET time, and their server time from each response's ``Server-Timing``
   header (the app's own work, without the network and the WSGI server); also for brand-new
   users (no history before the open).
 
+With ``--generator wrk`` the same runs come from ``wrk`` (a load generator written in C, not
+part of the project: Debian's ``wrk`` package), one thread and connection per client, as an
+independent check; its clients take far less of the machine's two cores than Python's.
+
 Budgets: p50 <= 8 ms and p99 <= 15 ms for both routes at 4 clients; fold-in <= 50 ms.
 Latency is measured at the client over loopback (an upper bound on server time).
 
     .venv/bin/python bench/serve.py --scale small            # ~2 min after preparation
     .venv/bin/python bench/serve.py --scale large --requests 300
+    .venv/bin/python bench/serve.py --scale large --requests 300 --generator wrk
 
 Prints one JSON object.
 """
@@ -51,6 +58,13 @@ def _ok_items(raw: bytes) -> bool:
     return isinstance(body.get("items"), list) and len(body["items"]) > 0
 
 
+def _ok_health(raw: bytes) -> bool:
+    try:
+        return json.loads(raw).get("ok") is True
+    except ValueError:
+        return False
+
+
 def _ok_paper(raw: bytes) -> bool:
     try:
         return "id" in json.loads(raw)
@@ -58,25 +72,35 @@ def _ok_paper(raw: bytes) -> bool:
         return False
 
 
-def latency_run(server, jobs, clients, per_client, max_seconds, check_body=_ok_items) -> dict:
+# What each body check looks for when wrk sends the requests (it cannot parse JSON).
+_NEEDLES = {_ok_items: '"items":[{', _ok_paper: '"id":', _ok_health: '"ok":true'}
+WARMUP = 3  # requests per client not counted by the Python clients
+
+
+def latency_run(
+    server, jobs, clients, per_client, max_seconds, check_body=_ok_items, generator="python"
+) -> dict:
     """Closed-loop run; adds the server's CPU time per request (less sensitive than latency
     to other load on a shared machine: the floor of p50 on an idle machine)."""
     cpu0 = server.cpu_seconds()
-    stats = _latency_run(server.port, jobs, clients, per_client, max_seconds, check_body)
-    cpu = server.cpu_seconds() - cpu0
-    stats["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, stats["count"] + 3 * clients), 2)
-    return stats
-
-
-def _latency_run(port, jobs, clients, per_client, max_seconds, check_body) -> dict:
     lists = [
         [jobs[(c + clients * i) % len(jobs)] for i in range(per_client)] for c in range(clients)
     ]
-    run = common.closed_loop(port, lists, max_seconds=max_seconds, warmup=3, check_body=check_body)
-    stats = common.summary(run["latencies"])
+    if generator == "wrk":
+        run = common.wrk_closed_loop(
+            server.port, lists, max_seconds=max_seconds, needle=_NEEDLES[check_body]
+        )
+        stats, sent = run["summary"], run["requests"]
+    else:
+        run = common.closed_loop(
+            server.port, lists, max_seconds=max_seconds, warmup=WARMUP, check_body=check_body
+        )
+        stats, sent = common.summary(run["latencies"]), run["requests"] + WARMUP * clients
+    cpu = server.cpu_seconds() - cpu0
     stats["throughput_rps"] = round(run["requests"] / run["elapsed"], 1)
     stats["statuses"] = {str(k): v for k, v in run["statuses"].items()}
     stats["empty_or_bad_bodies"] = run["bad_bodies"]
+    stats["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, sent), 2)
     return stats
 
 
@@ -178,6 +202,13 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=120)
     ap.add_argument("--threads", type=int, default=8, help="waitress threads")
     ap.add_argument("--since", default="2025-07-01", help="date for the since= run")
+    ap.add_argument(
+        "--generator",
+        choices=("python", "wrk"),
+        default="python",
+        help="the clients: Python processes, or wrk (a load generator in C; Debian's 'wrk' "
+        "package) for an independent check; fold-in always uses Python",
+    )
     args = ap.parse_args()
 
     home, prep = common.prepared_home(args.scale)
@@ -210,6 +241,7 @@ def main() -> None:
         "command": f"bench/serve.py --scale {args.scale} (nextpaper serve --no-retrain --threads "
         f"{args.threads}, NEXTPAPER_RATE_LIMIT_PER_SECOND=0)",
         "clients": args.clients,
+        "generator": args.generator,
         "sampled_users": len(users),
         "sampled_papers": len(papers),
     }
@@ -222,7 +254,9 @@ def main() -> None:
 
         def measure(what: str, jobs: list, clients: int, per_client: int, **kw) -> dict:
             common.log(f"{what}, {clients} client(s) ...")
-            stats = latency_run(server, jobs, clients, per_client, args.max_seconds, **kw)
+            stats = latency_run(
+                server, jobs, clients, per_client, args.max_seconds, generator=args.generator, **kw
+            )
             common.log(f"  {stats}")
             return stats
 
@@ -231,6 +265,8 @@ def main() -> None:
             ("GET", f"/api/v1/papers/{urllib.parse.quote(p, safe='')}", tokens[u], None)
             for p, u in zip(papers, users * 2, strict=False)
         ]
+        health_jobs = [("GET", "/api/v1/health", tokens[u], None) for u in users]
+        health = measure("reference: health", health_jobs, c, per, check_body=_ok_health)
         floor = measure("reference: one stored paper", paper_jobs, c, per, check_body=_ok_paper)
         rec1 = measure("recommendations, first answers", first_rec[0], 1, one)
         rec = measure("recommendations, first answers", first_rec[1], c, per)
@@ -247,6 +283,13 @@ def main() -> None:
         common.log("fold-in ...")
         fold = fold_in(server.port, tokens, 40, new_tokens)
         result["server_memory_mib"] = server.memory()
+    result["reference_health"] = {
+        "what": f"GET /api/v1/health from the same {args.clients} clients: no token check, no "
+        "database, the least any request costs through the WSGI server, Flask and the app's "
+        "hooks here",
+        f"{args.clients}_clients": health,
+        "budget": budgets(health),
+    }
     result["reference_one_paper"] = {
         "what": f"GET /api/v1/papers/<id> from the same {args.clients} clients: a token check, "
         "one stored row and its JSON, the least any authenticated route costs here",
