@@ -11,9 +11,9 @@ keep-alive connection:
   request from contention; then again with 4 clients cycling through 200 users, where the
   server answers repeated questions from its kept bodies (``server/recommendations.py``);
 * ``GET /api/v1/papers/<id>/similar?n=10``: the same, over random samples of papers;
-* references, to read the budgets against: ``GET /api/v1/health`` from the same clients (no
-  token check, no database: the least any request costs through waitress, Flask and the app's
-  hooks on this machine with the load generator beside the server), and ``GET
+* references, to read the budgets against: ``GET /api/v1/health`` from the same clients and
+  from 1 (no token check, no database: the least any request costs through waitress, Flask and
+  the app's hooks on this machine with the load generator beside the server), and ``GET
   /api/v1/papers/<id>`` (a token check, one stored row and its JSON: the least any
   authenticated route costs);
 * fold-in: for a user, take the top recommendation, ``POST`` an ``open`` of it, then ``GET``
@@ -266,6 +266,7 @@ def main() -> None:
             for p, u in zip(papers, users * 2, strict=False)
         ]
         health_jobs = [("GET", "/api/v1/health", tokens[u], None) for u in users]
+        health1 = measure("reference: health", health_jobs, 1, one, check_body=_ok_health)
         health = measure("reference: health", health_jobs, c, per, check_body=_ok_health)
         floor = measure("reference: one stored paper", paper_jobs, c, per, check_body=_ok_paper)
         rec1 = measure("recommendations, first answers", first_rec[0], 1, one)
@@ -288,6 +289,7 @@ def main() -> None:
         "database, the least any request costs through the WSGI server, Flask and the app's "
         "hooks here",
         f"{args.clients}_clients": health,
+        "1_client": health1,
         "budget": budgets(health),
     }
     result["reference_one_paper"] = {
