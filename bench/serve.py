@@ -18,16 +18,19 @@ keep-alive connection:
   authenticated route costs);
 * fold-in: for a user, take the top recommendation, ``POST`` an ``open`` of it, then ``GET``
   recommendations again and check that the paper is gone (the answer reflects the open); the
-  figure is the POST + GET time, and their server time from each response's ``Server-Timing``
-  header (the app's own work, without the network and the WSGI server); also for brand-new
-  users (no history before the open).
+  figures are the POST + GET time at the client, and their server time from each response's
+  ``Server-Timing`` header (the app's own work, without the network and the WSGI server: what
+  the budget is stated in, so the verdict); also for brand-new users (no history before the
+  open).
 
 With ``--generator wrk`` the same runs come from ``wrk`` (a load generator written in C, not
 part of the project: Debian's ``wrk`` package), one thread and connection per client, as an
-independent check; its clients take far less of the machine's two cores than Python's.
+independent check; its clients take far less of the machine's two cores than Python's. The
+requests each Python client sends first and leaves out of its figures (warm-up: the first
+``since=`` request, for one, builds the filter's candidates) are sent before wrk starts.
 
-Budgets: p50 <= 8 ms and p99 <= 15 ms for both routes at 4 clients; fold-in <= 50 ms.
-Latency is measured at the client over loopback (an upper bound on server time).
+Budgets: p50 <= 8 ms and p99 <= 15 ms for both routes at 4 clients; fold-in <= 50 ms of
+server time. Latency is measured at the client over loopback (an upper bound on server time).
 
     .venv/bin/python bench/serve.py --scale small            # ~2 min after preparation
     .venv/bin/python bench/serve.py --scale large --requests 300
@@ -87,10 +90,16 @@ def latency_run(
         [jobs[(c + clients * i) % len(jobs)] for i in range(per_client)] for c in range(clients)
     ]
     if generator == "wrk":
+        for client_jobs in lists:  # the requests the Python clients send first and leave out
+            for method, path, token, _ in client_jobs[:WARMUP]:
+                common.request(server.port, method, path, token=token)
         run = common.wrk_closed_loop(
-            server.port, lists, max_seconds=max_seconds, needle=_NEEDLES[check_body]
+            server.port,
+            [client_jobs[WARMUP:] for client_jobs in lists],
+            max_seconds=max_seconds,
+            needle=_NEEDLES[check_body],
         )
-        stats, sent = run["summary"], run["requests"]
+        stats, sent = run["summary"], run["requests"] + WARMUP * clients
     else:
         run = common.closed_loop(
             server.port, lists, max_seconds=max_seconds, warmup=WARMUP, check_body=check_body
@@ -172,11 +181,11 @@ def fold_in(port: int, tokens: dict[str, str], trials: int, new_users: dict[str,
         new_changed += paper not in [it["paper"]["id"] for it in after["items"]] and bool(
             reasons - {"popular", "fresh"}
         )
-    total = common.summary(totals)
+    total, server_time = common.summary(totals), common.summary(server)
     return {
         "known_users": {
             "post_plus_get": total,
-            "post_plus_get_server_time": common.summary(server),
+            "post_plus_get_server_time": server_time,
             "post": common.summary(posts),
             "next_get": common.summary(gets),
             "trials": len(totals),
@@ -188,8 +197,8 @@ def fold_in(port: int, tokens: dict[str, str], trials: int, new_users: dict[str,
             "trials": len(new_totals),
             "personalised_after_first_open": new_changed,
         },
-        "budget": common.verdict(total.get("p99_ms", float("nan")), FOLD_IN_BUDGET_MS)
-        | {"what": "p99 of POST open + next GET recommendations, ms"},
+        "budget": common.verdict(server_time.get("p99_ms", float("nan")), FOLD_IN_BUDGET_MS)
+        | {"what": "p99 of POST open + next GET recommendations in server time, ms"},
     }
 
 
