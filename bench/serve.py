@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 import urllib.parse
 import uuid
@@ -219,6 +220,8 @@ def main() -> None:
         "package) for an independent check; fold-in always uses Python",
     )
     args = ap.parse_args()
+    if args.generator == "wrk" and shutil.which("wrk") is None:
+        ap.error("--generator wrk needs the wrk program (Debian package 'wrk')")
 
     home, prep = common.prepared_home(args.scale)
     # first answers: one request per user or paper, never asked before (1 client, then 4)
