@@ -634,7 +634,7 @@ def wrk_closed_loop(
     """
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise SystemExit("wrk is not installed (Debian package 'wrk'); use the Python clients")
+        raise RuntimeError("wrk is not installed (Debian package 'wrk')")
     lines = ["jobs = {"]
     for jobs in jobs_per_client:
         entries = []
@@ -664,7 +664,7 @@ def wrk_closed_loop(
             done += line.startswith("WRK-CLIENT-DONE")
             if done == clients:
                 proc.send_signal(signal.SIGINT)
-                done = -1
+                done = -1  # interrupted once; the lines still to come are the report
         proc.wait()
     found = [line[4:] for line in out if line.startswith("WRK ")]
     if not found:
