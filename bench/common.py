@@ -635,6 +635,8 @@ def wrk_closed_loop(
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (Debian package 'wrk')")
+    if not all(jobs_per_client):
+        raise ValueError("every wrk client needs at least one job")
     lines = ["jobs = {"]
     for jobs in jobs_per_client:
         entries = []

@@ -91,16 +91,17 @@ def latency_run(
         [jobs[(c + clients * i) % len(jobs)] for i in range(per_client)] for c in range(clients)
     ]
     if generator == "wrk":
+        warm = min(WARMUP, per_client - 1)  # each wrk client needs a job left to send
         for client_jobs in lists:  # the requests the Python clients send first and leave out
-            for method, path, token, _ in client_jobs[:WARMUP]:
+            for method, path, token, _ in client_jobs[:warm]:
                 common.request(server.port, method, path, token=token)
         run = common.wrk_closed_loop(
             server.port,
-            [client_jobs[WARMUP:] for client_jobs in lists],
+            [client_jobs[warm:] for client_jobs in lists],
             max_seconds=max_seconds,
             needle=_NEEDLES[check_body],
         )
-        stats, sent = run["summary"], run["requests"] + WARMUP * clients
+        stats, sent = run["summary"], run["requests"] + warm * clients
     else:
         run = common.closed_loop(
             server.port, lists, max_seconds=max_seconds, warmup=WARMUP, check_body=check_body
@@ -220,6 +221,8 @@ def main() -> None:
         "package) for an independent check; fold-in always uses Python",
     )
     args = ap.parse_args()
+    if args.requests < 4 * (WARMUP + 1):  # the since= run sends a quarter, warm-up first
+        ap.error(f"--requests must be at least {4 * (WARMUP + 1)}")
     if args.generator == "wrk" and shutil.which("wrk") is None:
         ap.error("--generator wrk needs the wrk program (Debian package 'wrk')")
 
