@@ -47,42 +47,42 @@ import shutil
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import common
 
 P50_BUDGET_MS, P99_BUDGET_MS, FOLD_IN_BUDGET_MS = 8.0, 15.0, 50.0
 
 
-def _ok_items(raw: bytes) -> bool:
+class BodyCheck(NamedTuple):
+    """What a good answer's body holds: ``ok`` tells it for the Python clients, which parse
+    the JSON; ``needle`` is a string it contains, for wrk, which cannot."""
+
+    ok: Callable[[bytes], bool]
+    needle: str
+
+
+def _json(raw: bytes) -> dict:
     try:
         body = json.loads(raw)
     except ValueError:
-        return False
-    return isinstance(body.get("items"), list) and len(body["items"]) > 0
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
-def _ok_health(raw: bytes) -> bool:
-    try:
-        return json.loads(raw).get("ok") is True
-    except ValueError:
-        return False
-
-
-def _ok_paper(raw: bytes) -> bool:
-    try:
-        return "id" in json.loads(raw)
-    except ValueError:
-        return False
-
-
-# What each body check looks for when wrk sends the requests (it cannot parse JSON).
-_NEEDLES = {_ok_items: '"items":[{', _ok_paper: '"id":', _ok_health: '"ok":true'}
+ITEMS = BodyCheck(
+    lambda raw: isinstance(items := _json(raw).get("items"), list) and len(items) > 0,
+    '"items":[{',
+)
+PAPER = BodyCheck(lambda raw: "id" in _json(raw), '"id":')
+HEALTH = BodyCheck(lambda raw: _json(raw).get("ok") is True, '"ok":true')
 WARMUP = 3  # requests per client not counted by the Python clients
 
 
 def latency_run(
-    server, jobs, clients, per_client, max_seconds, check_body=_ok_items, generator="python"
+    server, jobs, clients, per_client, max_seconds, check=ITEMS, generator="python"
 ) -> dict:
     """Closed-loop run; adds the server's CPU time per request (less sensitive than latency
     to other load on a shared machine: the floor of p50 on an idle machine)."""
@@ -99,12 +99,12 @@ def latency_run(
             server.port,
             [client_jobs[warm:] for client_jobs in lists],
             max_seconds=max_seconds,
-            needle=_NEEDLES[check_body],
+            needle=check.needle,
         )
         stats, sent = run["summary"], run["requests"] + warm * clients
     else:
         run = common.closed_loop(
-            server.port, lists, max_seconds=max_seconds, warmup=WARMUP, check_body=check_body
+            server.port, lists, max_seconds=max_seconds, warmup=WARMUP, check_body=check.ok
         )
         stats, sent = common.summary(run["latencies"]), run["requests"] + WARMUP * clients
     cpu = server.cpu_seconds() - cpu0
@@ -281,9 +281,9 @@ def main() -> None:
             for p, u in zip(papers, users * 2, strict=False)
         ]
         health_jobs = [("GET", "/api/v1/health", tokens[u], None) for u in users]
-        health1 = measure("reference: health", health_jobs, 1, one, check_body=_ok_health)
-        health = measure("reference: health", health_jobs, c, per, check_body=_ok_health)
-        floor = measure("reference: one stored paper", paper_jobs, c, per, check_body=_ok_paper)
+        health1 = measure("reference: health", health_jobs, 1, one, check=HEALTH)
+        health = measure("reference: health", health_jobs, c, per, check=HEALTH)
+        floor = measure("reference: one stored paper", paper_jobs, c, per, check=PAPER)
         rec1 = measure("recommendations, first answers", first_rec[0], 1, one)
         rec = measure("recommendations, first answers", first_rec[1], c, per)
         again = f"{len(users)} users again and again"
