@@ -224,7 +224,9 @@ def code_fingerprint() -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for path in sorted([*(ROOT / "recommender").glob("*.py"), ROOT / "server" / "training.py"]):
+    for path in sorted(
+        [*(ROOT / "recommender").glob("*.py"), ROOT / "server" / "jobs" / "training.py"]
+    ):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
@@ -272,8 +274,9 @@ def clone_home(home: Path, dest: Path) -> Path:
 
 def issue_tokens(home: Path, user_ids: list[str], *, create: bool = False) -> dict[str, str]:
     """API tokens for users (created first when ``create``), through the server's own code."""
-    from server import auth, storage
-    from server.db import open_database
+    from server.http import auth
+    from server.store import storage
+    from server.store.db import open_database
 
     db = open_database(home / "nextpaper.db")
     try:

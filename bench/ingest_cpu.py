@@ -39,8 +39,9 @@ from ingest import event_paper
 
 def seed_home(home, papers: int) -> tuple[list[str], str]:
     """A home with ``papers`` arXiv papers (title, abstract, authors, url) and one user."""
-    from server import auth, storage
-    from server.db import open_database
+    from server.http import auth
+    from server.store import storage
+    from server.store.db import open_database
 
     db = open_database(home / "nextpaper.db")
     try:
@@ -97,7 +98,7 @@ class Harness:
         self, home, *, papers: int, batch: int, batches: int, metadata: bool = False, seed: int = 3
     ):
         from server import create_app
-        from server.writer import EventWriter
+        from server.store.writer import EventWriter
 
         self.spent = {"request": 0.0, "writer": 0.0}
         spent = self.spent

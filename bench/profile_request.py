@@ -73,10 +73,13 @@ def main() -> None:
     args = ap.parse_args()
     home, _ = common.prepared_home(args.scale)
 
-    from server import _load_model, storage
-    from server.db import connect
-    from server.models import ModelHolder, ModelStore, limit_blas_threads
-    from server.recommendations import PopularPapers, recommend_for_user, similar_papers
+    from server import _load_model
+    from server.model_versions import ModelStore
+    from server.serving.holder import ModelHolder
+    from server.serving.recommendations import PopularPapers, recommend_for_user, similar_papers
+    from server.serving.runtime import limit_blas_threads
+    from server.store import storage
+    from server.store.db import connect
 
     t = time.perf_counter()
     loaded = ModelHolder(ModelStore(home / "models"), _load_model).get()

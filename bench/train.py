@@ -14,7 +14,7 @@ same run. Steps:
 4. new events arrive: 1% of the stored count, from new users reading papers drawn from the
    stored events (so popular papers come up as often as they do there);
 5. ``nextpaper train`` again ("retrain", the budgeted figure): it reads only the new events
-   and continues ALS from the previous model (server/training.py, recommender/hybrid.py);
+   and continues ALS from the previous model (server/jobs/training.py, recommender/hybrid.py);
 6. the new users' events are erased again, so the home's dataset stays the same.
 
 Each run's breakdown comes from what it published: the release's reading time and the
@@ -41,8 +41,8 @@ BUDGET_RATIO = 1.5
 
 def _read_matrix(home: Path):
     from recommender import build_interactions
-    from server import storage
-    from server.db import open_database
+    from server.store import storage
+    from server.store.db import open_database
 
     db = open_database(home / "nextpaper.db")
     try:
@@ -120,8 +120,8 @@ def add_new_events(home: Path, share: float, seed: int = 0) -> tuple[list[str], 
     from the stored events; returns (the new users, the events added)."""
     import random
 
-    from server import storage
-    from server.db import open_database
+    from server.store import storage
+    from server.store.db import open_database
 
     db = open_database(home / "nextpaper.db")
     try:
@@ -155,8 +155,8 @@ def add_new_events(home: Path, share: float, seed: int = 0) -> tuple[list[str], 
 
 
 def erase(home: Path, users: list[str]) -> None:
-    from server import storage
-    from server.db import open_database
+    from server.store import storage
+    from server.store.db import open_database
 
     db = open_database(home / "nextpaper.db")
     try:

@@ -20,12 +20,13 @@ def home_from_env() -> Path:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from . import api, errors, security, timing
-    from .db import DB_FILENAME, Connections, close_db, open_database
-    from .models import ModelHolder, ModelStore
-    from .recommendations import ModelAnswers, PopularPapers, RecentPapers, ResponseBodies
-    from .training import Trainer
-    from .writer import EventWriter
+    from .http import api, errors, security, timing
+    from .jobs.training import Trainer
+    from .model_versions import ModelStore
+    from .serving.holder import ModelHolder
+    from .serving.recommendations import ModelAnswers, PopularPapers, RecentPapers, ResponseBodies
+    from .store.db import DB_FILENAME, Connections, close_db, open_database
+    from .store.writer import EventWriter
 
     home = Path((test_config or {}).get("HOME") or home_from_env()).resolve()
     app = Flask(__name__, instance_path=str(home), instance_relative_config=True)

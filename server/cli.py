@@ -38,7 +38,7 @@ def _progress_enabled() -> bool:
 
 @contextmanager
 def _database(ctx: click.Context):
-    from .db import SchemaTooNew, open_database
+    from .store.db import SchemaTooNew, open_database
 
     home: Path = ctx.obj["home"]
     try:
@@ -54,14 +54,14 @@ def _database(ctx: click.Context):
 
 
 def _require_user(db, user_id: str) -> None:
-    from . import storage
+    from .store import storage
 
     if storage.get_user(db, user_id) is None:
         raise CliError(f"no user {user_id!r}")
 
 
 def _model_store(ctx: click.Context):
-    from .models import ModelStore
+    from .model_versions import ModelStore
 
     return ModelStore(ctx.obj["home"] / "models")
 
@@ -86,7 +86,8 @@ def main(ctx: click.Context, home: Path) -> None:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the database and, if there is no admin yet, an admin user with a token."""
-    from . import auth, storage
+    from .http import auth
+    from .store import storage
 
     home: Path = ctx.obj["home"]
     with _database(ctx) as db:
@@ -131,15 +132,16 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     """Serve the HTTP API with a production WSGI server (waitress); retrain in the background."""
     import waitress
 
-    from . import create_app, heap
-    from .db import SchemaTooNew
-    from .models import limit_blas_threads
-    from .training import RetrainScheduler
+    from . import create_app
+    from .jobs.training import RetrainScheduler
+    from .serving import runtime
+    from .serving.runtime import limit_blas_threads
+    from .store.db import SchemaTooNew
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    heap.limit_arenas()  # before any thread starts
+    runtime.limit_arenas()  # before any thread starts
     os.environ["NEXTPAPER_HOME"] = str(ctx.obj["home"])
     try:
         app = create_app()
@@ -166,7 +168,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         scheduler.start()
     app.extensions["nextpaper.models"].get()  # load the published model before taking requests
     click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
-    trimmer = heap.Trimmer()
+    trimmer = runtime.Trimmer()
     trimmer.start()
     try:
         waitress.serve(
@@ -196,7 +198,8 @@ def users() -> None:
 @click.pass_context
 def users_add(ctx: click.Context, name: str, admin: bool) -> None:
     """Create a user; print the new API token as the last line."""
-    from . import auth, storage
+    from .http import auth
+    from .store import storage
 
     if not auth.valid_user_id(name):
         raise CliError(f"invalid user name {name!r}: 1-128 characters, no spaces or slashes")
@@ -215,7 +218,7 @@ def users_add(ctx: click.Context, name: str, admin: bool) -> None:
 @click.pass_context
 def users_token(ctx: click.Context, name: str) -> None:
     """Issue another API token for an existing user (imported users have none)."""
-    from . import auth
+    from .http import auth
 
     with _database(ctx) as db:
         _require_user(db, name)
@@ -229,7 +232,7 @@ def users_token(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def users_revoke(ctx: click.Context, name: str) -> None:
     """Revoke every API token of a user."""
-    from . import storage
+    from .store import storage
 
     with _database(ctx) as db:
         _require_user(db, name)
@@ -279,8 +282,8 @@ def papers() -> None:
 @click.pass_context
 def papers_import(ctx: click.Context, file: Path) -> None:
     """Upsert papers from JSON Lines: our paper shape or an arXiv metadata snapshot."""
-    from . import storage
-    from .imports import read_papers
+    from .jobs.imports import read_papers
+    from .store import storage
 
     errors = _ErrorReport(file)
     total = 0
@@ -308,9 +311,9 @@ def events() -> None:
 @click.pass_context
 def events_import(ctx: click.Context, file: Path) -> None:
     """Bulk-load reading history from CSV: user_id,paper_id[,timestamp,type,dwell_ms]."""
-    from . import storage
-    from .imports import read_events
-    from .validation import Invalid
+    from .jobs.imports import read_events
+    from .store import storage
+    from .store.validation import Invalid
 
     errors = _ErrorReport(file)
     new = seen = 0
@@ -333,7 +336,7 @@ def events_import(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def train(ctx: click.Context, quiet: bool) -> None:
     """Train on everything stored and publish a new model version (printed last)."""
-    from .training import train_and_publish
+    from .jobs.training import train_and_publish
 
     with _database(ctx) as db:
         result = train_and_publish(
@@ -356,9 +359,9 @@ def train(ctx: click.Context, quiet: bool) -> None:
 def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json: bool) -> None:
     """Print a user's recommendations."""
     from . import _load_model
-    from .models import ModelHolder
-    from .recommendations import PopularPapers, recommend_for_user
-    from .validation import Invalid, clean_date
+    from .serving.holder import ModelHolder
+    from .serving.recommendations import PopularPapers, recommend_for_user
+    from .store.validation import Invalid, clean_date
 
     try:
         since = clean_date(since, "--since")
@@ -411,7 +414,7 @@ def evaluate(dataset_dir: Path, protocol: str, k: int, seed: int, as_json: bool)
 @click.pass_context
 def backup(ctx: click.Context, path: Path, force: bool) -> None:
     """Copy the database to PATH with SQLite's online backup (safe while serving)."""
-    from .db import connect
+    from .store.db import connect
 
     if path.exists() and not force:
         raise CliError(f"{path} exists; pass --force to overwrite it")

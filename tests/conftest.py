@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from server import auth, create_app, storage
-from server.db import open_database
+from server import create_app
+from server.http import auth
+from server.store import storage
+from server.store.db import open_database
 
 REPO = Path(__file__).resolve().parents[1]
 

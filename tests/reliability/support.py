@@ -114,8 +114,8 @@ def seed_home(home: Path, papers: int = 200, users: int = 30, per_user: int = 12
     """Fill a home with a small synthetic catalog and reading history; return the paper ids."""
     import random
 
-    from server import storage
-    from server.db import open_database
+    from server.store import storage
+    from server.store.db import open_database
 
     rng = random.Random(7)
     words = "graph neural retrieval sparse language vision robot proof kernel bayes causal".split()
@@ -171,8 +171,9 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = 
 
 def make_tokens(home: Path, *names: str, admin: bool = False) -> list[str]:
     """Tokens for users (created when missing), straight through storage: no CLI start-up."""
-    from server import auth, storage
-    from server.db import open_database
+    from server.http import auth
+    from server.store import storage
+    from server.store.db import open_database
 
     db = open_database(home / "nextpaper.db")
     try:
@@ -188,9 +189,9 @@ def make_tokens(home: Path, *names: str, admin: bool = False) -> list[str]:
 
 def train_here(home: Path) -> str:
     """Train and publish from this (test) process: another process than the server's."""
-    from server.db import open_database
-    from server.models import ModelStore
-    from server.training import train_and_publish
+    from server.jobs.training import train_and_publish
+    from server.model_versions import ModelStore
+    from server.store.db import open_database
 
     db = open_database(home / "nextpaper.db")
     try:

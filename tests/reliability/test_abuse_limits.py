@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from server import auth, create_app, storage
-from server.db import open_database
-from server.security import SECURITY_HEADERS, allowed_origin, configured_origins
+from server import create_app
+from server.http import auth
+from server.http.security import SECURITY_HEADERS, allowed_origin, configured_origins
+from server.store import storage
+from server.store.db import open_database
 
 from .support import assert_error, event
 

@@ -10,7 +10,8 @@ import sqlite3
 
 import pytest
 
-from server import auth, storage
+from server.http import auth
+from server.store import storage
 
 from .support import assert_error, event
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from server import create_app
-from server.db import SchemaTooNew, open_database
+from server.store.db import SchemaTooNew, open_database
 from tests.conftest import run_cli
 
 from .support import event, make_tokens, request, wait_for

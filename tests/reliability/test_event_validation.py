@@ -1,4 +1,4 @@
-"""Property-based checks of event validation (``server.validation.clean_event``) and of the
+"""Property-based checks of event validation (``server.store.validation.clean_event``) and of the
 events route: any JSON at all is either cleanly accepted or rejected with a stable code, never a
 crash, and whatever is accepted comes back unchanged."""
 
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server import storage
-from server.db import open_database
-from server.validation import Invalid, clean_event, clean_timestamp
+from server.store import storage
+from server.store.db import open_database
+from server.store.validation import Invalid, clean_event, clean_timestamp
 
 from .support import assert_error, event
 
@@ -198,7 +198,7 @@ def test_the_row_check_answers_as_the_dict_check(raw):
     """The API checks events straight into storage's rows (``clean_event_row``): the same
     refusals with the same messages, and for accepted events the rows of ``clean_event``'s
     dicts."""
-    from server.validation import clean_event_row
+    from server.store.validation import clean_event_row
 
     try:
         event, paper = clean_event(raw)
@@ -247,7 +247,8 @@ def test_accepted_events_are_stored_and_read_back_unchanged(module_db, raw):
 
 @pytest.fixture(scope="module")
 def events_client(tmp_path_factory):
-    from server import auth, create_app
+    from server import create_app
+    from server.http import auth
 
     home = tmp_path_factory.mktemp("prophttp")
     app = create_app({"HOME": str(home), "TESTING": True, "RATE_LIMIT_PER_SECOND": 0})
@@ -369,7 +370,7 @@ def test_a_paper_checked_again_gets_the_same_answer(paper):
     """Identities are remembered between events: a second check of the same paper (cached)
     answers exactly as the first did, and a refused paper is refused again with its message."""
     from server.ids import identify
-    from server.validation import clean_paper
+    from server.store.validation import clean_paper
 
     answers = []
     for _ in range(2):

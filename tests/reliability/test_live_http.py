@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from server.security import SECURITY_HEADERS
+from server.http.security import SECURITY_HEADERS
 from tests.conftest import LiveServer, run_cli
 
 from .support import TS, add_user, check_error_body, event, parse_raw, raw_exchange, request

@@ -14,9 +14,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from server import auth, create_app, storage
-from server.db import open_database
-from server.openapi import openapi_document
+from server import create_app
+from server.http import auth
+from server.http.openapi import openapi_document
+from server.store import storage
+from server.store.db import open_database
 
 from .support import check_error_body
 

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from server import recommendations, storage
-from server.models import ModelStore
-from server.recommendations import ModelAnswers, ResponseBodies
-from server.training import train_and_publish
+from server.jobs.training import train_and_publish
+from server.model_versions import ModelStore
+from server.serving import recommendations
+from server.serving.recommendations import ModelAnswers, ResponseBodies
+from server.store import storage
 from tests.conftest import synthetic_papers
 
 TS = "2026-11-20T10:00:00Z"
@@ -270,8 +271,8 @@ def test_rate_limit_answers_429_in_the_error_shape(home, make_user):
 
     app = create_app({"HOME": str(home), "RATE_LIMIT_PER_SECOND": 1, "RATE_LIMIT_BURST": 3})
     client = app.test_client()
-    from server import auth
-    from server.db import open_database
+    from server.http import auth
+    from server.store.db import open_database
 
     db = open_database(app.config["DATABASE"])
     storage.create_user(db, "alice")

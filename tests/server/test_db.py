@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from server.db import Connections, SchemaTooNew, open_database
+from server.store.db import Connections, SchemaTooNew, open_database
 
 
 def test_migrates_an_empty_database(tmp_path):

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from server import storage
-from server.db import connect, open_database
+from server.store import storage
+from server.store.db import connect, open_database
 
 
 def test_a_read_then_write_waits_for_another_writer_instead_of_failing(tmp_path):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 
 from recommender import build_interactions
-from server import storage
-from server.db import connect, open_database
-from server.training import read_events
+from server.jobs.training import read_events
+from server.store import storage
+from server.store.db import connect, open_database
 
 
 def _add(db, user, n, start=0, type_="open"):
@@ -105,8 +105,8 @@ def test_an_unreadable_log_is_read_again_from_the_database(tmp_path):
 
 
 def test_erasing_a_history_drops_what_training_kept_of_it(client, make_user, db, app):
-    from server.models import ModelStore
-    from server.training import EVENT_LOG, train_and_publish
+    from server.jobs.training import EVENT_LOG, train_and_publish
+    from server.model_versions import ModelStore
 
     store = ModelStore(app.config["MODELS"])
     alice, bob = make_user("alice"), make_user("bob")

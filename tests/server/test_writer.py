@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from server import storage
-from server.db import open_database
-from server.writer import IDLE_SECONDS, EventWriter
+from server.store import storage
+from server.store.db import open_database
+from server.store.writer import IDLE_SECONDS, EventWriter
 
 
 def events_for(thread: int, count: int) -> tuple[list[tuple], list[tuple]]:
@@ -118,7 +118,7 @@ def test_the_log_is_copied_back_off_the_write_path(tmp_path):
 
 
 def _job(user: str, events: list[dict], papers: list[dict]):
-    from server.writer import _Job
+    from server.store.writer import _Job
 
     return _Job(user, *rows(events, papers))
 
@@ -126,8 +126,8 @@ def _job(user: str, events: list[dict], papers: list[dict]):
 def test_a_paper_record_is_written_again_after_another_connection_changed_it(tmp_path):
     """The writer skips a paper record it stored last time, but not once another connection
     committed: the record's title wins again, as it would without the skip."""
-    from server.db import connect
-    from server.writer import _KnownPapers
+    from server.store.db import connect
+    from server.store.writer import _KnownPapers
 
     path = tmp_path / "nextpaper.db"
     db = open_database(path)
@@ -163,8 +163,8 @@ def test_a_paper_record_is_written_again_after_another_connection_changed_it(tmp
 def test_papers_of_a_failed_batch_are_not_taken_as_stored(tmp_path):
     """A batch rolled back to its savepoint stored no paper: a later batch in the same commit
     that names the same paper still writes it (or its event would point nowhere)."""
-    from server.db import connect
-    from server.writer import _Job, _KnownPapers
+    from server.store.db import connect
+    from server.store.writer import _Job, _KnownPapers
 
     path = tmp_path / "nextpaper.db"
     db = open_database(path)
@@ -188,7 +188,7 @@ def test_a_long_record_is_not_remembered_and_replaces_what_was():
     """Records with long text (an abstract) are not kept in memory; one written after a short
     record of the same paper makes the writer forget the short one, which may no longer
     describe what is stored."""
-    from server.writer import MAX_KNOWN_CHARS, _KnownPapers
+    from server.store.writer import MAX_KNOWN_CHARS, _KnownPapers
 
     known = _KnownPapers()
     short = storage.paper_row({"paper_id": "seed:p0", "title": "Short"})
@@ -203,8 +203,8 @@ def test_a_long_record_is_not_remembered_and_replaces_what_was():
 
 
 def test_the_writer_remembers_at_most_its_limit_of_records_forgetting_the_oldest(monkeypatch):
-    from server import writer
-    from server.writer import _KnownPapers
+    from server.store import writer
+    from server.store.writer import _KnownPapers
 
     monkeypatch.setattr(writer, "MAX_KNOWN_PAPERS", 3)
     known = _KnownPapers()

@@ -101,7 +101,7 @@ def _history_index(db: sqlite_utils.Database) -> None:
 @_migration("0004_catalog_version")
 def _catalog_version(db: sqlite_utils.Database) -> None:
     # A number that moves on every change to a paper row, whichever process makes it: kept
-    # response bodies name the catalog they were rendered from (server/recommendations.py).
+    # response bodies name the catalog they were rendered from (server/serving/recommendations.py).
     db.execute("CREATE TABLE catalog_version (version INTEGER NOT NULL)")
     db.execute("INSERT INTO catalog_version (version) VALUES (0)")
     for action in ("INSERT", "UPDATE", "DELETE"):

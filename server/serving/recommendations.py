@@ -19,8 +19,8 @@ from typing import Any, Generic, TypeVar
 
 import sqlite_utils
 
-from . import storage
-from .models import LoadedModel
+from ..store import storage
+from .holder import LoadedModel
 
 
 class PopularPapers:
@@ -59,7 +59,7 @@ class PopularPapers:
         self._expires = time.monotonic() + min(300.0, max(1.0, 20 * took))
 
     def _recount(self, path: str) -> None:
-        from .db import connect
+        from ..store.db import connect
 
         db = connect(path)
         try:
@@ -227,7 +227,7 @@ def recommend_for_user(
     digest: bytes | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET /api/v1/recommendations`` for ``user_id`` (``history``: the user's
-    :func:`~server.storage.user_history`, and ``digest`` its :func:`history_digest`, when the
+    :func:`~server.store.storage.user_history`, and ``digest`` its :func:`history_digest`, when the
     caller has them already)."""
     if history is None:
         history = storage.user_history(db, user_id)

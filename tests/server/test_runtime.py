@@ -1,4 +1,5 @@
-"""The serving process's heap (server/heap.py): arenas shared by threads, free pages returned.
+"""The serving process's heap (server/serving/runtime.py): arenas shared by threads, free pages
+returned.
 
 Each check runs in a fresh interpreter, since both settings last for the process's life, and
 reads glibc's own account (``malloc_stats``) or the kernel's (``RssAnon``)."""
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from server import heap
+from server.serving import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not heap.supported(), reason="needs glibc's allocator")
+pytestmark = pytest.mark.skipif(not runtime.supported(), reason="needs glibc's allocator")
 
 
 def run(script: str, *args: str) -> subprocess.CompletedProcess:
@@ -33,9 +34,9 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess:
 
 ARENAS_OF_EIGHT_THREADS = """
     import ctypes, sys, threading
-    from server import heap
+    from server.serving import runtime
     if sys.argv[1:] == ["limit"]:
-        assert heap.limit_arenas(1)
+        assert runtime.limit_arenas(1)
     together = threading.Barrier(8)
     def allocate():
         kept = bytearray(100_000)  # from the thread's arena (under glibc's mmap threshold)
@@ -61,7 +62,7 @@ def test_limit_arenas_makes_threads_share_one_arena():
 def test_trim_returns_free_pages_inside_the_heap():
     out = run(
         """
-        from server import heap
+        from server.serving import runtime
         def anon():
             for line in open("/proc/self/status"):
                 if line.startswith("RssAnon:"):
@@ -71,7 +72,7 @@ def test_trim_returns_free_pages_inside_the_heap():
         full = anon()
         del blocks
         freed = anon()
-        trimmed = heap.trim()
+        trimmed = runtime.trim()
         print(full, freed, anon(), trimmed)
         """
     )
@@ -82,7 +83,7 @@ def test_trim_returns_free_pages_inside_the_heap():
 
 
 def test_trimmer_trims_until_stopped():
-    trimmer = heap.Trimmer(seconds=0.05)
+    trimmer = runtime.Trimmer(seconds=0.05)
     trimmer.start()
     deadline = time.monotonic() + 10
     while trimmer.trims < 2 and time.monotonic() < deadline:

@@ -1,6 +1,6 @@
 """Training lifecycle: a full retrain from the database, and the server's background retrains.
 
-:func:`train_and_publish` reads interactions and the catalog through :mod:`server.storage`,
+:func:`train_and_publish` reads interactions and the catalog through :mod:`server.store.storage`,
 fits the recommender's hybrid and publishes it as a new model version. ``nextpaper train`` calls
 it directly; ``nextpaper serve`` runs it in a child process (:class:`Trainer`), so a crash or a
 kill of a training run never takes the server down and the previous model keeps serving.
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from . import storage
-from .models import ModelStore
+from ..model_versions import ModelStore
+from ..store import storage
 
 if TYPE_CHECKING:
     from recommender.interactions import EventLog
@@ -91,7 +91,7 @@ def read_events(db: sqlite_utils.Database, path: Path, last_seq: int) -> EventLo
     """Every event up to ``last_seq`` as an :class:`~recommender.interactions.EventLog`.
 
     The log the previous training kept at ``path`` is reused when no event it covers was
-    erased since (:func:`server.storage.events_mark`), so only newer events are read (reading
+    erased since (:func:`server.store.storage.events_mark`), so only newer events are read (reading
     millions of rows was a sixth of a large retrain); otherwise every event is read again.
     The log is then saved back for the next training. Call within a read snapshot.
     """
@@ -242,7 +242,7 @@ class RetrainScheduler:
         return (datetime.now(UTC) - finished).total_seconds() < self.failure_backoff_seconds
 
     def _run(self) -> None:
-        from .db import connect
+        from ..store.db import connect
 
         db = connect(self.db_path)
         try:

@@ -306,7 +306,7 @@ def most_read_papers(db: sqlite_utils.Database, limit: int) -> list[tuple[str, i
     """``(paper_id, readers, date)`` of the papers with the most distinct readers.
 
     ``date`` is the published date, or the day first seen when undated. This scans every
-    event: callers cache it (see :class:`server.recommendations.PopularPapers`).
+    event: callers cache it (see :class:`server.serving.recommendations.PopularPapers`).
     """
     return [
         tuple(row)

@@ -1,7 +1,8 @@
 """The HTTP API, version 1: JSON in, JSON out, one Blueprint.
 
-Views check their input, call :mod:`server.storage` and :mod:`server.recommendations`, and raise
-:class:`~server.errors.ApiError` for anything a client got wrong.
+Views check their input, call :mod:`server.store.storage` and
+:mod:`server.serving.recommendations`, and raise :class:`~server.http.errors.ApiError` for
+anything a client got wrong.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import auth, recommendations, storage, training
-from .db import get_db
+from ..ids import InvalidPaper, normalize_id
+from ..jobs import training
+from ..serving import recommendations
+from ..store import storage
+from ..store.db import get_db
+from ..store.validation import Invalid, clean_date, clean_event_row
+from . import auth
 from .errors import ApiError
-from .ids import InvalidPaper, normalize_id
 from .openapi import openapi_document
-from .validation import Invalid, clean_date, clean_event_row
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -75,7 +75,7 @@ class EventWriter:
     ) -> int:
         """Store a user's validated event and paper rows durably; return how many were new.
 
-        Same contract as :func:`server.storage.record_event_rows`; raises what it raised, or
+        Same contract as :func:`server.store.storage.record_event_rows`; raises what it raised, or
         ``TimeoutError`` when the write did not finish in ``timeout`` seconds.
         """
         job = _Job(user_id, events, papers)
@@ -177,7 +177,7 @@ class _KnownPapers:
     ) -> tuple[list[tuple], dict[str, tuple]]:
         """The rows to write (in order), and the last one per id after writing them.
 
-        ``papers`` are :func:`server.storage.paper_row` rows (the id first); so are the values
+        ``papers`` are :func:`server.store.storage.paper_row` rows (the id first); so are the values
         of ``written``, the rows this transaction's earlier batches stored.
         """
         known = self._papers

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
 
-from .auth import valid_user_id
-from .ids import InvalidPaper, normalize_id
-from .storage import EVENT_TYPES, now_iso
-from .validation import Invalid, clean_date, clean_dwell, clean_paper, clean_timestamp
+from ..http.auth import valid_user_id
+from ..ids import InvalidPaper, normalize_id
+from ..store.storage import EVENT_TYPES, now_iso
+from ..store.validation import Invalid, clean_date, clean_dwell, clean_paper, clean_timestamp
 
 BATCH_SIZE = 5000
 OnError = Callable[[int, str], None]
@@ -130,7 +130,7 @@ def _event_id(row: dict[str, str]) -> str:
 
 
 def event_from_csv(row: dict[str, str], imported_at: str) -> dict[str, Any]:
-    """One CSV row → an import row for :func:`server.storage.import_events`."""
+    """One CSV row → an import row for :func:`server.store.storage.import_events`."""
     user_id = (row.get("user_id") or "").strip()
     if not user_id:
         raise Invalid("invalid_user", "user_id is empty")

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .ids import InvalidPaper, identify
+from ..ids import InvalidPaper, identify
 from .storage import EVENT_TYPES, authors_json
 
 MAX_EVENT_ID_LENGTH = 200

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 
-from server.models import ModelHolder, ModelStore
+from server.model_versions import ModelStore
+from server.serving.holder import ModelHolder
 
 
 class _Model:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from . import storage
+from ..store import storage
 
 TOKEN_PREFIX = "np_"
 _TOKEN_SHAPE = re.compile(r"^np_[A-Za-z0-9_-]{43}$")

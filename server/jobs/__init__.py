@@ -1,0 +1,2 @@
+"""Background and batch work: training and publishing models (and scheduling retrains), and
+importing papers and events from files."""
