@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recommender import HybridRecommender, load_dataset
+from recommender import HybridRecommender, load_dataset, scoring
 from recommender.baselines import EASE
 from recommender.evaluation import Split, cold_split, warm_split
 
@@ -51,16 +51,26 @@ def metrics(
 
 
 def components(model: HybridRecommender, split: Split, users: np.ndarray) -> dict:
+    """Every validation user's components over the split's papers (recommender.scoring's
+    one path), stacked per component as float32 (n_users, n_papers), with ``evidence``."""
     rows = split.train.matrix[users]
-    out = None
-    for start in range(0, users.size, 500):
-        _c, _ = model.score_rows(rows[start : start + 500], split.candidates)
-        if out is None:
-            out = {k: [v] for k, v in _c.items()}
-        else:
-            for k, v in _c.items():
-                out[k].append(v)
-    return {k: np.concatenate(v) for k, v in out.items()}
+    stacked: dict[str, list[np.ndarray]] = {c: [] for c in scoring.COMPONENTS}
+    evidence = np.zeros(users.size)
+    for i in range(users.size):
+        lo, hi = rows.indptr[i], rows.indptr[i + 1]
+        keep = rows.data[lo:hi] > 0
+        sig = scoring.signal(model, rows.indices[lo:hi][keep], rows.data[lo:hi][keep])
+        _, comp, _ = scoring.components(model, sig, split.candidates)
+        evidence[i] = sig.evidence
+        for c in scoring.COMPONENTS:
+            stacked[c].append(comp.get(c, np.zeros_like(comp["pop"])).astype(np.float32))
+    return {**{c: np.vstack(v) for c, v in stacked.items()}, "evidence": evidence[:, None]}
+
+
+def blended(params: dict, comp: dict) -> np.ndarray:
+    """The scores ``params`` give the stacked components (scoring.blend, every user at once)."""
+    parts = scoring.blend(params, comp, comp["evidence"])
+    return sum(parts[c] for c in scoring.COMPONENTS)
 
 
 BLEND_GRID = {
@@ -77,13 +87,12 @@ BLEND_GRID = {
 def tune_blend(model, comp, split, users, grid=BLEND_GRID, rounds=2):
     """Coordinate ascent over the blend grid from the model's defaults; objective
     recall@20 + nDCG@20 on the validation users."""
-    pop = None if split.candidates is None else model.popularity[split.candidates]
     cache = {}
 
     def score(params):
         key = tuple(sorted(params.items()))
         if key not in cache:
-            r, n = metrics(model.blend(comp, params, popularity=pop), split, users)
+            r, n = metrics(blended({**model.params, **params}, comp), split, users)
             cache[key] = (r, n)
         return cache[key]
 
@@ -119,7 +128,7 @@ def main() -> None:
         "--components",
         type=json.loads,
         default=None,
-        help="JSON list of HybridRecommender params to fit, e.g. '[{\"w_expand\": 0}]'",
+        help="JSON list of HybridRecommender params to fit, e.g. '[{\"neighbours_k\": 50}]'",
     )
     args = ap.parse_args()
     out = {}
@@ -163,10 +172,7 @@ def main() -> None:
             comp = components(model, inner, users)
             res = tune_blend(model, comp, inner, users, grid=args.grid or BLEND_GRID)
             best = res[-1]
-            default = model.blend(
-                comp,
-                popularity=None if inner.candidates is None else model.popularity[inner.candidates],
-            )
+            default = blended(model.params, comp)
             d = metrics(default, inner, users)
             only = {c: metrics(comp[c], inner, users) for c in ("knn", "ease", "als", "text")}
             per.append(

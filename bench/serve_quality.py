@@ -2,7 +2,7 @@
 
 Loads the scale's published model the way the server does and, for a sample of users with
 their current histories from the database, compares ``recommend(history)`` (the served path:
-candidates gathered from each component, recommender/serving.py) with
+candidates gathered from each component, recommender/scoring.py) with
 ``recommend(history, exact=True)`` with no text postings budget (every paper scored against
 the whole profile): the share of the exact top-20 that the
 served top-20 contains, and the CPU time of each, one thread, no HTTP.

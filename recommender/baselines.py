@@ -165,7 +165,7 @@ class Hybrid(Scorer):
 
     def scores(self, rows, users, candidates):
         with threadpool_limits(1, "blas"):
-            return self.model.score_rows(rows, candidates)[1]
+            return self.model.score_rows(rows, candidates)
 
 
 def default_scorers(random_state: int = 0) -> list[Scorer]:

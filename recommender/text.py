@@ -1,9 +1,11 @@
-"""Text model: TF-IDF over title + abstract, user profiles, text similarity.
+"""Text model: TF-IDF over title + abstract, profiles, and the centred text score.
 
 Owns the vectoriser and the L2-normalised (papers x terms) matrix, plus its
 (terms x papers) transpose so that a query touches only the postings of its terms.
-A user profile is the L2-normalised, confidence-weighted sum of the rows of the
-papers in the history; its cosine with every paper is the text score.
+A profile is the L2-normalised, confidence-weighted sum of the rows of the papers in a
+history (and of any texts given beside them); the text score of a paper is its cosine with
+the profile minus ``centering`` times its cosine with the catalog's mean (:meth:`scores`),
+so that generic papers stop matching every profile. That centring lives here and only here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .sparse_utils import (
     load_csr,
     row_positions,
     save_csr,
+    sparse_row_sum,
     topk_per_row,
     unique_ints,
     weighted_row_sum,
@@ -60,6 +63,8 @@ class TextModel:
         while their document frequencies add up to no more than this (0: no bound). Small
         catalogs never reach it; on large ones it drops the common, weakly weighted terms
         that cost most and tell least, so request time stays bounded.
+    centering : float
+        Share of the catalog's mean direction taken off every score (see ``genericness``).
 
     Attributes
     ----------
@@ -79,12 +84,14 @@ class TextModel:
         max_df: float = 0.5,
         max_query_terms: int = 300,
         max_postings: int = 0,
+        centering: float = 0.0,
     ) -> None:
         self.max_features = max_features
         self.min_df = min_df
         self.max_df = max_df
         self.max_query_terms = max_query_terms
         self.max_postings = max_postings
+        self.centering = centering
         self.vectorizer: TfidfVectorizer | None = None
         self.matrix = sp.csr_matrix((0, 0), dtype=np.float32)
         self.matrix_t = sp.csr_matrix((0, 0), dtype=np.float32)
@@ -215,16 +222,72 @@ class TextModel:
         return l2_rows(m)
 
     def profiles(self, weights: sp.csr_matrix) -> sp.csr_matrix:
-        """User profiles from (users x papers) weights; shape (n_users, n_terms), L2 rows."""
-        prof = sp.csr_matrix(weights, dtype=np.float32) @ self.matrix
-        prof = l2_rows(prof)
-        return self._prune(prof)
-
-    def _prune(self, prof: sp.csr_matrix) -> sp.csr_matrix:
+        """Uncentred profiles of many rows at once, for the text-only baseline: (users x
+        papers) weights -> (n_users, n_terms), L2 rows, at most ``max_query_terms`` each."""
+        prof = l2_rows(sp.csr_matrix(weights, dtype=np.float32) @ self.matrix)
         k = self.max_query_terms
         if not k or prof.shape[0] == 0 or np.diff(prof.indptr).max(initial=0) <= k:
             return prof
         return l2_rows(topk_per_row(prof, k))
+
+    def profile(
+        self, papers: np.ndarray, weights: np.ndarray, extra: sp.csr_matrix | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One profile: the ``weights``-weighted sum of the rows of ``papers``, plus the rows
+        of ``extra`` (texts outside the catalog, e.g. from :meth:`transform`, weight 1 each),
+        kept to its ``max_query_terms`` strongest terms: (terms, unit weights)."""
+        terms, values = sparse_row_sum(self.matrix, papers, np.asarray(weights, np.float64))
+        if extra is not None and extra.nnz:
+            dense = np.zeros(self.n_terms, np.float64)
+            dense[terms] = values
+            np.add.at(dense, extra.indices, extra.data)
+            terms = np.flatnonzero(dense)
+            values = dense[terms]
+        nonzero = values != 0
+        terms, values = terms[nonzero], values[nonzero]
+        k = self.max_query_terms
+        if k and terms.size > k:
+            keep = np.sort(np.lexsort((terms, -values))[:k])
+            terms, values = terms[keep], values[keep]
+        norm = float(np.sqrt(np.dot(values, values)))
+        return terms, (values / norm if norm > 0 else values)
+
+    def scores(
+        self, terms: np.ndarray, weights: np.ndarray, items: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Centred text score of the query (``weights`` on ``terms``) for ``items`` (sorted
+        paper indices; exact, costing their entries) or, when None, for every paper (within
+        the postings budget, :meth:`within_budget`); float32, shape (n_items,)."""
+        if items is None:
+            raw = self.query_scores(terms, weights)
+            gen = self.genericness
+        else:
+            raw = self.row_scores(items, terms, weights)
+            gen = self.genericness[items]
+        if self.centering:
+            raw -= np.float32(self.centering) * np.asarray(gen, np.float32)
+        return raw
+
+    def best(
+        self,
+        terms: np.ndarray,
+        weights: np.ndarray,
+        k: int,
+        budget: int,
+        allowed: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The ``k`` papers with the best centred score among those sharing a term with the
+        query, counting only the ``budget`` postings of its strongest terms, and only papers
+        whose ``allowed`` (bool mask over the papers) is set; sorted paper indices."""
+        terms, weights = self.within_budget(terms, weights, budget)
+        touched, raw = sparse_row_sum(self.matrix_t, terms, weights)
+        if allowed is not None:
+            keep = allowed[touched]
+            touched, raw = touched[keep], raw[keep]
+        centred = raw - self.centering * np.asarray(self.genericness[touched], np.float64)
+        if touched.size > k:
+            touched = touched[np.argpartition(-centred, k - 1)[:k]]
+        return np.sort(touched)
 
     def query_scores(
         self, terms: np.ndarray, weights: np.ndarray, max_postings: int | None = None
@@ -268,16 +331,6 @@ class TextModel:
             return np.zeros((len(rows), len(others)), np.float32)
         return dense_block(self.matrix, rows, terms) @ dense_block(self.matrix, others, terms).T
 
-    def scores(self, queries: sp.csr_matrix, centering: float = 0.0) -> np.ndarray:
-        """Cosine of each query row with every paper, minus ``centering * genericness``;
-        dense, shape (n_queries, n_papers)."""
-        if self.n_terms == 0:
-            return np.zeros((queries.shape[0], self.matrix.shape[0]), np.float32)
-        out = np.asarray((queries @ self.matrix_t).toarray(), dtype=np.float32)
-        if centering:
-            out -= np.float32(centering) * self.genericness[None, :]
-        return out
-
     # ---------------------------------------------------------------- files
     def save(self, folder: Path) -> None:
         vocab: list[str] = []
@@ -297,6 +350,7 @@ class TextModel:
             "max_df": self.max_df,
             "max_query_terms": self.max_query_terms,
             "max_postings": self.max_postings,
+            "centering": self.centering,
         }
         (folder / "text_params.json").write_text(json.dumps(params), encoding="utf-8")
 

@@ -1,13 +1,13 @@
-"""The candidate-gathering request path (recommender/serving.py, recommender/ann.py) against
-scoring every paper: same components on the candidates, same top lists."""
+"""The one scoring path (recommender/scoring.py, with recommender/ann.py): gathered candidates
+against every paper, contributions that add up to the score, reasons read from them, and the
+evaluation's batch path giving the request path's scores."""
 
 import numpy as np
 import pytest
 
-from recommender import HybridRecommender, build_interactions
+from recommender import HybridRecommender, build_interactions, scoring
 from recommender.ann import InnerProductIndex
 from recommender.interactions import history_vector
-from recommender.serving import text_candidates, user_components
 
 N_PAPERS, N_USERS, N_TOPICS = 3000, 700, 30
 
@@ -67,19 +67,72 @@ def test_large_catalog_model_builds_an_ann_index(served_model):
     assert small.params["serve_exact_below"] > N_PAPERS
 
 
+def _signal(model, history):
+    row, _, positives = history_vector(history, model.paper_index, model.n_papers)
+    weights = np.asarray(row[0, positives].toarray()).ravel()
+    return scoring.signal(model, positives, weights)
+
+
 def test_gathered_components_equal_exact_ones_on_the_candidates(served_model, topical):
     _, _, events = topical
     model = served_model
     for history in _histories(events, 15):
-        row, _, _ = history_vector(history, model.paper_index, model.n_papers)
-        cand, fast = user_components(model, row)
+        sig = _signal(model, history)
+        cand = scoring.gather(model, sig)
         assert 0 < cand.size < model.n_papers / 2  # really a subset
         assert np.all(np.diff(cand) > 0)
-        exact = model.components(row)
-        for name in ("knn", "ease", "als", "text"):
+        _, fast, _ = scoring.components(model, sig, cand)
+        _, exact, _ = scoring.components(model, sig)
+        for name in ("knn", "ease", "als", "text", "pop"):
             np.testing.assert_allclose(
-                fast[name][0], exact[name][0, cand], rtol=1e-4, atol=1e-5, err_msg=name
+                fast[name], exact[name][cand], rtol=1e-4, atol=1e-5, err_msg=name
             )
+
+
+def test_contributions_add_up_to_the_score_and_reasons_name_the_largest(served_model, topical):
+    _, _, events = topical
+    model = served_model
+    leads = set()
+    for history in _histories(events, 30):
+        sig = _signal(model, history)
+        scored = scoring.score(model, sig, scoring.gather(model, sig))
+        at = scoring.top(scored, 20, exclude=sig.papers)
+        parts = np.vstack([scored.parts[c][at] for c in scoring.COMPONENTS])
+        np.testing.assert_allclose(parts.sum(axis=0), scored.total[at])
+        recs = model.recommend(history, n=20)
+        assert [r.paper_id for r in recs] == [model.paper_ids[i] for i in scored.items[at]]
+        for rec, k in zip(recs, at, strict=True):
+            share = {
+                "co": scored.parts["knn"][k] + scored.parts["ease"][k],
+                "als": scored.parts["als"][k],
+                "text": scored.parts["text"][k],
+                "pop": scored.parts["pop"][k],
+            }
+            lead = max(share, key=share.get)
+            leads.add(lead)
+            kinds = [r["type"] for r in rec.reasons]
+            if lead == "text":
+                assert kinds[-1] == "similar_text", (rec, share)
+            elif lead == "pop":
+                assert kinds == ["popular"], (rec, share)
+            elif lead == "als":
+                assert kinds == ["similar_readers"], (rec, share)
+            else:
+                assert kinds in (["because_you_read"], ["similar_readers"]), (rec, share)
+            for reason in rec.reasons:
+                if reason["type"] == "because_you_read":
+                    assert reason["paper_id"] in {p for p, _, _ in history}
+    assert len(leads) >= 2, leads  # the check saw more than one kind of reason
+
+
+def test_evaluation_scores_every_paper_as_a_request_does(served_model, topical):
+    inter, _, events = topical
+    model = served_model
+    for history in _histories(events, 5):
+        row, _, _ = history_vector(history, model.paper_index, model.n_papers)
+        batch = model.score_rows(row)[0]
+        sig = _signal(model, history)
+        np.testing.assert_allclose(batch, scoring.score(model, sig).total, rtol=1e-5, atol=1e-6)
 
 
 def test_served_top_lists_match_scoring_every_paper(served_model, topical):
@@ -137,14 +190,14 @@ def test_inner_product_index_finds_the_largest_inner_products():
     assert np.mean(recall) >= 0.95
 
 
-def testtext_candidates_are_the_best_centred_matches_within_the_budget(served_model, topical):
+def test_text_candidates_are_the_best_centred_matches_within_the_budget(served_model, topical):
     _, _, events = topical
     model = served_model
     p = model.params
     for history in _histories(events, 10):
-        row, _, _ = history_vector(history, model.paper_index, model.n_papers)
-        terms, weights = model.text_profile(row.indices, row.data.astype(np.float64))
-        got = text_candidates(model, terms, weights)
+        sig = _signal(model, history)
+        terms, weights = sig.text
+        got = model.text.best(terms, weights, p["text_candidates"], p["text_candidate_postings"])
         raw = model.text.query_scores(terms, weights, p["text_candidate_postings"])
         touched = np.flatnonzero(raw)
         centred = raw[touched] - p["text_centering"] * model.text.genericness[touched]
@@ -166,3 +219,21 @@ def test_a_candidate_filter_scores_only_its_papers_with_the_exact_answer(served_
         np.testing.assert_allclose([r.score for r in served], [r.score for r in exact], rtol=1e-4)
         assert [r.reasons for r in served] == [r.reasons for r in exact]
         assert set(r.paper_id for r in served) <= set(candidates)
+
+
+def test_the_blend_leans_on_text_for_short_histories_and_on_co_reading_for_long(served_model):
+    model = served_model
+    p = model.params
+    comp = {name: np.ones(3) for name in scoring.COMPONENTS}
+    for n in (1, 3, 40):
+        parts = scoring.blend(p, comp, float(n))
+        c = n / (n + p["history_half"])
+        assert parts["knn"][0] == pytest.approx(c * p["w_knn"])
+        assert parts["ease"][0] == pytest.approx(c * p["w_ease"])
+        assert parts["als"][0] == pytest.approx(c * p["w_als"] * n / (n + p["als_half"]))
+        assert parts["text"][0] == pytest.approx(p["w_text"] * (1 - c) + p["text_floor"])
+        assert parts["pop"][0] == pytest.approx(p["w_pop"])
+    short, long = scoring.blend(p, comp, 1.0), scoring.blend(p, comp, 40.0)
+    assert short["text"][0] > long["text"][0] and short["knn"][0] < long["knn"][0]
+    # a component that takes no part contributes nothing
+    assert not scoring.blend(p, {"pop": np.ones(3)}, 5.0)["als"].any()

@@ -1,0 +1,347 @@
+"""The one scoring path: from a history to scored papers, each component's share kept.
+
+Owns how the hybrid scores papers, for every caller: evaluation (every paper, or held-out
+candidates), the request path (papers gathered from the components, within an optional date
+filter) and similar papers (a history of one paper, or of a text). Three steps:
+
+1. :func:`signal` reads what a history gives each component, whatever papers are scored
+   afterwards: the co-reading sums over the history's neighbour rows (sparse), the folded-in
+   ALS vector, the text profile.
+2. :func:`gather` picks the papers worth scoring from those signals (the strongest co-read
+   papers, the ALS index's top list, the best text matches, the most read); or the caller
+   names them (every paper, held-out candidates).
+3. :func:`score` computes every component over those papers, scales each to a maximum of 1
+   there, and blends them into per-component contributions that add up to the score
+   (:class:`Scored`). Ranking, reasons (:func:`reasons`) and similar papers all read those
+   contributions, so a reason cannot disagree with the score.
+
+The blend, for a history whose evidence is ``n`` (a user's positive papers; for similar
+papers, the paper's readers)::
+
+    c    = n / (n + history_half)
+    knn  = c * w_knn * knn_j                    # RP3beta co-reading
+    ease = c * w_ease * ease_j                  # EASE co-reading
+    als  = c * w_als * n / (n + als_half) * als_j
+    text = (w_text * (1 - c) + text_floor) * text_j
+    pop  = w_pop * pop_j                        # log readers, scaled over the catalog
+
+A paper outside the gathered set shares no co-reader with the history and is in neither the
+ALS nor the text top list, so it seldom reaches the top: ``bench/serve_quality.py`` measures
+the overlap of gathered answers with answers over every paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .sparse_utils import dense_block, sparse_row_sum, unique_ints
+
+if TYPE_CHECKING:
+    from .hybrid import HybridRecommender
+
+COMPONENTS = ("knn", "ease", "als", "text", "pop")
+# A date filter that leaves at most this many papers is scored over all of them.
+SMALL_FILTER = 5000
+
+Sparse = tuple[np.ndarray, np.ndarray]  # (sorted columns, values)
+
+
+@dataclass
+class Signal:
+    """What one history gives each component, before any paper is chosen.
+
+    ``papers``/``weights``: the history's positive papers (model indices, strongest first)
+    and confidences; ``evidence``: the blend's ``n``; ``knn``/``ease``: the co-reading sums
+    over the history's rows of the two neighbour matrices; ``als``: the folded-in user vector
+    (None when ALS does not take part); ``text``: the profile as (terms, unit weights), None
+    without text.
+    """
+
+    papers: np.ndarray
+    weights: np.ndarray
+    evidence: float
+    knn: Sparse
+    ease: Sparse
+    als: np.ndarray | None
+    text: Sparse | None
+
+
+@dataclass
+class Scored:
+    """Scores of some papers for one history.
+
+    ``items``: the scored papers (sorted model indices); ``parts``: each component's
+    contribution, float64 arrays of shape (n_items,) that add up to ``total``; ``scale``: the
+    value each component was divided by (its maximum over ``items``), so a contribution can be
+    split over the history papers it came from.
+    """
+
+    items: np.ndarray
+    parts: dict[str, np.ndarray]
+    scale: dict[str, float]
+
+    @property
+    def total(self) -> np.ndarray:
+        return sum(self.parts.values())  # type: ignore[return-value]
+
+
+_EMPTY: Sparse = (np.empty(0, np.int64), np.empty(0, np.float64))
+
+
+def signal(
+    model: HybridRecommender,
+    papers: np.ndarray,
+    weights: np.ndarray,
+    *,
+    text: sp.csr_matrix | None = None,
+    evidence: float | None = None,
+    als: bool = True,
+) -> Signal:
+    """The signal of a history.
+
+    Parameters
+    ----------
+    papers : ndarray of int, shape (h,)
+        The history's positive papers (model indices).
+    weights : ndarray of float, shape (h,)
+        Their confidences.
+    text : csr_matrix, shape (t, n_terms), optional
+        Texts outside the model's papers, added to the profile with weight 1 each.
+    evidence : float, optional
+        The blend's ``n``; defaults to the number of papers (with texts).
+    als : bool
+        Fold the history into an ALS vector (similar papers leave ALS out).
+    """
+    papers = np.asarray(papers, np.int64)
+    weights = np.asarray(weights, np.float64)
+    n_text = 0 if text is None else text.shape[0]
+    knn = sparse_row_sum(model.neighbours, papers, weights) if papers.size else _EMPTY
+    ease = sparse_row_sum(model.ease, papers, np.ones(papers.size)) if papers.size else _EMPTY
+    user = None
+    if als and model.als is not None and papers.size:
+        row = sp.csr_matrix(
+            (weights.astype(np.float32), papers.astype(np.int32), [0, papers.size]),
+            shape=(1, model.n_papers),
+        )
+        row.sort_indices()
+        user = model.als.user_factors(row)[0]
+    profile = None
+    if model.text.n_terms and (papers.size or n_text):
+        profile = model.text.profile(papers, weights, text)
+        if profile[0].size == 0:
+            profile = None
+    n = float(papers.size + n_text) if evidence is None else float(evidence)
+    return Signal(papers, weights, n, knn, ease, user, profile)
+
+
+def gather(
+    model: HybridRecommender,
+    sig: Signal,
+    allowed: np.ndarray | None = None,
+    popular: bool = True,
+) -> np.ndarray:
+    """The papers worth scoring for ``sig``: sorted model indices.
+
+    The ``neighbour_candidates`` strongest co-read papers of each neighbour matrix, the
+    ``als_candidates`` largest ALS scores (the ANN index), the ``text_candidates`` best text
+    matches within ``text_candidate_postings`` postings and, with ``popular``, the
+    ``popular_candidates`` most read; only papers set in ``allowed`` (a bool mask over the
+    papers) when it is given.
+    """
+    p = model.params
+    k = int(p["neighbour_candidates"])
+    lists = [_strongest(*sig.knn, k, allowed), _strongest(*sig.ease, k, allowed)]
+    if popular:
+        lists.append(model.most_read(int(p["popular_candidates"]), allowed))
+    if sig.als is not None:
+        lists.append(_als_top(model, sig.als, int(p["als_candidates"]), allowed))
+    if sig.text is not None:
+        budget = int(p["text_candidate_postings"])
+        lists.append(model.text.best(*sig.text, int(p["text_candidates"]), budget, allowed))
+    return unique_ints(np.concatenate(lists))
+
+
+def score(model: HybridRecommender, sig: Signal, items: np.ndarray | None = None) -> Scored:
+    """Every component of ``sig`` over ``items`` (sorted model indices; None: every paper),
+    blended into contributions (module docstring)."""
+    items, comp, scale = components(model, sig, items)
+    return Scored(items, blend(model.params, comp, sig.evidence), scale)
+
+
+def components(
+    model: HybridRecommender, sig: Signal, items: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
+    """(items, components, scale): each component of ``sig`` over ``items`` (None: every
+    paper), scaled to a maximum of 1 there (``pop`` over the catalog), and what each was
+    divided by. Components that take no part (no ALS vector, no text) are left out."""
+    if items is None:
+        items = np.arange(model.n_papers)
+        every = True
+    else:
+        items = np.asarray(items, np.int64)
+        every = items.size == model.n_papers
+    comp: dict[str, np.ndarray] = {}
+    scale: dict[str, float] = {}
+    comp["knn"], scale["knn"] = _scaled(_over(items, every, *sig.knn))
+    comp["ease"], scale["ease"] = _scaled(_over(items, every, *sig.ease))
+    if sig.als is not None:
+        factors = model.als.item_factors
+        comp["als"], scale["als"] = _scaled((factors if every else factors[items]) @ sig.als)
+    if sig.text is not None:
+        text = model.text.scores(*sig.text, None if every else items)
+        comp["text"], scale["text"] = _scaled(text)
+    comp["pop"] = np.asarray(model.popularity if every else model.popularity[items], np.float64)
+    return items, comp, scale
+
+
+def blend(
+    params: dict[str, Any], comp: dict[str, np.ndarray], evidence: float
+) -> dict[str, np.ndarray]:
+    """Each component's contribution (module docstring): name -> array like the components;
+    a component missing from ``comp`` contributes zeros."""
+    p = params
+    n = evidence
+    c = n / (n + p["history_half"])
+    w_als = p["w_als"] * (n / (n + p["als_half"]) if p["als_half"] else 1.0)
+    weight = {
+        "knn": c * p["w_knn"],
+        "ease": c * p["w_ease"],
+        "als": c * w_als,
+        "text": p["w_text"] * (1.0 - c) + p["text_floor"],
+        "pop": p["w_pop"],
+    }
+    zeros = np.zeros_like(comp["pop"])
+    return {name: weight[name] * comp[name] if name in comp else zeros for name in COMPONENTS}
+
+
+def top(scored: Scored, n: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Positions in ``scored.items`` of the ``n`` best papers, best first (ties by paper),
+    leaving out the papers in ``exclude`` (model indices)."""
+    total = scored.total
+    ok = np.ones(total.size, bool)
+    if exclude is not None and exclude.size:
+        ok &= ~np.isin(scored.items, exclude)
+    cand = np.flatnonzero(ok)
+    k = min(n, cand.size)
+    if k <= 0:
+        return cand[:0]
+    cand = cand[np.argpartition(-total[cand], k - 1)[:k]]
+    return cand[np.lexsort((scored.items[cand], -total[cand]))]
+
+
+def reasons(
+    model: HybridRecommender, sig: Signal, scored: Scored, at: np.ndarray
+) -> list[list[dict[str, Any]]]:
+    """Why each paper at positions ``at`` of ``scored`` was ranked there, from its largest
+    contribution: co-reading (``because_you_read`` the history paper that contributed most),
+    ALS (``similar_readers``), text (``because_you_read`` the history paper whose text
+    contributed most, when one shares words with it, and ``similar_text``) or popularity
+    (``popular`` with the paper's readers)."""
+    items = scored.items[at]
+    groups = np.vstack(
+        [
+            scored.parts["knn"][at] + scored.parts["ease"][at],
+            scored.parts["als"][at],
+            scored.parts["text"][at],
+            scored.parts["pop"][at],
+        ]
+    )
+    lead = groups.argmax(axis=0)
+    hist = sig.papers[:200]  # strongest first
+    co = np.zeros((hist.size, items.size))
+    if hist.size and (lead == 0).any():
+        w = sig.weights[:200, None]
+        if scored.scale.get("knn"):
+            co += w * dense_block(model.neighbours, hist, items) / scored.scale["knn"]
+        if scored.scale.get("ease"):
+            co += dense_block(model.ease, hist, items) / scored.scale["ease"]
+    by_text = np.zeros((hist.size, items.size))
+    if hist.size and sig.text is not None and (lead == 2).any():
+        by_text = sig.weights[:200, None] * model.text.similarities(hist, items)
+    out: list[list[dict[str, Any]]] = []
+    for i, b in enumerate(lead):
+        if b == 0 and co[:, i].max(initial=0) > 0:
+            src = model.paper_ids[int(hist[int(np.argmax(co[:, i]))])]
+            out.append([{"type": "because_you_read", "paper_id": src}])
+        elif b in (0, 1):
+            out.append([{"type": "similar_readers"}])
+        elif b == 2:
+            said = []
+            if by_text[:, i].max(initial=0) > 0.05:
+                src = model.paper_ids[int(hist[int(np.argmax(by_text[:, i]))])]
+                said.append({"type": "because_you_read", "paper_id": src})
+            out.append([*said, {"type": "similar_text"}])
+        else:
+            out.append([{"type": "popular", "readers": int(model.readers[items[i]])}])
+    return out
+
+
+def similar_reasons(scored: Scored, at: np.ndarray) -> list[list[dict[str, Any]]]:
+    """Why each paper at positions ``at`` (of papers gathered for a one-paper history) is
+    related: co-reading (``similar_readers``) and shared words (``similar_text``), each when it
+    added to the score, the larger first. A gathered paper without either shares a co-reader
+    or words with the paper but is generic (its centred text score is below zero): it is
+    named for what it shares."""
+    co = scored.parts["knn"][at] + scored.parts["ease"][at]
+    text = scored.parts["text"][at]
+    out = []
+    for c, t in zip(co.tolist(), text.tolist(), strict=True):
+        said = [(c, {"type": "similar_readers"}), (t, {"type": "similar_text"})]
+        kept = [r for v, r in sorted(said, key=lambda x: -x[0]) if v > 0]
+        out.append(kept or [{"type": "similar_readers"} if c else {"type": "similar_text"}])
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _over(items: np.ndarray, every: bool, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """Sparse (columns, values) laid out over ``items`` (all papers when ``every``)."""
+    out = np.zeros(items.size, np.float64)
+    if cols.size == 0:
+        return out
+    if every:
+        out[cols] = vals
+        return out
+    at = np.minimum(np.searchsorted(items, cols), items.size - 1)
+    hit = items[at] == cols
+    out[at[hit]] = vals[hit]
+    return out
+
+
+def _scaled(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """``x`` divided by its largest absolute value (zeros stay zero), and that value."""
+    x = np.asarray(x, np.float64)
+    m = float(np.abs(x).max(initial=0.0))
+    return (x / m if m > 0 else x), m
+
+
+def _strongest(cols: np.ndarray, vals: np.ndarray, k: int, allowed: np.ndarray | None):
+    """The ``k`` columns with the largest values, among the ``allowed`` ones."""
+    if allowed is not None and cols.size:
+        keep = allowed[cols]
+        cols, vals = cols[keep], vals[keep]
+    return cols if cols.size <= k else cols[np.argpartition(-vals, k - 1)[:k]]
+
+
+def _als_top(
+    model: HybridRecommender, user: np.ndarray, k: int, allowed: np.ndarray | None
+) -> np.ndarray:
+    """About the ``k`` papers with the largest ALS score for ``user`` (among the ``allowed``):
+    from the ANN index when the model has one, else by scanning every paper."""
+    factors = model.als.item_factors
+    if model.als_index is None:
+        scores = factors @ user
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
+        k = min(k, int(np.isfinite(scores).sum()))
+        return np.argpartition(-scores, k - 1)[:k] if k > 0 else np.empty(0, np.int64)
+    if allowed is None:
+        return model.als_index.search(user, k)
+    share = max(float(np.count_nonzero(allowed)) / allowed.size, 1e-6)
+    found = model.als_index.search(user, min(int(k / share), 4 * k, 4096))
+    return found[allowed[found]][:k]
