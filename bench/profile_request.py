@@ -1,7 +1,7 @@
 """Where a recommendation / similar-papers request spends its time, without HTTP.
 
 Loads the scale's published model the way the server does, then calls the server's own
-request functions (``server.recommendations.recommend_for_user`` and ``similar_papers``) for a
+serving object (``server.serving.service.Serving``: ``recommendations`` and ``similar``) for a
 sample of users and papers, single-threaded with one BLAS thread, under ``cProfile``. Reports
 per-call wall and CPU time, and the functions with the largest cumulative and own time (project
 code, scipy/numpy kernels and SQLite calls), so a missed latency budget points at a line.
@@ -73,21 +73,18 @@ def main() -> None:
     args = ap.parse_args()
     home, _ = common.prepared_home(args.scale)
 
-    from server import _load_model
-    from server.model_versions import ModelStore
-    from server.serving.holder import ModelHolder
-    from server.serving.recommendations import PopularPapers, recommend_for_user, similar_papers
     from server.serving.runtime import limit_blas_threads
+    from server.serving.service import Serving
     from server.store import storage
     from server.store.db import connect
 
     t = time.perf_counter()
-    loaded = ModelHolder(ModelStore(home / "models"), _load_model).get()
+    serving = Serving(home / "models")
+    loaded = serving.current()
     load_seconds = time.perf_counter() - t
     limit_blas_threads()
     if loaded is None:
         raise SystemExit("the published model did not load (see the log above)")
-    extra = (PopularPapers(),)  # the app keeps one per process
     db = connect(home / "nextpaper.db")
     users = common.sample_users(home, args.calls, seed=1)
     papers = [storage.get_paper(db, p) for p in common.sample_papers(home, args.calls, seed=2)]
@@ -102,13 +99,16 @@ def main() -> None:
             "median": sorted(history_sizes)[len(history_sizes) // 2],
             "max": max(history_sizes),
         },
+        # every call a first answer: nothing kept from the calls before
         "recommendations": profile(
-            lambda u: recommend_for_user(db, loaded, *extra, u, n=20),
+            lambda u: serving.answers.clear() or serving.recommendations(db, u, n=20),
             [(u,) for u in users],
             args.top,
         ),
         "similar": profile(
-            lambda p: similar_papers(db, loaded, *extra, p, n=10), [(p,) for p in papers], args.top
+            lambda p: serving.answers.clear() or serving.similar(db, p, n=10),
+            [(p,) for p in papers],
+            args.top,
         ),
     }
     db.close()

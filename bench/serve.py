@@ -9,7 +9,7 @@ keep-alive connection:
   asked for before (a random sample of imported users, each with its own token), so the
   server computes every answer: the budgeted figure; also 1 client, to separate the cost of a
   request from contention; then again with 4 clients cycling through 200 users, where the
-  server answers repeated questions from its kept bodies (``server/serving/recommendations.py``);
+  server answers repeated questions from its kept bodies (``server/serving/caches.py``);
 * ``GET /api/v1/papers/<id>/similar?n=10``: the same, over random samples of papers;
 * references, to read the budgets against: ``GET /api/v1/health`` from the same clients and
   from 1 (no token check, no database: the least any request costs through waitress, Flask and

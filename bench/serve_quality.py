@@ -34,14 +34,13 @@ def main() -> None:
     args = ap.parse_args()
     home, _ = common.prepared_home(args.scale)
 
-    from server import _load_model
     from server.model_versions import ModelStore
     from server.serving.holder import ModelHolder
     from server.serving.runtime import limit_blas_threads
     from server.store import storage
     from server.store.db import connect
 
-    loaded = ModelHolder(ModelStore(home / "models"), _load_model).get()
+    loaded = ModelHolder(ModelStore(home / "models")).get()
     limit_blas_threads()
     if loaded is None:
         raise SystemExit("the published model did not load (see the log above)")

@@ -1,16 +1,27 @@
 """NextPaper's backend: the Flask app factory.
 
 ``create_app()`` reads settings (defaults, then ``config.py`` in the home folder, then
-``NEXTPAPER_*`` environment variables, or a test mapping), migrates the database, and wires the
-API blueprint, the error shape, security and timing hooks, the served model and the trainer.
+``NEXTPAPER_*`` environment variables, or a test mapping), migrates the database, builds the
+app's long-lived parts once (:class:`Parts`: serving, the event writer, the trainer, the
+connections, the rate limiter) and wires the API blueprint, the error shape, and the security
+and timing hooks. Code that runs in a request reaches the parts through :func:`parts`.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from .http.security import RateLimiter
+    from .jobs.training import Trainer
+    from .serving.service import Serving
+    from .store.db import Connections
+    from .store.writer import EventWriter
 
 DEFAULT_HOME = "instance"
 
@@ -19,12 +30,26 @@ def home_from_env() -> Path:
     return Path(os.environ.get("NEXTPAPER_HOME", DEFAULT_HOME)).resolve()
 
 
+@dataclass
+class Parts:
+    """The objects an app keeps for its whole life, built once by :func:`create_app`."""
+
+    serving: Serving
+    writer: EventWriter
+    trainer: Trainer
+    connections: Connections
+    rate_limiter: RateLimiter
+
+
+def parts() -> Parts:
+    """The current app's :class:`Parts`."""
+    return current_app.extensions["nextpaper"]
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     from .http import api, errors, security, timing
     from .jobs.training import Trainer
-    from .model_versions import ModelStore
-    from .serving.holder import ModelHolder
-    from .serving.recommendations import ModelAnswers, PopularPapers, RecentPapers, ResponseBodies
+    from .serving.service import Serving
     from .store.db import DB_FILENAME, Connections, close_db, open_database
     from .store.writer import EventWriter
 
@@ -55,27 +80,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     home.mkdir(parents=True, exist_ok=True)
     open_database(app.config["DATABASE"]).close()
 
-    store = ModelStore(app.config["MODELS"])
-    app.extensions["nextpaper.models"] = ModelHolder(
-        store, _load_model, check_seconds=float(app.config["MODEL_CHECK_SECONDS"])
+    app.extensions["nextpaper"] = Parts(
+        serving=Serving(app.config["MODELS"], float(app.config["MODEL_CHECK_SECONDS"])),
+        writer=EventWriter(app.config["DATABASE"]),
+        trainer=Trainer(home),
+        connections=Connections(app.config["DATABASE"]),
+        rate_limiter=security.rate_limiter(app.config),
     )
-    app.extensions["nextpaper.trainer"] = Trainer(home)
-    app.extensions["nextpaper.popular"] = PopularPapers()
-    app.extensions["nextpaper.recent"] = RecentPapers()
-    app.extensions["nextpaper.answers"] = ModelAnswers()
-    app.extensions["nextpaper.bodies"] = ResponseBodies()
-    app.extensions["nextpaper.writer"] = EventWriter(app.config["DATABASE"])
-    app.extensions["nextpaper.connections"] = Connections(app.config["DATABASE"])
-
     errors.register_error_handlers(app)
     timing.install(app)  # first: after_request hooks run last-registered first
     security.install(app)
     app.teardown_appcontext(close_db)
     app.register_blueprint(api.bp)
     return app
-
-
-def _load_model(folder: Path):
-    from recommender import HybridRecommender
-
-    return HybridRecommender.load(folder)

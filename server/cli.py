@@ -132,7 +132,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     """Serve the HTTP API with a production WSGI server (waitress); retrain in the background."""
     import waitress
 
-    from . import create_app
+    from . import create_app, parts
     from .jobs.training import RetrainScheduler
     from .serving import runtime
     from .serving.runtime import limit_blas_threads
@@ -152,6 +152,9 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     limit_blas_threads()
     import recommender  # noqa: F401  (now, not in the request that first loads a model)
 
+    with app.app_context():
+        app_parts = parts()
+
     if retrain_events:
         app.config["RETRAIN_EVENTS"] = retrain_events
     if retrain_minutes:
@@ -160,13 +163,13 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     if not no_retrain:
         scheduler = RetrainScheduler(
             Path(app.config["DATABASE"]),
-            app.extensions["nextpaper.models"].store,
-            app.extensions["nextpaper.trainer"],
+            app_parts.serving.store,
+            app_parts.trainer,
             every_events=int(app.config["RETRAIN_EVENTS"]),
             every_minutes=float(app.config["RETRAIN_MINUTES"]),
         )
         scheduler.start()
-    app.extensions["nextpaper.models"].get()  # load the published model before taking requests
+    app_parts.serving.current()  # load the published model before taking requests
     click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
     trimmer = runtime.Trimmer()
     trimmer.start()
@@ -358,9 +361,7 @@ def train(ctx: click.Context, quiet: bool) -> None:
 @click.pass_context
 def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json: bool) -> None:
     """Print a user's recommendations."""
-    from . import _load_model
-    from .serving.holder import ModelHolder
-    from .serving.recommendations import PopularPapers, recommend_for_user
+    from .serving.service import Serving
     from .store.validation import Invalid, clean_date
 
     try:
@@ -369,8 +370,8 @@ def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json:
         raise CliError(error.message) from None
     with _database(ctx) as db:
         _require_user(db, user)
-        loaded = ModelHolder(_model_store(ctx), _load_model).get()
-        result = recommend_for_user(db, loaded, PopularPapers(), user, n=n, since=since)
+        serving = Serving(_model_store(ctx).root)
+        result = serving.recommendations(db, user, n=n, since=since)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return

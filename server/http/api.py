@@ -1,7 +1,7 @@
 """The HTTP API, version 1: JSON in, JSON out, one Blueprint.
 
 Views check their input, call :mod:`server.store.storage` and
-:mod:`server.serving.recommendations`, and raise :class:`~server.http.errors.ApiError` for
+:class:`~server.serving.service.Serving`, and raise :class:`~server.http.errors.ApiError` for
 anything a client got wrong.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from .. import parts
 from ..ids import InvalidPaper, normalize_id
 from ..jobs import training
-from ..serving import recommendations
 from ..store import storage
 from ..store.db import get_db
 from ..store.validation import Invalid, clean_date, clean_event_row
@@ -62,7 +62,7 @@ def login_required(view):
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         g.caller = caller
-        _extension("rate_limiter").check(token)
+        parts().rate_limiter.check(token)
         return view(*args, **kwargs)
 
     return wrapped
@@ -118,19 +118,6 @@ def _since_arg() -> str | None:
         raise ApiError("invalid_parameter", error.message) from None
 
 
-def _extension(name: str):
-    """One of the per-app objects ``create_app`` keeps in ``app.extensions``."""
-    return current_app.extensions[f"nextpaper.{name}"]
-
-
-def _models():
-    return _extension("models").get()
-
-
-def _popular():
-    return _extension("popular")
-
-
 def _encode(body: dict[str, Any]) -> bytes:
     """``body`` as :func:`flask.jsonify` writes it (compact, with the app's JSON settings)."""
     return f"{current_app.json.dumps(body, separators=(',', ':'))}\n".encode()
@@ -143,20 +130,8 @@ def _json_bytes(body: bytes):
 def _recommendations_for(user_id: str):
     n = _int_arg("n", 20, 1, MAX_N)
     since = _since_arg()
-    return _json_bytes(
-        recommendations.recommendations_body(
-            get_db(),
-            _models(),
-            _popular(),
-            user_id,
-            n=n,
-            since=since,
-            recent=_extension("recent"),
-            answers=_extension("answers"),
-            bodies=_extension("bodies"),
-            encode=_encode,
-        )
-    )
+    body = parts().serving.recommendations_body(get_db(), user_id, n=n, since=since, encode=_encode)
+    return _json_bytes(body)
 
 
 # --- routes -----------------------------------------------------------------------------------
@@ -164,7 +139,7 @@ def _recommendations_for(user_id: str):
 
 @bp.get("/health")
 def health():
-    loaded = _models()
+    loaded = parts().serving.current()
     return jsonify({"ok": True, "model": loaded.summary() if loaded else None})
 
 
@@ -205,7 +180,7 @@ def post_events():
         shown = "; ".join(f"event {r['index']}: {r['message']}" for r in rejected[:5])
         more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
         raise ApiError(rejected[0]["code"], f"No event could be stored. {shown}{more}", 400)
-    writer = _extension("writer")
+    writer = parts().writer
     accepted = writer.record(g.caller.user_id, events, papers) if events else 0
     duplicates += len(events) - accepted
     return jsonify({"accepted": accepted, "duplicates": duplicates, "rejected": rejected})
@@ -241,18 +216,8 @@ def _stored_paper(paper_id: str) -> dict[str, Any]:
 def similar(paper_id: str):
     paper = _stored_paper(paper_id)
     n = _int_arg("n", 10, 1, MAX_N)
-    return _json_bytes(
-        recommendations.similar_body(
-            get_db(),
-            _models(),
-            _popular(),
-            paper,
-            n=n,
-            answers=_extension("answers"),
-            bodies=_extension("bodies"),
-            encode=_encode,
-        )
-    )
+    body = parts().serving.similar_body(get_db(), paper, n=n, encode=_encode)
+    return _json_bytes(body)
 
 
 @bp.get("/papers/<path:paper_id>")
@@ -281,7 +246,7 @@ def history():
 @login_required
 def delete_history():
     deleted = storage.delete_history(get_db(), g.caller.user_id)
-    training.forget_erased(_extension("models").store)
+    training.forget_erased(parts().serving.store)
     return jsonify({"deleted": deleted})
 
 
@@ -294,6 +259,6 @@ def export():
 @bp.post("/admin/train")
 @admin_required
 def admin_train():
-    status = _extension("trainer").start()
-    loaded = _models()
+    status = parts().trainer.start()
+    loaded = parts().serving.current()
     return jsonify({**status, "model": loaded.summary() if loaded else None}), 202

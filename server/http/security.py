@@ -86,11 +86,13 @@ def allowed_origin(origin: str, configured) -> bool:
     return origin in configured
 
 
+def rate_limiter(config) -> RateLimiter:
+    """The per-token rate limiter the settings ask for."""
+    return RateLimiter(float(config["RATE_LIMIT_PER_SECOND"]), int(config["RATE_LIMIT_BURST"]))
+
+
 def install(app: Flask) -> None:
-    """Register the rate limiter and the response hooks on ``app``."""
-    app.extensions["nextpaper.rate_limiter"] = RateLimiter(
-        float(app.config["RATE_LIMIT_PER_SECOND"]), int(app.config["RATE_LIMIT_BURST"])
-    )
+    """Register the response hooks on ``app``."""
 
     @app.after_request
     def _headers(response):

@@ -21,6 +21,14 @@ from .runtime import settle_heap
 log = logging.getLogger(__name__)
 
 
+def load_model(folder: Path) -> Any:
+    """The recommender saved in ``folder`` (imported here: the CLI's other commands need not
+    pay for numpy, scipy and implicit)."""
+    from recommender import HybridRecommender
+
+    return HybridRecommender.load(folder)
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A model in memory with the release facts the health endpoint shows."""
@@ -50,10 +58,13 @@ class ModelHolder:
     """
 
     def __init__(
-        self, store: ModelStore, loader: Callable[[Path], Any], check_seconds: float = 0.5
+        self,
+        store: ModelStore,
+        loader: Callable[[Path], Any] | None = None,
+        check_seconds: float = 0.5,
     ):
         self.store = store
-        self.loader = loader
+        self.loader = loader or load_model
         self.check_seconds = check_seconds
         self._loaded: LoadedModel | None = None
         self._checked_at = 0.0

@@ -101,7 +101,7 @@ def _history_index(db: sqlite_utils.Database) -> None:
 @_migration("0004_catalog_version")
 def _catalog_version(db: sqlite_utils.Database) -> None:
     # A number that moves on every change to a paper row, whichever process makes it: kept
-    # response bodies name the catalog they were rendered from (server/serving/recommendations.py).
+    # response bodies name the catalog they were rendered from (server/serving/caches.py).
     db.execute("CREATE TABLE catalog_version (version INTEGER NOT NULL)")
     db.execute("INSERT INTO catalog_version (version) VALUES (0)")
     for action in ("INSERT", "UPDATE", "DELETE"):
@@ -192,7 +192,7 @@ def get_db() -> sqlite_utils.Database:
     from flask import current_app, g
 
     if "db" not in g:
-        g.db = current_app.extensions["nextpaper.connections"].get()
+        g.db = current_app.extensions["nextpaper"].connections.get()
     return g.db
 
 
@@ -201,4 +201,4 @@ def close_db(_error: BaseException | None = None) -> None:
 
     db = g.pop("db", None)
     if db is not None:
-        current_app.extensions["nextpaper.connections"].release(db)
+        current_app.extensions["nextpaper"].connections.release(db)

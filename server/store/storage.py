@@ -274,9 +274,9 @@ def get_papers(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str,
 _NEWEST_PAPER_ROWID = "SELECT coalesce(max(rowid), 0) FROM papers"
 
 
-def catalog_mark(db: sqlite_utils.Database) -> int:
-    """A number that grows whenever a paper is added (the newest row id): cheap to read."""
-    return db.execute(_NEWEST_PAPER_ROWID).fetchone()[0]
+def database_path(db: sqlite_utils.Database) -> str:
+    """The file behind a connection, for a worker thread that opens its own."""
+    return db.execute("PRAGMA database_list").fetchone()[2]
 
 
 def catalog_version(db: sqlite_utils.Database) -> tuple[int, int]:
@@ -289,24 +289,11 @@ def catalog_version(db: sqlite_utils.Database) -> tuple[int, int]:
     )
 
 
-def paper_ids_since(db: sqlite_utils.Database, since: str) -> list[str]:
-    """Papers published on or after ``since`` (an ISO date), or first seen then when undated."""
-    return [
-        row[0]
-        for row in db.execute(
-            """SELECT paper_id FROM papers WHERE published >= ?
-               UNION
-               SELECT paper_id FROM papers WHERE published IS NULL AND first_seen >= ?""",
-            [since, since],
-        )
-    ]
-
-
 def most_read_papers(db: sqlite_utils.Database, limit: int) -> list[tuple[str, int, str]]:
     """``(paper_id, readers, date)`` of the papers with the most distinct readers.
 
     ``date`` is the published date, or the day first seen when undated. This scans every
-    event: callers cache it (see :class:`server.serving.recommendations.PopularPapers`).
+    event: callers cache it (see :class:`server.serving.popular.PopularPapers`).
     """
     return [
         tuple(row)
@@ -349,10 +336,11 @@ def count_papers(db: sqlite_utils.Database) -> int:
 
 
 def iter_catalog(db: sqlite_utils.Database) -> Iterator[tuple[str, str, str, str | None]]:
-    """``(paper_id, title, abstract, published)`` for every stored paper, in id order."""
+    """``(paper_id, title, abstract, date)`` for every stored paper, in id order; ``date`` is
+    the published date, or the day first seen when undated (what ``since`` filters on)."""
     yield from db.execute(
-        "SELECT paper_id, coalesce(title, ''), coalesce(abstract, ''), published "
-        "FROM papers ORDER BY paper_id"
+        "SELECT paper_id, coalesce(title, ''), coalesce(abstract, ''), "
+        "coalesce(published, substr(first_seen, 1, 10)) FROM papers ORDER BY paper_id"
     )
 
 

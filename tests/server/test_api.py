@@ -9,8 +9,8 @@ import pytest
 
 from server.jobs.training import train_and_publish
 from server.model_versions import ModelStore
-from server.serving import recommendations
-from server.serving.recommendations import ModelAnswers, ResponseBodies
+from server.serving import service
+from server.serving.caches import ModelAnswers, ResponseBodies
 from server.store import storage
 from tests.conftest import synthetic_papers
 
@@ -516,8 +516,8 @@ def test_a_repeated_question_is_answered_from_the_kept_body(
     post(client, alice, [event("a0", {"id": ids[0]})])
     train_and_publish(db, ModelStore(app.config["MODELS"]))
     renders = []
-    real_items = recommendations._items
-    monkeypatch.setattr(recommendations, "_items", lambda *a: renders.append(1) or real_items(*a))
+    real_items = service._items
+    monkeypatch.setattr(service, "_items", lambda *a: renders.append(1) or real_items(*a))
     paths = [
         "/api/v1/recommendations?n=5",
         "/api/v1/recommendations?n=6",

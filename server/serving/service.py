@@ -1,0 +1,164 @@
+"""The serving object: the current model and the database turned into the API's answers.
+
+:class:`Serving` is built once per app (``create_app``) or per command (``nextpaper
+recommend``) and owns everything a recommendation or a similar-papers answer needs between
+requests: the hold on the published model (:class:`~server.serving.holder.ModelHolder`), the
+kept answers and bodies (:mod:`server.serving.caches`) and the popular list
+(:class:`~server.serving.popular.PopularPapers`). A request reads the user's current history
+(the fold-in that makes a new open count at once), asks the model, tops the answer up from the
+popular and newest papers, and attaches the stored papers and the titles that
+``because_you_read`` reasons name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ..model_versions import ModelStore
+from ..store import storage
+from .caches import Answer, ModelAnswers, ResponseBodies, history_digest
+from .holder import LoadedModel, ModelHolder
+from .popular import Picked, PopularPapers
+
+Encode = Callable[[dict[str, Any]], bytes]
+
+
+class Serving:
+    """Answers to "what should this user read" and "what is related to this paper".
+
+    Parameters
+    ----------
+    models : the ``models/`` folder of the home
+    check_seconds : how often the holder looks for a newly published model
+    """
+
+    def __init__(self, models: str | Path, check_seconds: float = 0.5) -> None:
+        self.store = ModelStore(models)
+        self.models = ModelHolder(self.store, check_seconds=check_seconds)
+        self.popular = PopularPapers()
+        self.answers = ModelAnswers()
+        self.bodies = ResponseBodies()
+
+    def current(self) -> LoadedModel | None:
+        """The model being served (loading the published one on the first call)."""
+        return self.models.get()
+
+    # ------------------------------------------------------------- answers as dicts
+    def recommendations(
+        self,
+        db: sqlite_utils.Database,
+        user_id: str,
+        *,
+        n: int,
+        since: str | None = None,
+        history: list[tuple[str, str, int | None]] | None = None,
+        digest: bytes | None = None,
+    ) -> dict[str, Any]:
+        """The body of ``GET /api/v1/recommendations`` for ``user_id`` (``history``: the user's
+        :func:`~server.store.storage.user_history`, and ``digest`` its
+        :func:`~server.serving.caches.history_digest`, when the caller has them already)."""
+        if history is None:
+            history = storage.user_history(db, user_id)
+            digest = None
+        loaded = self.current()
+        seen = {paper_id for paper_id, _, _ in history}
+        picked: Picked = []
+        if loaded is not None and seen:
+
+            def ask() -> Answer:
+                recs = loaded.model.recommend(history, n=n, since=since)
+                return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
+
+            key = ("for_user", loaded.version, n, since, digest or history_digest(history))
+            picked = _picked(self.answers.get(key, ask))
+        self.popular.top_up(db, picked, n, exclude=seen, since=since)
+        return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
+
+    def similar(self, db: sqlite_utils.Database, paper: dict[str, Any], *, n: int) -> dict:
+        """The body of ``GET /api/v1/papers/<id>/similar`` for a stored paper."""
+        paper_id = paper["id"]
+        text = f"{paper.get('title', '')} {paper.get('abstract', '')}".strip()
+        loaded = self.current()
+        picked: Picked = []
+        if loaded is not None:
+
+            def ask() -> Answer:
+                recs = loaded.model.similar(paper_id, n=n, text=text or None)
+                return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
+
+            picked = _picked(self.answers.get(("similar", loaded.version, n, paper_id, text), ask))
+        self.popular.top_up(db, picked, n, exclude={paper_id}, since=None)
+        return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
+
+    # --------------------------------------------------------- answers as JSON bytes
+    def recommendations_body(
+        self,
+        db: sqlite_utils.Database,
+        user_id: str,
+        *,
+        n: int,
+        since: str | None,
+        encode: Encode,
+    ) -> bytes:
+        """:meth:`recommendations`, encoded, or the body kept for the same question and data."""
+        history = storage.user_history(db, user_id)
+        digest = history_digest(history)
+        loaded = self.current()
+        key = (
+            "for_user",
+            loaded.version if loaded else None,
+            n,
+            since,
+            digest,
+            storage.catalog_version(db),
+            self.popular.generation,
+        )
+        return self.bodies.get(
+            key,
+            lambda: encode(
+                self.recommendations(db, user_id, n=n, since=since, history=history, digest=digest)
+            ),
+        )
+
+    def similar_body(
+        self, db: sqlite_utils.Database, paper: dict[str, Any], *, n: int, encode: Encode
+    ) -> bytes:
+        """:meth:`similar`, encoded, or the body kept for the same question and data."""
+        loaded = self.current()
+        key = (
+            "similar",
+            loaded.version if loaded else None,
+            n,
+            paper["id"],
+            storage.catalog_version(db),
+            self.popular.generation,
+        )
+        return self.bodies.get(key, lambda: encode(self.similar(db, paper, n=n)))
+
+
+def _picked(answer: Answer) -> Picked:
+    """A kept answer as fresh lists and dicts (``_items`` adds titles to the reasons)."""
+    return [(paper_id, score, [dict(r) for r in reasons]) for paper_id, score, reasons in answer]
+
+
+def _items(db: sqlite_utils.Database, picked: Picked) -> list[dict]:
+    """The API's items: each picked paper as stored, its score, and its reasons with the titles
+    of the papers they name. A paper erased from the catalog since training is left out."""
+    wanted = [paper_id for paper_id, _, _ in picked]
+    for _, _, reasons in picked:
+        wanted += [r["paper_id"] for r in reasons if r.get("paper_id")]
+    papers = storage.get_papers(db, wanted)
+    items = []
+    for paper_id, score, reasons in picked:
+        paper = papers.get(paper_id)
+        if paper is None:
+            continue
+        for reason in reasons:
+            if reason.get("paper_id") in papers:
+                reason["title"] = papers[reason["paper_id"]].get("title", "")
+        items.append({"paper": paper, "score": round(float(score), 6), "reasons": reasons})
+    return items
