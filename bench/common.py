@@ -178,16 +178,17 @@ def dataset_dir(scale: str) -> Path:
     return out
 
 
-def prepared_home(scale: str, *, train: bool = True) -> tuple[Path, dict]:
-    """A home with the scale's dataset imported (and a model trained) by the real CLI.
+def prepared_home(scale: str, *, train: bool = True, data: Path | None = None) -> tuple[Path, dict]:
+    """A home with the scale's dataset (or the dataset directory ``data``, cached under its
+    folder's name) imported, and a model trained, by the real CLI.
 
     Cached in ``bench/results/home-SCALE``; the timings of the first preparation are kept in
     its ``bench-prepare.json`` and returned.
     """
-    home = RESULTS / f"home-{scale}"
+    home = RESULTS / f"home-{scale if data is None else Path(data).resolve().name}"
     info_path = home / "bench-prepare.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    data = dataset_dir(scale)
+    data = dataset_dir(scale) if data is None else Path(data)
     cli = [*nextpaper_cmd(), "--home", str(home)]
     if "events_import" not in info:
         shutil.rmtree(home, ignore_errors=True)
@@ -201,7 +202,9 @@ def prepared_home(scale: str, *, train: bool = True) -> tuple[Path, dict]:
         )
         info_path.write_text(json.dumps(info, indent=2))
     stale = info.get("train", {}).get("code") != code_fingerprint()
-    keep = scale == "large" or os.environ.get("BENCH_KEEP_MODEL") == "1"
+    keep = (scale == "large" and home.name == "home-large") or os.environ.get(
+        "BENCH_KEEP_MODEL"
+    ) == "1"
     if train and stale and "train" in info and keep:
         # a large retrain takes many minutes: keep the model while it still loads (the
         # server benchmarks stop if it does not); delete bench-prepare.json's "train" to redo

@@ -3,7 +3,8 @@
 Owns what a reader is shown when the model has nothing (or too little) to say: a newcomer with
 no history, no model trained yet, a model that knows too few papers under a filter. The list is
 topped up with the most-read papers, each with a ``popular`` reason naming its readers (the
-same shape the model's popularity component gives), then with the newest papers (``fresh``).
+same shape the model's popularity component gives), interleaved with the newest papers
+(``fresh``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class PopularPapers:
     """
 
     SIZE = 1000
+    FRESH_SHARE = 0.5  # weight of the newest papers against the most read (see top_up)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -56,22 +58,36 @@ class PopularPapers:
         exclude: set[str],
         since: str | None,
     ) -> None:
-        """Top ``picked`` up to ``n`` items with the most-read papers, then the newest, leaving
-        out ``exclude`` and, with ``since``, papers dated before it."""
+        """Top ``picked`` up to ``n`` items from the most-read papers and the newest, leaving
+        out ``exclude`` and, with ``since``, papers dated before it.
+
+        The two lists interleave by rank: the i-th most read paper counts 1 / (1 + i), the
+        i-th newest ``FRESH_SHARE`` / (1 + i), so a newcomer sees what others read and, about
+        every third item, what just appeared.
+        """
+        if len(picked) >= n:
+            return
         taken = exclude | {paper_id for paper_id, _, _ in picked}
-        for paper_id, readers, date in self.get(db) if len(picked) < n else ():
-            if len(picked) >= n:
-                return
-            if paper_id not in taken and (since is None or (date or "") >= since):
-                picked.append((paper_id, 0.0, [{"type": "popular", "readers": readers}]))
+        wanted = n - len(picked)
+        popular = [
+            (paper_id, {"type": "popular", "readers": readers})
+            for paper_id, readers, date in self.get(db)
+            if paper_id not in taken and (since is None or (date or "") >= since)
+        ][:wanted]
+        newest = [
+            (paper_id, {"type": "fresh"})
+            for paper_id in storage.newest_papers(db, wanted + len(taken), since=since)
+            if paper_id not in taken
+        ][:wanted]
+        ranked = [(1.0 / (1 + i), 0, i, item) for i, item in enumerate(popular)]
+        ranked += [(self.FRESH_SHARE / (1 + i), 1, i, item) for i, item in enumerate(newest)]
+        ranked.sort(key=lambda r: (-r[0], r[1], r[2]))
+        for _, _, _, (paper_id, reason) in ranked:
+            if paper_id not in taken:
+                picked.append((paper_id, 0.0, [reason]))
                 taken.add(paper_id)
-        if len(picked) < n:
-            for paper_id in storage.newest_papers(db, n + len(taken), since=since):
-                if paper_id not in taken:
-                    picked.append((paper_id, 0.0, [{"type": "fresh"}]))
-                    taken.add(paper_id)
-                    if len(picked) >= n:
-                        return
+                if len(picked) >= n:
+                    return
 
     def _count(self, db: sqlite_utils.Database) -> None:
         started = time.monotonic()

@@ -260,7 +260,8 @@ CATALOG = [
         "The model recommends papers that close gaps in a reader's background.",
         "authors": ["Emmy Noether", "Sophie Germain", "Mary Somerville", "Ada Lovelace"],
         "url": "https://arxiv.org/abs/2301.00001",
-        "published": "2023-01-02",
+        # the newest papers of the catalog, so that a newcomer's "For you" shows them
+        "published": "2026-11-02",
     },
     {
         "id": "arxiv:2301.00002",
@@ -286,6 +287,7 @@ HOSTILE = [
         "abstract": '<b>bold?</b> <a href="javascript:alert(1)">click</a> '
         "<img src=x onerror=alert(2)>",
         "authors": ["<script>window.pwned=3</script>"],
+        "published": "2026-11-01",
     }
 ]
 
