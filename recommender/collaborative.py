@@ -48,6 +48,7 @@ class ALSModel:
         self.random_state = random_state
         self.num_threads = num_threads
         self._model: AlternatingLeastSquares | None = None
+        self._yty: np.ndarray | None = None
 
     def _new(self) -> AlternatingLeastSquares:
         with threadpool_limits(1, "blas"):  # implicit warns when BLAS is multithreaded
@@ -75,6 +76,7 @@ class ALSModel:
         the model's) alternations.
         """
         self._model = self._new()
+        self._yty = None
         if iterations is not None:
             self._model.iterations = iterations
         if start is not None:
@@ -96,6 +98,23 @@ class ALSModel:
         # one request = one thread: implicit's OpenMP pool costs ~20 ms per call otherwise
         self._model.num_threads = 1 if rows.shape[0] < 64 else self.num_threads
         return self._model.recalculate_user(np.arange(rows.shape[0]), rows)
+
+    def fold_in(self, papers: np.ndarray, confidences: np.ndarray) -> np.ndarray:
+        """One user's vector from their history (``confidences`` on ``papers``), shape
+        (factors,): the least-squares solve implicit's ``recalculate_user`` makes,
+        ``(Y'Y + reg I + Y_h' (C_h - I) Y_h) u = Y_h' C_h 1`` with ``C = alpha * confidence``,
+        in a few numpy calls (no sparse row to build; the 64 x 64 Y'Y is kept)."""
+        y = self.item_factors[np.asarray(papers, np.int64)].astype(np.float64)
+        c = self.alpha * np.asarray(confidences, np.float64)
+        a = self._gram() + (y.T * (c - 1.0)) @ y
+        return np.linalg.solve(a, y.T @ c).astype(np.float32)
+
+    def _gram(self) -> np.ndarray:
+        """``Y'Y + reg I`` (float64), computed once per model."""
+        if self._yty is None:
+            y = np.asarray(self.item_factors, np.float64)
+            self._yty = y.T @ y + self.regularization * np.eye(y.shape[1])
+        return self._yty
 
     def scores(self, rows: sp.csr_matrix) -> np.ndarray:
         """Predicted preference for every paper; shape (n_rows, n_papers)."""

@@ -89,7 +89,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "history_half": 3.0,
     "w_pop": 0.02,
     # serving: catalogs this large are scored over gathered candidates (scoring.gather)
-    "serve_exact_below": 50_000,
+    "serve_exact_below": 10_000,
     "als_candidates": 200,
     "text_candidates": 300,
     "neighbour_candidates": 500,
@@ -408,10 +408,9 @@ class HybridRecommender:
         """
         if self.n_papers == 0 or n <= 0:
             return []
-        row, seen, positives = history_vector(history, self.paper_index, self.n_papers)
+        positives, weights, seen = history_vector(history, self.paper_index)
         if positives.size == 0:
             return []
-        weights = np.asarray(row[0, positives].toarray()).ravel()
         sig = scoring.signal(self, positives, weights)
         allowed = None
         if candidates is not None:

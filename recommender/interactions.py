@@ -297,20 +297,20 @@ def build_interactions(
 def history_vector(
     history: Iterable[tuple[str, str, int | None]],
     paper_index: dict[str, int],
-    n_papers: int,
-) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """One user's current events -> (confidence row, seen papers, known positives).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One user's current events -> (positive papers, their confidences, seen papers).
 
-    Papers unknown to ``paper_index`` are ignored.
+    Papers unknown to ``paper_index`` are ignored. Confidences are aggregated exactly like
+    :func:`build_interactions` (one user's row of its matrix).
 
     Returns
     -------
-    row : csr_matrix of float32, shape (1, n_papers)
-        Confidence, aggregated exactly like :func:`build_interactions`.
-    seen : ndarray of int, shape (n_seen,)
+    papers : ndarray of int64, shape (n_pos,)
+        Papers with confidence > 0, strongest first.
+    weights : ndarray of float32, shape (n_pos,)
+        Their confidences.
+    seen : ndarray of int64, shape (n_seen,)
         Every known paper the user has any event on (positive or dismissed).
-    positives : ndarray of int, shape (n_pos,)
-        Columns of ``row`` with confidence > 0, strongest first.
     """
     ps, ts, ds = [], [], []
     for paper_id, etype, dwell in history:
@@ -324,22 +324,14 @@ def history_vector(
         ts.append(code)
         ds.append(nan_if_none(dwell))
     if not ps:
-        return (
-            sp.csr_matrix((1, n_papers), dtype=np.float32),
-            np.empty(0, np.int64),
-            np.empty(0, np.int64),
-        )
+        empty = np.empty(0, np.int64)
+        return empty, np.empty(0, np.float32), empty
     papers, conf, _ = _pairs(
         np.asarray(ps, dtype=np.int64), np.asarray(ts, np.int8), np.asarray(ds, np.float64)
     )
-    keep = conf > 0
-    # One row, built from its parts: scipy's generic constructors cost a millisecond here.
-    row = sp.csr_matrix(
-        (conf[keep].astype(np.float32), papers[keep].astype(np.int32), [0, int(keep.sum())]),
-        shape=(1, n_papers),
-    )
-    order = np.argsort(-row.data, kind="stable")
-    return row, papers, row.indices[order].astype(np.int64)
+    keep = np.flatnonzero(conf > 0)
+    order = keep[np.argsort(-conf[keep], kind="stable")]
+    return papers[order], conf[order].astype(np.float32), papers
 
 
 def nan_if_none(value: int | float | None) -> float:

@@ -106,7 +106,7 @@ def signal(
     Parameters
     ----------
     papers : ndarray of int, shape (h,)
-        The history's positive papers (model indices).
+        The history's positive papers (model indices), distinct.
     weights : ndarray of float, shape (h,)
         Their confidences.
     text : csr_matrix, shape (t, n_terms), optional
@@ -118,17 +118,15 @@ def signal(
     """
     papers = np.asarray(papers, np.int64)
     weights = np.asarray(weights, np.float64)
+    if papers.size > 1:  # strongest first (reasons name the strongest history papers)
+        order = np.argsort(-weights, kind="stable")
+        papers, weights = papers[order], weights[order]
     n_text = 0 if text is None else text.shape[0]
     knn = sparse_row_sum(model.neighbours, papers, weights) if papers.size else _EMPTY
     ease = sparse_row_sum(model.ease, papers, np.ones(papers.size)) if papers.size else _EMPTY
     user = None
     if als and model.als is not None and papers.size:
-        row = sp.csr_matrix(
-            (weights.astype(np.float32), papers.astype(np.int32), [0, papers.size]),
-            shape=(1, model.n_papers),
-        )
-        row.sort_indices()
-        user = model.als.user_factors(row)[0]
+        user = model.als.fold_in(papers, weights)
     profile = None
     if model.text.n_terms and (papers.size or n_text):
         profile = model.text.profile(papers, weights, text)

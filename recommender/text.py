@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,6 +98,7 @@ class TextModel:
         self.matrix_t = sp.csr_matrix((0, 0), dtype=np.float32)
         self.genericness = np.zeros(0, np.float32)
         self.hashes = np.zeros(0, np.uint64)
+        self._local = threading.local()
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -317,9 +319,22 @@ class TextModel:
     def row_scores(self, rows: np.ndarray, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Exact dot product of one query (``weights`` on ``terms``) with the papers ``rows``;
         float32, shape (len(rows),). Costs the rows' entries, not the terms' postings."""
-        query = np.zeros(self.n_terms, np.float32)
-        query[np.asarray(terms, dtype=np.int64)] = weights
-        return np.asarray(self.matrix[np.asarray(rows, dtype=np.int64)] @ query, np.float32)
+        query = self._query_buffer()
+        terms = np.asarray(terms, dtype=np.int64)
+        query[terms] = weights
+        try:
+            return np.asarray(self.matrix[np.asarray(rows, dtype=np.int64)] @ query, np.float32)
+        finally:
+            query[terms] = 0.0
+
+    def _query_buffer(self) -> np.ndarray:
+        """A zeroed float32 vector over the vocabulary, one per thread (allocating and zeroing
+        one per query costs more than reading the query's rows)."""
+        local = self._local
+        buffer = getattr(local, "query", None)
+        if buffer is None or buffer.size != self.n_terms:
+            buffer = local.query = np.zeros(self.n_terms, np.float32)
+        return buffer
 
     def similarities(self, rows: np.ndarray, others: np.ndarray) -> np.ndarray:
         """Cosine of each paper in ``rows`` with each in ``others``; dense float32, shape

@@ -1,15 +1,12 @@
 """How the serving process uses memory and threads.
 
-The serving process's heap: few malloc arenas, and free pages handed back to the system.
-
-glibc gives each new thread an arena of its own (up to eight per core) and keeps the memory
-freed in each for its next allocations. A request allocates and frees megabytes of numpy
-arrays (a ``since=`` request ~15 MB), so with eight waitress threads each arena settled at the
-largest request it had served. :func:`limit_arenas` makes the threads share two arenas, and
-:class:`Trimmer` hands whole free pages back every ten seconds, which glibc by itself does
-only for free memory at the top of an arena. At large scale the server's own memory at the end
-of ``bench/serve.py`` fell from 528-530 MiB to 466-472 MiB (332 MiB with the model just
-loaded), at the same latency.
+The heap: few malloc arenas, and free pages handed back to the system. glibc gives each new
+thread an arena of its own (up to eight per core) and keeps the memory freed in each for its
+next allocations. A request allocates and frees megabytes of numpy arrays, so with eight
+waitress threads each arena settled at the largest request it had served.
+:func:`limit_arenas` makes the threads share two arenas, and :class:`Trimmer` hands whole free
+pages back every ten seconds, which glibc by itself does only for free memory at the top of an
+arena.
 
 Where the C library is not glibc both do nothing.
 
@@ -79,7 +76,7 @@ def settle_heap() -> None:
     """Collect once, then keep everything now in memory out of later garbage collections.
 
     A full collection walks every container object, with the GIL held: with a large model
-    loaded (its paper list and index, the vocabulary) that is ~75 ms at 500k papers, and the
+    loaded (its paper list and index, the vocabulary) that takes tens of milliseconds, and the
     requests' allocations bring one every few thousand requests, so it showed in the p99 of
     every route. Called after a model is loaded: the collection frees what the previous one
     left (models hold no reference cycles, so dropping one frees it anyway), and ``gc.freeze``

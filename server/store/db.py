@@ -167,8 +167,8 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
 class Connections:
     """One connection per server thread, kept from request to request.
 
-    Opening a connection and setting its pragmas costs about 0.4 ms, as much as the rest of a
-    one-event POST; waitress's threads live as long as the server, so each keeps its own. A
+    Opening a connection and setting its pragmas costs as much as the rest of a one-event
+    POST; waitress's threads live as long as the server, so each keeps its own. A
     request that ends inside a transaction (an error mid-write) has it rolled back.
     """
 

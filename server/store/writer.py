@@ -8,14 +8,12 @@ once, and only then answers each request with how many of its events were new. N
 acknowledged before it is on disk, and one failing batch fails alone.
 
 Copying the write-ahead log back into the database file (a checkpoint) is kept off that path:
-SQLite runs it inside whichever commit crosses 1,000 log pages, so one batch in a few hundred
-waited for the whole copy (single-event posts: p99 145 ms against p50 3 ms with a 3.7 GB
-database). The writer's connection turns that off and a checkpoint thread copies the log back,
-at most five times a second after writes, while the writer goes on appending to it. Each copy
-ends with an fsync of the database file, which every commit's fsync of the log then queues
-behind: copying a second's writes at a time, that fsync flushed a burst's scattered pages at
-once, and single-event posts right after a burst of 300k events had p99 14-213 ms; a fifth of
-a second's writes at a time, 6-11 ms.
+SQLite runs it inside whichever commit crosses 1,000 log pages, which makes one batch in a few
+hundred wait for the whole copy. The writer's connection turns that off and a checkpoint thread
+copies the log back, at most five times a second after writes, while the writer goes on
+appending to it. Each copy ends with an fsync of the database file, which every commit's fsync
+of the log then queues behind, so the copies are small and frequent: a fifth of a second's
+writes at a time, not a burst's scattered pages at once (bench/HISTORY.md has the figures).
 
 Most events point to a paper the catalog already holds with the same metadata (an open and its
 read, a popular paper), and that upsert is half of an event's write while changing nothing. The

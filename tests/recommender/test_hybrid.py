@@ -261,3 +261,19 @@ def test_a_retrain_starts_afresh_when_the_previous_solution_does_not_fit(tmp_pat
     mostly_new = build_interactions(events[:300] + strangers, paper_ids=papers)
     model = HybridRecommender(als_factors=16, neighbours_k=5)
     assert not model.fit(mostly_new, texts_, previous=tmp_path / "v1").als_warm
+
+
+def test_als_fold_in_is_implicits_least_squares_solve(tiny_model):
+    import scipy.sparse as sp
+
+    als = tiny_model.als
+    rng = np.random.default_rng(1)
+    for size in (1, 3, 12):
+        papers = np.sort(rng.choice(tiny_model.n_papers, size, replace=False))
+        weights = rng.uniform(1.0, 4.0, size).astype(np.float32)
+        row = sp.csr_matrix(
+            (weights, (np.zeros(size, int), papers)), shape=(1, tiny_model.n_papers)
+        )
+        np.testing.assert_allclose(
+            als.fold_in(papers, weights), als.user_factors(row)[0], rtol=2e-3, atol=1e-5
+        )

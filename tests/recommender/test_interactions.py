@@ -79,8 +79,10 @@ def test_streams_from_a_generator():
 def test_history_vector_ignores_unknown_and_matches_build():
     index = {"a": 0, "b": 1, "c": 2}
     hist = [("a", "like", None), ("zzz", "open", None), ("b", "open", None), ("c", "dismiss", None)]
-    row, seen, positives = history_vector(hist, index, 3)
+    positives, weights, seen = history_vector(hist, index)
     built = build_interactions([("u", p, t, d) for p, t, d in hist], paper_ids=["a", "b", "c"])
-    np.testing.assert_allclose(row.toarray(), built.matrix[:, :3].toarray())
+    row = np.zeros(3)
+    row[positives] = weights
+    np.testing.assert_allclose(row, built.matrix[:, :3].toarray()[0])
     assert sorted(seen.tolist()) == [0, 1, 2]
     assert positives.tolist() == [0, 1]  # strongest first; dismissed c is not positive

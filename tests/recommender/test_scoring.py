@@ -4,6 +4,7 @@ evaluation's batch path giving the request path's scores."""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recommender import HybridRecommender, build_interactions, scoring
 from recommender.ann import InnerProductIndex
@@ -68,8 +69,7 @@ def test_large_catalog_model_builds_an_ann_index(served_model):
 
 
 def _signal(model, history):
-    row, _, positives = history_vector(history, model.paper_index, model.n_papers)
-    weights = np.asarray(row[0, positives].toarray()).ravel()
+    positives, weights, _ = history_vector(history, model.paper_index)
     return scoring.signal(model, positives, weights)
 
 
@@ -129,7 +129,10 @@ def test_evaluation_scores_every_paper_as_a_request_does(served_model, topical):
     inter, _, events = topical
     model = served_model
     for history in _histories(events, 5):
-        row, _, _ = history_vector(history, model.paper_index, model.n_papers)
+        positives, weights, _ = history_vector(history, model.paper_index)
+        row = sp.csr_matrix(
+            (weights, (np.zeros(positives.size, int), positives)), shape=(1, model.n_papers)
+        )
         batch = model.score_rows(row)[0]
         sig = _signal(model, history)
         np.testing.assert_allclose(batch, scoring.score(model, sig).total, rtol=1e-5, atol=1e-6)
