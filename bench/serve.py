@@ -1,5 +1,10 @@
 """Serving latency: recommendations and similar papers under 4 concurrent clients, and fold-in.
 
+Latencies under 1 and 4 clients are reported as figures: their budgets were withdrawn (on this
+2-core machine the load generator and the server share the CPUs, and a route that does nothing
+was already over them); what an answer costs is judged by ``bench/cost.py``'s ratios. The one
+budget here is fold-in's (<= 50 ms of server time).
+
 Starts a real ``nextpaper serve --no-retrain`` (waitress, 8 threads, rate limit off) on a free
 port of 127.0.0.1 over the scale's prepared home (dataset imported and a model trained with the
 real CLI; ``bench/common.py``), then measures from separate client processes, each with one
@@ -7,11 +12,11 @@ keep-alive connection:
 
 * ``GET /api/v1/recommendations?n=20``: 4 clients back to back, every request for a user not
   asked for before (a random sample of imported users, each with its own token), so the
-  server computes every answer: the budgeted figure; also 1 client, to separate the cost of a
+  server computes every answer; also 1 client, to separate the cost of a
   request from contention; then again with 4 clients cycling through 200 users, where the
   server answers repeated questions from its kept bodies (``server/serving/caches.py``);
 * ``GET /api/v1/papers/<id>/similar?n=10``: the same, over random samples of papers;
-* references, to read the budgets against: ``GET /api/v1/health`` from the same clients and
+* references, to read the figures against: ``GET /api/v1/health`` from the same clients and
   from 1 (no token check, no database: the least any request costs through waitress, Flask and
   the app's hooks on this machine with the load generator beside the server), and ``GET
   /api/v1/papers/<id>`` (a token check, one stored row and its JSON: the least any
@@ -53,7 +58,7 @@ from typing import NamedTuple
 
 import common
 
-P50_BUDGET_MS, P99_BUDGET_MS, FOLD_IN_BUDGET_MS = 8.0, 15.0, 50.0
+FOLD_IN_BUDGET_MS = 50.0
 
 
 class BodyCheck(NamedTuple):
@@ -113,13 +118,6 @@ def latency_run(
     stats["empty_or_bad_bodies"] = run["bad_bodies"]
     stats["server_cpu_ms_per_request"] = round(1000 * cpu / max(1, sent), 2)
     return stats
-
-
-def budgets(stats: dict) -> dict:
-    return {
-        "p50": common.verdict(stats["p50_ms"], P50_BUDGET_MS),
-        "p99": common.verdict(stats["p99_ms"], P99_BUDGET_MS),
-    }
 
 
 def server_seconds(response) -> float:
@@ -305,7 +303,6 @@ def main() -> None:
         "hooks here",
         f"{args.clients}_clients": health,
         "1_client": health1,
-        "budget": budgets(health),
     }
     result["reference_one_paper"] = {
         "what": f"GET /api/v1/papers/<id> from the same {args.clients} clients: a token check, "
@@ -316,20 +313,15 @@ def main() -> None:
         f"{args.clients}_clients": rec,
         "1_client": rec1,
         f"{args.clients}_clients_repeated_users": rec_again,
-        "budget": budgets(rec),
-        "budget_repeated_users": budgets(rec_again),
     }
     result["recommendations_since"] = {
         "since": args.since,
         f"{args.clients}_clients": since,
-        "budget": budgets(since),
     }
     result["similar"] = {
         f"{args.clients}_clients": sim,
         "1_client": sim1,
         f"{args.clients}_clients_repeated_papers": sim_again,
-        "budget": budgets(sim),
-        "budget_repeated_papers": budgets(sim_again),
     }
     result["fold_in"] = fold
     common.emit(result)
