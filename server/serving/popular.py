@@ -1,17 +1,22 @@
 """The one notion of popular on the server: the papers with the most distinct readers.
 
 Owns what a reader is shown when the model has nothing (or too little) to say: a newcomer with
-no history, no model trained yet, a model that knows too few papers under a filter. The list is
-topped up with the most-read papers, each with a ``popular`` reason naming its readers (the
-same shape the model's popularity component gives), interleaved with the newest papers
+no history, no model trained yet, a model that knows too few papers under a filter. Readers are
+counted as of the last training, from the served model (counting them from the events takes
+tens of seconds at 5M events), or from the events themselves before the first training. An
+answer is topped up with the most-read papers, each with a ``popular`` reason naming its
+readers (the shape the model's popularity component gives), interleaved with the newest papers
 (``fresh``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
+from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from ..store import storage
@@ -33,12 +38,18 @@ class PopularPapers:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: list[tuple[str, int, str]] | None = None
+        self._model_rows: tuple[str, list[tuple[str, int, str]]] | None = None
         self._expires = 0.0
         self._recounting = False
-        self.generation = 0  # moves with every count, so keys can name the list they used
+        self.generation = 0  # moves with every count from the events, so keys can name the list
+        # they used (a list from the model is named by the model's version)
 
-    def get(self, db: sqlite_utils.Database) -> list[tuple[str, int, str]]:
-        """``(paper_id, readers, date)`` of the most-read papers, most readers first."""
+    def get(self, db: sqlite_utils.Database, loaded: Any = None) -> list[tuple[str, int, str]]:
+        """``(paper_id, readers, date)`` of the most-read papers, most readers first: those of
+        the served model (``loaded``, a :class:`~server.serving.holder.LoadedModel`) when there
+        is one, else counted from the events."""
+        if loaded is not None:
+            return self._from_model(loaded)
         if self._rows is None:
             with self._lock:
                 if self._rows is None:
@@ -57,6 +68,7 @@ class PopularPapers:
         *,
         exclude: set[str],
         since: str | None,
+        loaded: Any = None,
     ) -> None:
         """Top ``picked`` up to ``n`` items from the most-read papers and the newest, leaving
         out ``exclude`` and, with ``since``, papers dated before it.
@@ -71,7 +83,7 @@ class PopularPapers:
         wanted = n - len(picked)
         popular = [
             (paper_id, {"type": "popular", "readers": readers})
-            for paper_id, readers, date in self.get(db)
+            for paper_id, readers, date in self.get(db, loaded)
             if paper_id not in taken and (since is None or (date or "") >= since)
         ][:wanted]
         newest = [
@@ -88,6 +100,22 @@ class PopularPapers:
                 taken.add(paper_id)
                 if len(picked) >= n:
                     return
+
+    def _from_model(self, loaded: Any) -> list[tuple[str, int, str]]:
+        kept = self._model_rows
+        if kept is not None and kept[0] == loaded.version:
+            return kept[1]
+        model = loaded.model
+        top = model.most_read(self.SIZE)
+        readers = np.asarray(model.readers)[top]
+        days = np.asarray(model.published_days)[top]
+        rows = [
+            (model.paper_ids[i], int(r), dt.date.fromordinal(int(d)).isoformat() if d > 0 else "")
+            for i, r, d in zip(top.tolist(), readers.tolist(), days.tolist(), strict=True)
+            if r > 0
+        ]
+        self._model_rows = (loaded.version, rows)
+        return rows
 
     def _count(self, db: sqlite_utils.Database) -> None:
         started = time.monotonic()

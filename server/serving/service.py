@@ -75,7 +75,7 @@ class Serving:
 
             key = ("for_user", loaded.version, n, since, digest or history_digest(history))
             picked = _picked(self.answers.get(key, ask))
-        self.popular.top_up(db, picked, n, exclude=seen, since=since)
+        self.popular.top_up(db, picked, n, exclude=seen, since=since, loaded=loaded)
         return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
 
     def similar(self, db: sqlite_utils.Database, paper: dict[str, Any], *, n: int) -> dict:
@@ -91,7 +91,7 @@ class Serving:
                 return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
 
             picked = _picked(self.answers.get(("similar", loaded.version, n, paper_id, text), ask))
-        self.popular.top_up(db, picked, n, exclude={paper_id}, since=None)
+        self.popular.top_up(db, picked, n, exclude={paper_id}, since=None, loaded=loaded)
         return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
 
     # --------------------------------------------------------- answers as JSON bytes

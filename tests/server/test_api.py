@@ -370,6 +370,30 @@ def test_a_brand_new_user_gets_popular_and_fresh_papers_before_any_model(client,
     assert all(item["reasons"] for item in body["items"])
 
 
+def test_with_a_model_a_newcomer_sees_its_readers_without_counting_every_event(
+    client, make_user, db, app, monkeypatch
+):
+    ids = catalog(db, 8)
+    readers = [make_user(f"r{i}") for i in range(3)]
+    for i, headers in enumerate(readers):  # ids[0] read by three, ids[1] by two, ids[2] by one
+        post(client, headers, [event(f"e{i}-{j}", {"id": ids[j]}) for j in range(3 - i)])
+    train_and_publish(db, ModelStore(app.config["MODELS"]))
+
+    def no_scan(*_a, **_k):
+        raise AssertionError("the popular list was counted from the events")
+
+    monkeypatch.setattr(storage, "most_read_papers", no_scan)
+    body = client.get("/api/v1/recommendations?n=8", headers=make_user("newcomer")).get_json()
+    assert body["model_version"] is not None
+    popular = [
+        (item["paper"]["id"], item["reasons"][0]["readers"])
+        for item in body["items"]
+        if item["reasons"][0]["type"] == "popular"
+    ]
+    assert popular == [(ids[0], 3), (ids[1], 2), (ids[2], 1)]
+    assert {item["reasons"][0]["type"] for item in body["items"]} == {"popular", "fresh"}
+
+
 def test_recommendations_skip_opened_and_dismissed_papers(client, make_user, db, app):
     ids = catalog(db)
     alice = make_user("alice")
