@@ -456,22 +456,17 @@ class HybridRecommender:
         if self.n_papers == 0 or n <= 0:
             return []
         j = self.paper_index.get(paper_id)
-        has_text = j is not None and self.text.n_terms and self.text.matrix[j].nnz
+        indptr = self.text.matrix.indptr
+        has_text = j is not None and self.text.n_terms and indptr[j + 1] > indptr[j]
         papers = np.array([] if j is None else [j], np.int64)
-        extra = self.text.transform([text]) if text and not has_text else None
-        text_papers = papers if has_text else papers[:0]
         sig = scoring.signal(
             self,
             papers,
             np.ones(papers.size),
+            text=self.text.transform([text]) if text and not has_text else None,
             evidence=0.0 if j is None else float(self.readers[j]),
             als=False,
         )
-        if self.text.n_terms and (text_papers.size or extra is not None):
-            profile = self.text.profile(text_papers, np.ones(text_papers.size), extra)
-            sig.text = profile if profile[0].size else None
-        else:
-            sig.text = None
         items = scoring.gather(self, sig, popular=False)
         scored = scoring.score(self, sig, items)
         exclude = papers if j is not None else None
