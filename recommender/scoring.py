@@ -250,13 +250,15 @@ def reasons(
     )
     lead = groups.argmax(axis=0)
     hist = sig.papers[:200]  # strongest first
-    co = np.zeros((hist.size, items.size))
+    p = model.params
+    co = np.zeros((hist.size, items.size))  # each history paper's share of the co-reading parts
     if hist.size and (lead == 0).any():
         w = sig.weights[:200, None]
         if scored.scale.get("knn"):
-            co += w * dense_block(model.neighbours, hist, items) / scored.scale["knn"]
+            knn = dense_block(model.neighbours, hist, items)
+            co += p["w_knn"] * w * knn / scored.scale["knn"]
         if scored.scale.get("ease"):
-            co += dense_block(model.ease, hist, items) / scored.scale["ease"]
+            co += p["w_ease"] * dense_block(model.ease, hist, items) / scored.scale["ease"]
     by_text = np.zeros((hist.size, items.size))
     if hist.size and sig.text is not None and (lead == 2).any():
         by_text = sig.weights[:200, None] * model.text.similarities(hist, items)

@@ -125,6 +125,39 @@ def test_contributions_add_up_to_the_score_and_reasons_name_the_largest(served_m
     assert len(leads) >= 2, leads  # the check saw more than one kind of reason
 
 
+def test_because_you_read_cites_the_history_paper_that_contributed_most(served_model, topical):
+    """Computed here from the model's matrices, densely, for every cited reason: co-reading
+    cites the paper with the largest share of the knn and EASE parts, text the paper whose own
+    text is closest to the item, weighted by its confidence."""
+    _, _, events = topical
+    model = served_model
+    p = model.params
+    neighbours, ease = model.neighbours.toarray(), model.ease.toarray()
+    text = model.text.matrix.toarray()
+    cited = {"co": 0, "text": 0}
+    for history in _histories(events, 40):
+        sig = _signal(model, history)
+        scored = scoring.score(model, sig, scoring.gather(model, sig))
+        at = scoring.top(scored, 20, exclude=sig.papers)
+        recs = model.recommend(history, n=20)
+        for rec, k in zip(recs, at, strict=True):
+            j = scored.items[k]
+            cites = [r["paper_id"] for r in rec.reasons if r["type"] == "because_you_read"]
+            if not cites:
+                continue
+            kind = "text" if rec.reasons[-1]["type"] == "similar_text" else "co"
+            if kind == "co":
+                share = p["w_knn"] * sig.weights * neighbours[sig.papers, j] / scored.scale["knn"]
+                if scored.scale["ease"]:
+                    share += p["w_ease"] * ease[sig.papers, j] / scored.scale["ease"]
+            else:
+                share = sig.weights * (text[sig.papers] @ text[j])
+            best = {model.paper_ids[h] for h in sig.papers[np.isclose(share, share.max())]}
+            assert cites[0] in best, (rec, kind)
+            cited[kind] += 1
+    assert cited["co"] >= 5 and cited["text"] >= 5, cited
+
+
 def test_evaluation_scores_every_paper_as_a_request_does(served_model, topical):
     inter, _, events = topical
     model = served_model

@@ -11,7 +11,7 @@ import pytest
 from server.http.security import SECURITY_HEADERS
 from tests.conftest import LiveServer, run_cli
 
-from .support import TS, add_user, check_error_body, event, parse_raw, raw_exchange, request
+from .support import add_user, check_error_body, event, parse_raw, raw_exchange, request
 
 MIB = 1024 * 1024
 
@@ -366,4 +366,3 @@ def test_revocation_over_http_takes_effect_at_once(live):
     assert request(server.port, "GET", "/api/v1/history", token=token)[0] == 200
     run_cli(server.home, "users", "revoke", "revokee")
     _check_error(*request(server.port, "GET", "/api/v1/history", token=token), 401, "invalid_token")
-    assert TS  # (shared constant imported for event bodies)

@@ -347,6 +347,28 @@ def test_users_see_only_their_own_data(client, make_user):
     assert client.get("/api/v1/history", headers=alice).get_json()["total"] == 0
 
 
+def test_deleting_a_history_erases_every_kind_of_event(client, make_user, db, app):
+    ids = catalog(db, 6)
+    alice, bob = make_user("alice"), make_user("bob")
+    kinds = ["open", "read", "like", "save", "dismiss"]
+    post(client, alice, [event(f"a-{k}", {"id": ids[i]}, k) for i, k in enumerate(kinds)])
+    post(client, bob, [event("b", {"id": ids[0]})])
+    history = client.get("/api/v1/history", headers=alice).get_json()
+    assert sorted(e["type"] for e in history["events"]) == sorted(kinds)
+    assert client.delete("/api/v1/history", headers=alice).get_json() == {"deleted": 5}
+    assert client.get("/api/v1/history", headers=alice).get_json() == {
+        "events": [],
+        "total": 0,
+        "limit": 100,
+        "offset": 0,
+    }
+    assert client.get("/api/v1/export", headers=alice).get_json()["events"] == []
+    assert client.get("/api/v1/history", headers=bob).get_json()["total"] == 1
+    # nothing of alice's is left to steer her answers: a newcomer's popular list, bob's paper
+    body = client.get("/api/v1/recommendations?n=6", headers=alice).get_json()
+    assert {item["paper"]["id"] for item in body["items"]} == set(ids)
+
+
 def test_history_pages(client, make_user):
     alice = make_user("alice")
     post(client, alice, [event(f"e{i}", {"id": f"seed:p{i}"}) for i in range(7)])
@@ -429,6 +451,30 @@ def test_since_limits_candidates_to_new_papers(client, make_user, db, app):
         assert empty["items"] == []
 
 
+def test_since_keeps_popular_papers_of_the_period_only(client, make_user, db, app):
+    catalog(db, 6, published="2020-01-01")
+    storage.upsert_papers(
+        db,
+        [
+            {"paper_id": "seed:new1", "title": "New", "published": "2026-06-01"},
+            {"paper_id": "seed:new2", "title": "Newer", "published": "2026-07-01"},
+        ],
+    )
+    readers = [make_user(f"r{i}") for i in range(3)]
+    for i, headers in enumerate(readers):  # the old seed:p0 is the most read, then seed:new1
+        post(client, headers, [event(f"r{i}-old", {"id": "seed:p0"})])
+        if i:
+            post(client, headers, [event(f"r{i}-new", {"id": "seed:new1"})])
+    alice = make_user("alice")
+    for trained in (False, True):
+        if trained:
+            train_and_publish(db, ModelStore(app.config["MODELS"]))
+        body = client.get("/api/v1/recommendations?since=2026-01-01", headers=alice).get_json()
+        items = [(i["paper"]["id"], i["reasons"][0]["type"]) for i in body["items"]]
+        assert items[0] == ("seed:new1", "popular"), items
+        assert {paper for paper, _ in items} == {"seed:new1", "seed:new2"}, items
+
+
 def test_since_sees_a_paper_added_after_the_last_request(client, make_user, db, app):
     catalog(db, 8, published="2020-01-01")
     storage.upsert_papers(
@@ -444,6 +490,23 @@ def test_since_sees_a_paper_added_after_the_last_request(client, make_user, db, 
     )
     again = client.get("/api/v1/recommendations?since=2026-01-01", headers=alice).get_json()
     assert {item["paper"]["id"] for item in again["items"]} == {"seed:new1", "seed:new2"}
+
+
+def test_a_because_you_read_reason_names_the_cited_papers_stored_title(client, make_user, db, app):
+    ids = catalog(db, 16)
+    readers = [make_user(f"r{i}") for i in range(4)]
+    for i, headers in enumerate(readers):  # two reading groups, even and odd papers
+        post(client, headers, [event(f"r{i}-{j}", {"id": ids[j]}) for j in range(i % 2, 16, 2)])
+    train_and_publish(db, ModelStore(app.config["MODELS"]))
+    alice = make_user("alice")
+    post(client, alice, [event("a0", {"id": ids[0]}), event("a3", {"id": ids[3]}, "like")])
+    body = client.get("/api/v1/recommendations?n=10", headers=alice).get_json()
+    cited = [r for item in body["items"] for r in item["reasons"] if "paper_id" in r]
+    assert cited, body
+    for reason in cited:
+        assert reason["type"] == "because_you_read"
+        assert reason["paper_id"] in {ids[0], ids[3]}
+        assert reason["title"] == storage.get_paper(db, reason["paper_id"])["title"]
 
 
 def test_a_new_open_changes_recommendations_without_retraining(client, make_user, db, app):
