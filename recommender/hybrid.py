@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -389,6 +389,7 @@ class HybridRecommender:
         candidates: Collection[str] | None = None,
         since: str | None = None,
         exact: bool = False,
+        texts: Mapping[str, str] | None = None,
     ) -> list[Recommendation]:
         """Top-``n`` papers for a user's current history (none for an empty one: what to show
         a newcomer is the caller's choice).
@@ -396,7 +397,12 @@ class HybridRecommender:
         Parameters
         ----------
         history : iterable of (paper_id, type, dwell_ms)
-            All of the user's events (papers unknown to the model are ignored).
+            All of the user's events.
+        texts : mapping of paper id -> title and abstract, optional
+            The text of history papers the model does not know (they joined the catalog after
+            its training): they count through the text model's vocabulary, weighted by their
+            confidence like any other history paper. Unknown papers without a text are
+            ignored.
         n : int
         candidates : collection of paper ids, optional
             Only these are scored and returned.
@@ -408,10 +414,12 @@ class HybridRecommender:
         """
         if self.n_papers == 0 or n <= 0:
             return []
+        history = list(history)
         positives, weights, seen = history_vector(history, self.paper_index)
-        if positives.size == 0:
+        extra = self._unknown_texts(history, texts)
+        if positives.size == 0 and extra is None:
             return []
-        sig = scoring.signal(self, positives, weights)
+        sig = scoring.signal(self, positives, weights, text=extra)
         allowed = None
         if candidates is not None:
             allowed = np.zeros(self.n_papers, bool)
@@ -429,6 +437,23 @@ class HybridRecommender:
             Recommendation(self.paper_ids[scored.items[t]], float(total[t]), r)
             for t, r in zip(at, why, strict=True)
         ]
+
+    def _unknown_texts(
+        self, history: list[tuple[str, str, int | None]], texts: Mapping[str, str] | None
+    ) -> sp.csr_matrix | None:
+        """The history's papers outside the model, as text rows scaled by their confidence
+        (None when there are none with a text)."""
+        if not texts or not self.text.n_terms:
+            return None
+        unknown = sorted({p for p, _, _ in history if p not in self.paper_index and texts.get(p)})
+        if not unknown:
+            return None
+        index = {paper_id: i for i, paper_id in enumerate(unknown)}
+        papers, weights, _ = history_vector([e for e in history if e[0] in index], index)
+        if papers.size == 0:
+            return None
+        rows = self.text.transform([texts[unknown[i]] for i in papers])
+        return sp.csr_matrix(sp.diags(weights.astype(np.float32)) @ rows)
 
     def _items_for(
         self,

@@ -87,7 +87,7 @@ class ResponseBodies(_Kept[bytes]):
         return len(value)
 
 
-def history_digest(history: list[tuple[str, str, int | None]]) -> bytes:
-    """A 128-bit fingerprint of a history, for keys (keeping whole histories would cost
-    megabytes for the heaviest readers)."""
-    return hashlib.blake2b(pickle.dumps(history, protocol=5), digest_size=16).digest()
+def fingerprint(value: object) -> bytes:
+    """A 128-bit fingerprint of a picklable value (a history, the texts an answer read), for
+    keys: keeping whole histories would cost megabytes for the heaviest readers."""
+    return hashlib.blake2b(pickle.dumps(value, protocol=5), digest_size=16).digest()

@@ -5,7 +5,8 @@ recommend``) and owns everything a recommendation or a similar-papers answer nee
 requests: the hold on the published model (:class:`~server.serving.holder.ModelHolder`), the
 kept answers and bodies (:mod:`server.serving.caches`) and the popular list
 (:class:`~server.serving.popular.PopularPapers`). A request reads the user's current history
-(the fold-in that makes a new open count at once), asks the model, tops the answer up from the
+(the fold-in that makes a new open count at once; a paper the model does not know yet counts
+through its title and abstract), asks the model, tops the answer up from the
 popular and newest papers, and attaches the stored papers and the titles that
 ``because_you_read`` reasons name.
 """
@@ -20,7 +21,7 @@ import sqlite_utils
 
 from ..model_versions import ModelStore
 from ..store import storage
-from .caches import Answer, ModelAnswers, ResponseBodies, history_digest
+from .caches import Answer, ModelAnswers, ResponseBodies, fingerprint
 from .holder import LoadedModel, ModelHolder
 from .popular import Picked, PopularPapers
 
@@ -60,7 +61,7 @@ class Serving:
     ) -> dict[str, Any]:
         """The body of ``GET /api/v1/recommendations`` for ``user_id`` (``history``: the user's
         :func:`~server.store.storage.user_history`, and ``digest`` its
-        :func:`~server.serving.caches.history_digest`, when the caller has them already)."""
+        :func:`~server.serving.caches.fingerprint`, when the caller has them already)."""
         if history is None:
             history = storage.user_history(db, user_id)
             digest = None
@@ -68,12 +69,14 @@ class Serving:
         seen = {paper_id for paper_id, _, _ in history}
         picked: Picked = []
         if loaded is not None and seen:
+            texts = _texts_of_new_papers(db, loaded.model, seen)
 
             def ask() -> Answer:
-                recs = loaded.model.recommend(history, n=n, since=since)
+                recs = loaded.model.recommend(history, n=n, since=since, texts=texts)
                 return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
 
-            key = ("for_user", loaded.version, n, since, digest or history_digest(history))
+            digest = digest or fingerprint(history)
+            key = ("for_user", loaded.version, n, since, digest, _texts_digest(texts))
             picked = _picked(self.answers.get(key, ask))
         self.popular.top_up(db, picked, n, exclude=seen, since=since, loaded=loaded)
         return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
@@ -106,7 +109,7 @@ class Serving:
     ) -> bytes:
         """:meth:`recommendations`, encoded, or the body kept for the same question and data."""
         history = storage.user_history(db, user_id)
-        digest = history_digest(history)
+        digest = fingerprint(history)
         loaded = self.current()
         key = (
             "for_user",
@@ -138,6 +141,27 @@ class Serving:
             self.popular.generation,
         )
         return self.bodies.get(key, lambda: encode(self.similar(db, paper, n=n)))
+
+
+def _texts_of_new_papers(
+    db: sqlite_utils.Database, model: Any, seen: set[str]
+) -> dict[str, str] | None:
+    """Title and abstract of the history's papers that joined the catalog after the model was
+    trained: the model counts them through its text vocabulary until the next training."""
+    new = [paper_id for paper_id in seen if paper_id not in model.paper_index]
+    if not new:
+        return None
+    papers = storage.get_papers(db, new)
+    texts = {
+        paper_id: f"{paper.get('title') or ''} {paper.get('abstract') or ''}".strip()
+        for paper_id, paper in papers.items()
+    }
+    return {paper_id: text for paper_id, text in texts.items() if text} or None
+
+
+def _texts_digest(texts: dict[str, str] | None) -> bytes | None:
+    """The texts an answer was computed from, for its key (a paper's text can change)."""
+    return None if not texts else fingerprint(sorted(texts.items()))
 
 
 def _picked(answer: Answer) -> Picked:

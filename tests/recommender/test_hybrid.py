@@ -277,3 +277,21 @@ def test_als_fold_in_is_implicits_least_squares_solve(tiny_model):
         np.testing.assert_allclose(
             als.fold_in(papers, weights), als.user_factors(row)[0], rtol=2e-3, atol=1e-5
         )
+
+
+def test_a_paper_the_model_does_not_know_counts_through_its_text(tiny_model):
+    new = "arxiv:9999.0002"
+    text = {new: "protein folding of a membrane enzyme"}
+    assert tiny_model.recommend([(new, "open", None)], n=5) == []  # no text: nothing to go on
+    recs = tiny_model.recommend([(new, "open", None)], n=5, texts=text)
+    assert len(recs) == 5 and all(group_of(p) == "b" for p in ids(recs))
+    assert all(r.reasons[-1]["type"] == "similar_text" for r in recs)
+    # beside a known paper of the other group, it pulls group b papers into the answer
+    known = [("p:a0", "open", None)]
+    before = tiny_model.recommend(known, n=10)
+    after = tiny_model.recommend([*known, (new, "like", None)], n=10, texts=text)
+    assert sum(group_of(p) == "b" for p in ids(after)) > sum(
+        group_of(p) == "b" for p in ids(before)
+    )
+    # a dismissed new paper is not a positive
+    assert tiny_model.recommend([(new, "dismiss", None)], n=5, texts=text) == []

@@ -525,6 +525,30 @@ def test_a_new_open_changes_recommendations_without_retraining(client, make_user
     assert ids[0] not in returned and ids[2] not in returned
 
 
+def test_a_paper_added_after_training_counts_at_once_through_its_text(client, make_user, db, app):
+    ids = catalog(db, 24)  # six topics; seed:p{i} is topic i % 6 ("vision" is topic 2)
+    readers = [make_user(f"r{i}") for i in range(6)]
+    for i, headers in enumerate(readers):
+        post(client, headers, [event(f"r{i}-{j}", {"id": ids[j]}) for j in range(i, 24, 5)])
+    train_and_publish(db, ModelStore(app.config["MODELS"]))
+    alice = make_user("alice")
+    post(client, alice, [event("a0", {"id": ids[1]})])  # a retrieval paper the model knows
+    before = client.get("/api/v1/recommendations?n=4", headers=alice).get_json()
+    opened = {
+        "id": "arxiv:2612.00001",
+        "title": "Pixel segmentation with convolution",
+        "abstract": "Image vision detection: convolution over every pixel for segmentation.",
+    }
+    post(client, alice, [event("a1", opened, "like")])
+    after = client.get("/api/v1/recommendations?n=4", headers=alice).get_json()
+    assert after["model_version"] == before["model_version"]  # no retraining
+    vision = {pid for k, pid in enumerate(ids) if k % 6 == 2}
+    got = [item["paper"]["id"] for item in after["items"]]
+    assert got[0] in vision, after
+    assert len(vision & set(got)) > len(vision & {i["paper"]["id"] for i in before["items"]})
+    assert "arxiv:2612.00001" not in got
+
+
 def test_similar_works_for_a_paper_nobody_opened(client, make_user, db, app):
     catalog(db)
     alice = make_user("alice")
