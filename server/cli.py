@@ -170,6 +170,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         )
         scheduler.start()
     app_parts.serving.current()  # load the published model before taking requests
+    app_parts.serving.models.watch()  # and every newly published one as soon as it appears
     click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
     trimmer = runtime.Trimmer()
     trimmer.start()
@@ -186,6 +187,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         )
     finally:
         trimmer.stop()
+        app_parts.serving.models.stop()
         if scheduler is not None:
             scheduler.stop()
 

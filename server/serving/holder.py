@@ -54,7 +54,9 @@ class ModelHolder:
 
     ``get()`` is cheap: at most every ``check_seconds`` it reads ``CURRENT``; a new version is
     loaded in a background thread while the old one keeps serving (the very first load, with
-    nothing to serve meanwhile, happens in the calling thread).
+    nothing to serve meanwhile, happens in the calling thread). A server also calls
+    :meth:`watch`, so that a published version is loaded within ``check_seconds`` plus its
+    loading time even when no request comes to notice it.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class ModelHolder:
         self._checked_at = 0.0
         self._failed: set[str] = set()
         self._loading = threading.Lock()
+        self._stop = threading.Event()
 
     def get(self) -> LoadedModel | None:
         now = time.monotonic()
@@ -77,6 +80,22 @@ class ModelHolder:
             self._checked_at = now
             self.refresh(wait=self._loaded is None)
         return self._loaded
+
+    def watch(self) -> None:
+        """Look for a newly published version every ``check_seconds`` in a background thread
+        until :meth:`stop`."""
+        self._stop.clear()
+        threading.Thread(target=self._watch, name="model-watcher", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.check_seconds):
+            try:
+                self.refresh(wait=True)
+            except Exception:  # a watcher that dies would leave the server on an old model
+                log.exception("looking for a new model version failed; trying again")
 
     def refresh(self, wait: bool = True) -> None:
         """Load the published version if it is not the one being served."""

@@ -33,3 +33,22 @@ def test_a_loaded_model_is_kept_out_of_later_garbage_collections(tmp_path):
         assert gc.get_freeze_count() >= 50_000 and gc.get_freeze_count() <= before + 1000
     finally:
         gc.unfreeze()
+
+
+def test_a_watching_holder_loads_a_published_version_without_being_asked(tmp_path):
+    import time
+
+    store = ModelStore(tmp_path)
+    store.publish(lambda folder: (folder / "weights").write_text("x"), {"papers": 1})
+    holder = ModelHolder(store, lambda folder: folder.name, check_seconds=0.05)
+    assert holder.get().release["papers"] == 1
+    holder.watch()
+    try:
+        version = store.publish(lambda folder: (folder / "weights").write_text("y"), {})
+        deadline = time.monotonic() + 5
+        while holder._loaded.version != version and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert holder._loaded.version == version  # no get() in between
+    finally:
+        holder.stop()
+        gc.unfreeze()
