@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-EVENT_TYPES = ("open", "read", "like", "dismiss", "save")
+EVENT_TYPES = ("open", "read", "like", "dismiss", "save", "unlike", "unsave", "undismiss")
 _TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
-_OPEN, _READ, _LIKE, _DISMISS, _SAVE = range(5)
+_OPEN, _READ, _LIKE, _DISMISS, _SAVE, _UNLIKE, _UNSAVE, _UNDISMISS = range(8)
 
 # Confidence of one event: like > save > long read > read > open.
 OPEN_WEIGHT = 1.0
@@ -42,7 +42,8 @@ def _read_weight(dwell_ms: np.ndarray) -> np.ndarray:
 
 
 def event_weights(type_codes: np.ndarray, dwell_ms: np.ndarray) -> np.ndarray:
-    """Per-event confidence, shape (n_events,); dismiss events get 0.
+    """Per-event confidence, shape (n_events,); a dismissal and every undoing get 0 (whether
+    a like or a save still holds is for :func:`_pairs` to say).
 
     Parameters
     ----------
@@ -56,7 +57,7 @@ def event_weights(type_codes: np.ndarray, dwell_ms: np.ndarray) -> np.ndarray:
     w[read] = _read_weight(dwell_ms[read])
     w[type_codes == _SAVE] = SAVE_WEIGHT
     w[type_codes == _LIKE] = LIKE_WEIGHT
-    w[type_codes == _DISMISS] = 0.0
+    w[np.isin(type_codes, (_DISMISS, _UNLIKE, _UNSAVE, _UNDISMISS))] = 0.0
     # an "open" with a long dwell is as good as a read of that length
     opened = (type_codes == _OPEN) & ~np.isnan(dwell_ms)
     w[opened] = np.maximum(w[opened], _read_weight(dwell_ms[opened]))
@@ -65,28 +66,41 @@ def event_weights(type_codes: np.ndarray, dwell_ms: np.ndarray) -> np.ndarray:
 
 def _pairs(
     keys: np.ndarray, type_codes: np.ndarray, dwell_ms: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Events keyed by (user, paper) -> (distinct sorted keys, confidence, dismissed mask).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Events keyed by (user, paper), in the order they happened -> (distinct sorted keys,
+    confidence, dismissed mask, seen mask).
 
-    Confidence of a pair = strongest event + ``REPEAT_BONUS * log(1 + extra events)``; a
-    pair that was dismissed and never liked or saved gets confidence 0 and ``dismissed``.
+    A like, a save and a dismissal each hold until undone (``unlike``, ``unsave``,
+    ``undismiss``): of a like and the unlikes after it, the latest says. Confidence of a pair =
+    its strongest positive event (a like or a save only while it holds) + ``REPEAT_BONUS *
+    log(1 + extra positive events)``; a pair dismissed, and neither liked nor saved, gets
+    confidence 0 and ``dismissed``. ``seen``: the user did something with the paper besides
+    dismissing it and taking that back, or it is dismissed now.
     """
     order = np.argsort(keys, kind="stable")
     keys = keys[order]
-    w = event_weights(type_codes[order], dwell_ms[order])
     codes = type_codes[order]
+    w = event_weights(codes, dwell_ms[order])
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    position = np.arange(keys.size)
+
+    def holds(done: int, undone: int) -> np.ndarray:
+        mark = np.where((codes == done) | (codes == undone), position, -1)
+        last = np.maximum.reduceat(mark, starts)
+        return (last >= 0) & (codes[np.maximum(last, 0)] == done)
+
+    liked, saved = holds(_LIKE, _UNLIKE), holds(_SAVE, _UNSAVE)
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, keys.size]))
+    w[(codes == _LIKE) & ~liked[group]] = 0.0
+    w[(codes == _SAVE) & ~saved[group]] = 0.0
     best = np.maximum.reduceat(w, starts)
-    counts = np.diff(np.r_[starts, len(keys)])
-    is_dismiss = (codes == _DISMISS).astype(np.int8)
-    is_keep = ((codes == _LIKE) | (codes == _SAVE)).astype(np.int8)
-    n_dismiss = np.add.reduceat(is_dismiss, starts)
-    n_keep = np.add.reduceat(is_keep, starts)
-    positive_events = counts - n_dismiss
+    positive_events = np.add.reduceat((w > 0).astype(np.int32), starts)
     conf = best + REPEAT_BONUS * np.log1p(np.maximum(positive_events - 1, 0))
-    dismissed = (n_dismiss > 0) & (n_keep == 0)
+    dismissed = holds(_DISMISS, _UNDISMISS) & ~liked & ~saved
     conf[dismissed] = 0.0
-    return keys[starts], conf, dismissed
+    other = ~np.isin(codes, (_DISMISS, _UNDISMISS))
+    seen = (np.add.reduceat(other.astype(np.int32), starts) > 0) | dismissed
+    return keys[starts], conf, dismissed, seen
 
 
 def aggregate(
@@ -98,9 +112,9 @@ def aggregate(
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Aggregate events per (user, paper) into (confidence, dismissed) CSR matrices.
 
-    Confidence of a pair = strongest event + ``REPEAT_BONUS * log(1 + extra events)``.
-    A pair that was dismissed and never liked or saved is dropped from the confidence
-    matrix (dismissal wins over opens) and appears in ``dismissed`` with value 1.
+    Confidence and dismissal of a pair as :func:`_pairs` says: a pair dismissed (and not
+    undismissed) and neither liked nor saved is dropped from the confidence matrix (dismissal
+    wins over opens) and appears in ``dismissed`` with value 1.
 
     Returns
     -------
@@ -112,7 +126,7 @@ def aggregate(
         empty = sp.csr_matrix(shape, dtype=np.float32)
         return empty, empty.copy()
     key = users.astype(np.int64) * n_papers + papers.astype(np.int64)
-    key, conf, dismissed = _pairs(key, type_codes, dwell_ms)
+    key, conf, dismissed, _ = _pairs(key, type_codes, dwell_ms)
     ukey, pkey = np.divmod(key, n_papers)
     keep = conf > 0
     confidence = sp.csr_matrix(
@@ -310,7 +324,8 @@ def history_vector(
     weights : ndarray of float32, shape (n_pos,)
         Their confidences.
     seen : ndarray of int64, shape (n_seen,)
-        Every known paper the user has any event on (positive or dismissed).
+        Every known paper the user has done something with (positive, dismissed, liked or
+        saved and then taken back), but for a dismissal taken back: it may come back.
     """
     ps, ts, ds = [], [], []
     for paper_id, etype, dwell in history:
@@ -326,12 +341,22 @@ def history_vector(
     if not ps:
         empty = np.empty(0, np.int64)
         return empty, np.empty(0, np.float32), empty
-    papers, conf, _ = _pairs(
+    papers, conf, _, seen = _pairs(
         np.asarray(ps, dtype=np.int64), np.asarray(ts, np.int8), np.asarray(ds, np.float64)
     )
     keep = np.flatnonzero(conf > 0)
     order = keep[np.argsort(-conf[keep], kind="stable")]
-    return papers[order], conf[order].astype(np.float32), papers
+    return papers[order], conf[order].astype(np.float32), papers[seen]
+
+
+def seen_papers(history: Iterable[tuple[str, str, int | None]]) -> set[str]:
+    """The papers of a history that answers leave out, by id: :func:`history_vector`'s
+    ``seen`` (what the user did something with, but for a dismissal taken back), for callers
+    without a model's index."""
+    history = list(history)
+    ids = list(dict.fromkeys(paper_id for paper_id, _, _ in history))
+    _, _, seen = history_vector(history, {paper_id: i for i, paper_id in enumerate(ids)})
+    return {ids[i] for i in seen}
 
 
 def nan_if_none(value: int | float | None) -> float:

@@ -242,6 +242,22 @@ def history():
     )
 
 
+@bp.get("/saved")
+@login_required
+def saved():
+    limit = _int_arg("limit", 100, 1, MAX_HISTORY_PAGE)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    db = get_db()
+    page, total = storage.saved_papers(db, g.caller.user_id, limit=limit, offset=offset)
+    papers = storage.get_papers(db, [paper_id for paper_id, _ in page])
+    items = [
+        {"paper": papers[paper_id], "saved_at": saved_at}
+        for paper_id, saved_at in page
+        if paper_id in papers
+    ]
+    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
 @bp.delete("/history")
 @login_required
 def delete_history():

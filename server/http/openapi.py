@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..store.storage import EVENT_TYPES
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -94,7 +96,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["id", "type", "ts", "paper"],
         "properties": {
             "id": {"type": "string", "minLength": 1, "maxLength": 200},
-            "type": {"type": "string", "enum": ["open", "read", "like", "dismiss", "save"]},
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
             "ts": {"type": "string", "format": "date-time"},
             "paper": {"$ref": "#/components/schemas/PaperRef"},
             "dwell_ms": {"type": "integer", "minimum": 0},
@@ -293,6 +295,41 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _json(_ITEMS, "Related papers"),
                         **_errors(400, 404, *_AUTH_ERRORS),
+                    },
+                }
+            },
+            "/api/v1/saved": {
+                "get": {
+                    "summary": "Your saved papers, newest save first",
+                    "parameters": [
+                        _int_param("limit", 100, 1, 1000),
+                        _int_param("offset", 0, 0, 10**9),
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["items", "total", "limit", "offset"],
+                                "properties": {
+                                    "items": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["paper", "saved_at"],
+                                            "properties": {
+                                                "paper": {"$ref": "#/components/schemas/Paper"},
+                                                "saved_at": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                    "total": {"type": "integer"},
+                                    "limit": {"type": "integer"},
+                                    "offset": {"type": "integer"},
+                                },
+                            },
+                            "Saved papers",
+                        ),
+                        **_errors(400, *_AUTH_ERRORS),
                     },
                 }
             },

@@ -62,13 +62,16 @@ class Serving:
         """The body of ``GET /api/v1/recommendations`` for ``user_id`` (``history``: the user's
         :func:`~server.store.storage.user_history`, and ``digest`` its
         :func:`~server.serving.caches.fingerprint`, when the caller has them already)."""
+        # imported here: the recommender (numpy, scipy, implicit, faiss) loads with a model
+        from recommender.interactions import seen_papers
+
         if history is None:
             history = storage.user_history(db, user_id)
             digest = None
         loaded = self.current()
-        seen = {paper_id for paper_id, _, _ in history}
+        seen = seen_papers(history)
         picked: Picked = []
-        if loaded is not None and seen:
+        if loaded is not None and history:
             texts = _texts_of_new_papers(db, loaded.model, seen)
 
             def ask() -> Answer:

@@ -97,7 +97,8 @@ def _many_rows(statement: str, count: int) -> str:
 
 
 PAPER_FIELDS = ("title", "abstract", "authors", "url", "doi", "arxiv_id", "published")
-EVENT_TYPES = ("open", "read", "like", "dismiss", "save")
+# The recommender's twin is recommender.interactions.EVENT_TYPES (a test keeps them equal).
+EVENT_TYPES = ("open", "read", "like", "dismiss", "save", "unlike", "unsave", "undismiss")
 
 
 class UserExists(ValueError):
@@ -480,6 +481,25 @@ def delete_history(db: sqlite_utils.Database, user_id: str) -> int:
     """Erase every event of the user; return how many were erased."""
     with write_transaction(db):
         return db.execute("DELETE FROM events WHERE user_id = ?", [user_id]).rowcount
+
+
+_SAVED = """SELECT paper_id, type, ts, max(seq) FROM events
+    WHERE user_id = ? AND type IN ('save', 'unsave') GROUP BY paper_id"""
+
+
+def saved_papers(
+    db: sqlite_utils.Database, user_id: str, *, limit: int, offset: int
+) -> tuple[list[tuple[str, str]], int]:
+    """The user's saved papers, newest save first, as ``(paper_id, saved_at)``, and how many
+    there are. A paper counts while its latest save or unsave is a save (SQLite takes the
+    other columns of a ``max()`` group from the row with the maximum)."""
+    rows = [
+        (paper_id, ts, seq)
+        for paper_id, type_, ts, seq in db.execute(_SAVED, [user_id])
+        if type_ == "save"
+    ]
+    rows.sort(key=lambda row: -row[2])
+    return [(paper_id, ts) for paper_id, ts, _ in rows[offset : offset + limit]], len(rows)
 
 
 def export_user(db: sqlite_utils.Database, user_id: str) -> dict[str, Any]:

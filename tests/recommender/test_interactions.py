@@ -86,3 +86,43 @@ def test_history_vector_ignores_unknown_and_matches_build():
     np.testing.assert_allclose(row, built.matrix[:, :3].toarray()[0])
     assert sorted(seen.tolist()) == [0, 1, 2]
     assert positives.tolist() == [0, 1]  # strongest first; dismissed c is not positive
+
+
+def test_likes_saves_and_dismissals_hold_until_undone():
+    index = {"a": 0, "b": 1, "c": 2, "d": 3}
+
+    def vector(events):
+        return history_vector([(p, t, None) for p, t in events], index)
+
+    # a like taken back leaves the open; liked again, it counts again
+    papers, weights, seen = vector([("a", "open"), ("a", "like"), ("a", "unlike")])
+    assert papers.tolist() == [0] and weights[0] == pytest.approx(1.0)  # the open alone
+    liked, liked_weights, _ = vector([("a", "like"), ("a", "unlike"), ("a", "like")])
+    assert liked_weights[0] > 4.0
+    # a save taken back, with nothing else, is no positive but the paper was seen
+    papers, _, seen = vector([("b", "save"), ("b", "unsave")])
+    assert papers.size == 0 and seen.tolist() == [1]
+    # a dismissal taken back: neither a positive nor seen, so it may be recommended again
+    papers, _, seen = vector([("c", "dismiss"), ("c", "undismiss")])
+    assert papers.size == 0 and seen.size == 0
+    papers, _, seen = vector([("c", "dismiss"), ("c", "undismiss"), ("c", "dismiss")])
+    assert papers.size == 0 and seen.tolist() == [2]
+    # a dismissal of a paper still saved does not hold it back; once unsaved, it does
+    papers, _, _ = vector([("d", "save"), ("d", "dismiss")])
+    assert papers.tolist() == [3]
+    papers, _, seen = vector([("d", "save"), ("d", "dismiss"), ("d", "unsave")])
+    assert papers.size == 0 and seen.tolist() == [3]
+
+
+def test_training_reads_undoing_as_history_vector_does():
+    rows = [
+        ("u", "a", "like", None),
+        ("u", "a", "unlike", None),
+        ("u", "b", "dismiss", None),
+        ("u", "b", "undismiss", None),
+        ("u", "c", "save", None),
+        ("v", "c", "dismiss", None),
+    ]
+    inter = build_interactions(rows, paper_ids=["a", "b", "c"])
+    assert inter.matrix.toarray().tolist() == [[0.0, 0.0, 3.0], [0.0, 0.0, 0.0]]
+    assert inter.dismissed.toarray().tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]

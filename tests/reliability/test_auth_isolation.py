@@ -310,6 +310,17 @@ def check_history(client, alice, bob, root):
     assert admin["total"] == 0  # an admin's own history is the admin's only
 
 
+def check_saved(client, alice, bob, root):
+    # alice saves her secret paper; bob and the admin see only their own saves
+    event_body = {"events": [event("alice-save", {"id": SECRET_PAPER}, "save")]}
+    assert client.post("/api/v1/events", json=event_body, headers=alice).status_code == 200
+    assert client.get("/api/v1/saved", headers=alice).get_json()["total"] == 1
+    for headers in (bob, root):
+        response = client.get("/api/v1/saved", headers=headers)
+        assert response.get_json() == {"items": [], "total": 0, "limit": 100, "offset": 0}
+        assert SECRET_PAPER not in response.get_data(as_text=True)
+
+
 def check_delete_history(client, alice, bob, root):
     assert client.delete("/api/v1/history", headers=bob).get_json() == {"deleted": 1}
     assert client.delete("/api/v1/history", headers=root).get_json() == {"deleted": 0}
@@ -351,6 +362,7 @@ USER_ROUTES = {
     ("GET", "/api/v1/papers/<path:paper_id>"): check_paper,
     ("GET", "/api/v1/papers/<path:paper_id>/similar"): check_similar,
     ("GET", "/api/v1/history"): check_history,
+    ("GET", "/api/v1/saved"): check_saved,
     ("DELETE", "/api/v1/history"): check_delete_history,
     ("GET", "/api/v1/export"): check_export,
 }

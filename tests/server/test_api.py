@@ -678,3 +678,43 @@ def test_model_answers_are_computed_once_per_key_and_the_oldest_go_first(monkeyp
     answers.get("a", compute("a"))
     answers.get("b", compute("b"))
     assert calls == ["a", "b", "c", "b"]
+
+
+def test_feedback_can_be_undone_and_saved_papers_are_listed(client, make_user, db, app):
+    ids = catalog(db, 12)
+    alice = make_user("alice")
+    post(
+        client,
+        alice,
+        [
+            event("s0", {"id": ids[0]}, "save"),
+            event("s1", {"id": ids[1]}, "save"),
+            event("s2", {"id": ids[2]}, "save"),
+            event("u1", {"id": ids[1]}, "unsave"),
+            event("d3", {"id": ids[3]}, "dismiss"),
+            event("d4", {"id": ids[4]}, "dismiss"),
+            event("x4", {"id": ids[4]}, "undismiss"),
+            event("l5", {"id": ids[5]}, "like"),
+            event("x5", {"id": ids[5]}, "unlike"),
+        ],
+    )
+    saved = client.get("/api/v1/saved", headers=alice).get_json()
+    assert [item["paper"]["id"] for item in saved["items"]] == [ids[2], ids[0]]  # newest first
+    assert saved["total"] == 2 and saved["items"][0]["paper"]["title"]
+    stored_ts = {
+        e["id"]: e["ts"] for e in client.get("/api/v1/history", headers=alice).json["events"]
+    }
+    assert [item["saved_at"] for item in saved["items"]] == [stored_ts["s2"], stored_ts["s0"]]
+    page = client.get("/api/v1/saved?limit=1&offset=1", headers=alice).get_json()
+    assert [item["paper"]["id"] for item in page["items"]] == [ids[0]] and page["total"] == 2
+    assert client.get("/api/v1/saved", headers=make_user("bob")).get_json()["items"] == []
+    assert_error(client.get("/api/v1/saved?limit=0", headers=alice), 400, "invalid_parameter")
+    for trained in (False, True):
+        if trained:
+            train_and_publish(db, ModelStore(app.config["MODELS"]))
+        body = client.get("/api/v1/recommendations?n=12", headers=alice).get_json()
+        returned = {item["paper"]["id"] for item in body["items"]}
+        # the undismissed paper may come back; the dismissed one, the saved ones and the
+        # ones saved or liked and then taken back (seen) do not
+        assert ids[4] in returned, (trained, returned)
+        assert not returned & {ids[0], ids[1], ids[2], ids[3], ids[5]}, (trained, returned)

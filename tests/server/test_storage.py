@@ -181,3 +181,9 @@ def test_events_written_inside_a_transaction_fail_alone_and_leave_nothing(tmp_pa
             storage.record_event_rows(db, "alice", bad[-1:], [])
     assert [e["id"] for e in storage.list_events(db, "alice", limit=10, offset=0)] == ["ok"]
     db.close()
+
+
+def test_the_server_and_the_recommender_know_the_same_event_types():
+    from recommender.interactions import EVENT_TYPES
+
+    assert storage.EVENT_TYPES == EVENT_TYPES
