@@ -88,6 +88,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_floor": 0.3,
     "history_half": 3.0,
     "w_pop": 0.02,
+    # papers close to a dismissed one (co-read with it, or alike in text) lose up to this
+    # much; chosen by hand, as no shared dataset has dismissals to tune it on
+    "w_dismissed": 0.5,
     # serving: catalogs this large are scored over gathered candidates (scoring.gather)
     "serve_exact_below": 10_000,
     "als_candidates": 200,
@@ -415,11 +418,11 @@ class HybridRecommender:
         if self.n_papers == 0 or n <= 0:
             return []
         history = list(history)
-        positives, weights, seen = history_vector(history, self.paper_index)
+        positives, weights, seen, dismissed = history_vector(history, self.paper_index)
         extra = self._unknown_texts(history, texts)
         if positives.size == 0 and extra is None:
             return []
-        sig = scoring.signal(self, positives, weights, text=extra)
+        sig = scoring.signal(self, positives, weights, text=extra, dismissed=dismissed)
         allowed = None
         if candidates is not None:
             allowed = np.zeros(self.n_papers, bool)
@@ -449,7 +452,7 @@ class HybridRecommender:
         if not unknown:
             return None
         index = {paper_id: i for i, paper_id in enumerate(unknown)}
-        papers, weights, _ = history_vector([e for e in history if e[0] in index], index)
+        papers, weights, _, _ = history_vector([e for e in history if e[0] in index], index)
         if papers.size == 0:
             return None
         rows = self.text.transform([texts[unknown[i]] for i in papers])

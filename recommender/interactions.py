@@ -17,6 +17,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -308,11 +309,21 @@ def build_interactions(
     return EventLog().extend(rows).interactions(paper_ids)
 
 
+class History(NamedTuple):
+    """One user's current events over a model's papers (see :func:`history_vector`)."""
+
+    papers: np.ndarray
+    weights: np.ndarray
+    seen: np.ndarray
+    dismissed: np.ndarray
+
+
 def history_vector(
     history: Iterable[tuple[str, str, int | None]],
     paper_index: dict[str, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One user's current events -> (positive papers, their confidences, seen papers).
+) -> History:
+    """One user's current events -> (positive papers, their confidences, seen papers,
+    dismissed papers).
 
     Papers unknown to ``paper_index`` are ignored. Confidences are aggregated exactly like
     :func:`build_interactions` (one user's row of its matrix).
@@ -326,6 +337,8 @@ def history_vector(
     seen : ndarray of int64, shape (n_seen,)
         Every known paper the user has done something with (positive, dismissed, liked or
         saved and then taken back), but for a dismissal taken back: it may come back.
+    dismissed : ndarray of int64, shape (n_dismissed,)
+        Papers dismissed now (and neither liked nor saved).
     """
     ps, ts, ds = [], [], []
     for paper_id, etype, dwell in history:
@@ -340,13 +353,13 @@ def history_vector(
         ds.append(nan_if_none(dwell))
     if not ps:
         empty = np.empty(0, np.int64)
-        return empty, np.empty(0, np.float32), empty
-    papers, conf, _, seen = _pairs(
+        return History(empty, np.empty(0, np.float32), empty, empty)
+    papers, conf, dismissed, seen = _pairs(
         np.asarray(ps, dtype=np.int64), np.asarray(ts, np.int8), np.asarray(ds, np.float64)
     )
     keep = np.flatnonzero(conf > 0)
     order = keep[np.argsort(-conf[keep], kind="stable")]
-    return papers[order], conf[order].astype(np.float32), papers[seen]
+    return History(papers[order], conf[order].astype(np.float32), papers[seen], papers[dismissed])
 
 
 def seen_papers(history: Iterable[tuple[str, str, int | None]]) -> set[str]:
@@ -355,7 +368,7 @@ def seen_papers(history: Iterable[tuple[str, str, int | None]]) -> set[str]:
     without a model's index."""
     history = list(history)
     ids = list(dict.fromkeys(paper_id for paper_id, _, _ in history))
-    _, _, seen = history_vector(history, {paper_id: i for i, paper_id in enumerate(ids)})
+    seen = history_vector(history, {paper_id: i for i, paper_id in enumerate(ids)}).seen
     return {ids[i] for i in seen}
 
 

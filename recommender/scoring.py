@@ -24,6 +24,7 @@ papers, the paper's readers)::
     als  = c * w_als * n / (n + als_half) * als_j
     text = (w_text * (1 - c) + text_floor) * text_j
     pop  = w_pop * pop_j                        # log readers, scaled over the catalog
+    dismissed = -w_dismissed * near_j           # closeness to what the reader dismissed
 
 A paper outside the gathered set shares no co-reader with the history and is in neither the
 ALS nor the text top list, so it seldom reaches the top: ``bench/serve_quality.py`` measures
@@ -43,7 +44,7 @@ from .sparse_utils import dense_block, sparse_row_sum, unique_ints
 if TYPE_CHECKING:
     from .hybrid import HybridRecommender
 
-COMPONENTS = ("knn", "ease", "als", "text", "pop")
+COMPONENTS = ("knn", "ease", "als", "text", "pop", "dismissed")
 # A date filter that leaves at most this many papers is scored over all of them.
 SMALL_FILTER = 5000
 
@@ -58,7 +59,8 @@ class Signal:
     and confidences; ``evidence``: the blend's ``n``; ``knn``/``ease``: the co-reading sums
     over the history's rows of the two neighbour matrices; ``als``: the folded-in user vector
     (None when ALS does not take part); ``text``: the profile as (terms, unit weights), None
-    without text.
+    without text; ``dismissed``: the papers the reader dismissed, with their co-reading sums
+    and text profile, None without any.
     """
 
     papers: np.ndarray
@@ -68,6 +70,7 @@ class Signal:
     ease: Sparse
     als: np.ndarray | None
     text: Sparse | None
+    dismissed: tuple[np.ndarray, Sparse, Sparse | None] | None = None
 
 
 @dataclass
@@ -100,6 +103,7 @@ def signal(
     text: sp.csr_matrix | None = None,
     evidence: float | None = None,
     als: bool = True,
+    dismissed: np.ndarray | None = None,
 ) -> Signal:
     """The signal of a history.
 
@@ -115,6 +119,9 @@ def signal(
         The blend's ``n``; defaults to the number of papers (with texts).
     als : bool
         Fold the history into an ALS vector (similar papers leave ALS out).
+    dismissed : ndarray of int, optional
+        Papers the reader dismissed: papers close to them (co-read, or alike in text) score
+        lower.
     """
     papers = np.asarray(papers, np.int64)
     weights = np.asarray(weights, np.float64)
@@ -133,7 +140,14 @@ def signal(
         if profile[0].size == 0:
             profile = None
     n = float(papers.size + n_text) if evidence is None else float(evidence)
-    return Signal(papers, weights, n, knn, ease, user, profile)
+    away = None
+    if dismissed is not None and len(dismissed):
+        gone = np.asarray(dismissed, np.int64)
+        ones = np.ones(gone.size)
+        gone_text = model.text.profile(gone, ones) if model.text.n_terms else None
+        gone_text = gone_text if gone_text is not None and gone_text[0].size else None
+        away = (gone, sparse_row_sum(model.neighbours, gone, ones), gone_text)
+    return Signal(papers, weights, n, knn, ease, user, profile, away)
 
 
 def gather(
@@ -193,6 +207,15 @@ def components(
         text = model.text.scores(*sig.text, None if every else items)
         comp["text"], scale["text"] = _scaled(text)
     comp["pop"] = np.asarray(model.popularity if every else model.popularity[items], np.float64)
+    if sig.dismissed is not None:
+        _, gone_knn, gone_text = sig.dismissed
+        near, _ = _scaled(_over(items, every, *gone_knn))
+        if gone_text is not None:  # raw cosine with the dismissed papers' text, not centred
+            terms, weights = gone_text
+            raw = model.text.query_scores(terms, weights) if every else None
+            cosine = raw if raw is not None else model.text.row_scores(items, terms, weights)
+            near = np.maximum(near, np.clip(cosine, 0.0, None))
+        comp["dismissed"] = near
     return items, comp, scale
 
 
@@ -211,6 +234,7 @@ def blend(
         "als": c * w_als,
         "text": p["w_text"] * (1.0 - c) + p["text_floor"],
         "pop": p["w_pop"],
+        "dismissed": -p["w_dismissed"],
     }
     zeros = np.zeros_like(comp["pop"])
     return {name: weight[name] * comp[name] if name in comp else zeros for name in COMPONENTS}

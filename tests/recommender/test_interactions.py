@@ -79,7 +79,7 @@ def test_streams_from_a_generator():
 def test_history_vector_ignores_unknown_and_matches_build():
     index = {"a": 0, "b": 1, "c": 2}
     hist = [("a", "like", None), ("zzz", "open", None), ("b", "open", None), ("c", "dismiss", None)]
-    positives, weights, seen = history_vector(hist, index)
+    positives, weights, seen, _ = history_vector(hist, index)
     built = build_interactions([("u", p, t, d) for p, t, d in hist], paper_ids=["a", "b", "c"])
     row = np.zeros(3)
     row[positives] = weights
@@ -92,7 +92,7 @@ def test_likes_saves_and_dismissals_hold_until_undone():
     index = {"a": 0, "b": 1, "c": 2, "d": 3}
 
     def vector(events):
-        return history_vector([(p, t, None) for p, t in events], index)
+        return history_vector([(p, t, None) for p, t in events], index)[:3]
 
     # a like taken back leaves the open; liked again, it counts again
     papers, weights, seen = vector([("a", "open"), ("a", "like"), ("a", "unlike")])

@@ -69,7 +69,7 @@ def test_large_catalog_model_builds_an_ann_index(served_model):
 
 
 def _signal(model, history):
-    positives, weights, _ = history_vector(history, model.paper_index)
+    positives, weights, _, _ = history_vector(history, model.paper_index)
     return scoring.signal(model, positives, weights)
 
 
@@ -162,7 +162,7 @@ def test_evaluation_scores_every_paper_as_a_request_does(served_model, topical):
     inter, _, events = topical
     model = served_model
     for history in _histories(events, 5):
-        positives, weights, _ = history_vector(history, model.paper_index)
+        positives, weights, _, _ = history_vector(history, model.paper_index)
         row = sp.csr_matrix(
             (weights, (np.zeros(positives.size, int), positives)), shape=(1, model.n_papers)
         )
@@ -273,3 +273,28 @@ def test_the_blend_leans_on_text_for_short_histories_and_on_co_reading_for_long(
     assert short["text"][0] > long["text"][0] and short["knn"][0] < long["knn"][0]
     # a component that takes no part contributes nothing
     assert not scoring.blend(p, {"pop": np.ones(3)}, 5.0)["als"].any()
+
+
+def _mean_rank(ranked, papers):
+    return np.mean([ranked.index(p) if p in ranked else len(ranked) for p in papers])
+
+
+def test_a_dismissal_pushes_the_papers_closest_to_it_down(served_model, topical):
+    """The issue's measure: the mean rank of the dismissed paper's five nearest papers among
+    the user's answers falls (their rank number grows), and the paper never comes back."""
+    _, _, events = topical
+    model = served_model
+    text = model.text.matrix
+    falls = []
+    for history in _histories(events, 20):
+        before = [r.paper_id for r in model.recommend(history, n=100)]
+        gone = before[1]
+        j = model.paper_index[gone]
+        cosine = np.asarray((text @ text[j].T).todense()).ravel()
+        cosine[j] = -1.0
+        nearest = [model.paper_ids[i] for i in np.argsort(-cosine)[:5]]
+        after = [r.paper_id for r in model.recommend([*history, (gone, "dismiss", None)], n=100)]
+        assert gone not in after
+
+        falls.append(_mean_rank(after, nearest) - _mean_rank(before, nearest))
+    assert np.mean(falls) > 5 and np.mean(np.asarray(falls) > 0) >= 0.8, falls
