@@ -189,7 +189,8 @@ def components(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
     """(items, components, scale): each component of ``sig`` over ``items`` (None: every
     paper), scaled to a maximum of 1 there (``pop`` over the catalog), and what each was
-    divided by. Components that take no part (no ALS vector, no text) are left out."""
+    divided by. Components that take no part (no ALS vector, no text, nothing dismissed) are
+    left out."""
     if items is None:
         items = np.arange(model.n_papers)
         every = True
@@ -212,8 +213,10 @@ def components(
         near, _ = _scaled(_over(items, every, *gone_knn))
         if gone_text is not None:  # raw cosine with the dismissed papers' text, not centred
             terms, weights = gone_text
-            raw = model.text.query_scores(terms, weights) if every else None
-            cosine = raw if raw is not None else model.text.row_scores(items, terms, weights)
+            if every:
+                cosine = model.text.query_scores(terms, weights)
+            else:
+                cosine = model.text.row_scores(items, terms, weights)
             near = np.maximum(near, np.clip(cosine, 0.0, None))
         comp["dismissed"] = near
     return items, comp, scale
