@@ -226,11 +226,15 @@ def get_paper(paper_id: str):
     return jsonify(_stored_paper(paper_id))
 
 
+def _page_args() -> tuple[int, int]:
+    """``limit`` and ``offset`` of a paged list."""
+    return _int_arg("limit", 100, 1, MAX_HISTORY_PAGE), _int_arg("offset", 0, 0, 10**9)
+
+
 @bp.get("/history")
 @login_required
 def history():
-    limit = _int_arg("limit", 100, 1, MAX_HISTORY_PAGE)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    limit, offset = _page_args()
     db = get_db()
     return jsonify(
         {
@@ -245,8 +249,7 @@ def history():
 @bp.get("/saved")
 @login_required
 def saved():
-    limit = _int_arg("limit", 100, 1, MAX_HISTORY_PAGE)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    limit, offset = _page_args()
     db = get_db()
     page, total = storage.saved_papers(db, g.caller.user_id, limit=limit, offset=offset)
     papers = storage.get_papers(db, [paper_id for paper_id, _ in page])

@@ -30,6 +30,23 @@ def _int_param(name: str, default: int, low: int, high: int) -> dict[str, Any]:
     }
 
 
+_PAGE_PARAMS = [_int_param("limit", 100, 1, 1000), _int_param("offset", 0, 0, 10**9)]
+
+
+def _page(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A paged list: ``name`` (the items), ``total``, ``limit`` and ``offset``."""
+    return {
+        "type": "object",
+        "required": [name, "total", "limit", "offset"],
+        "properties": {
+            name: {"type": "array", "items": item},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+    }
+
+
 _PAPER_ID_PARAM = {
     "name": "paper_id",
     "in": "path",
@@ -301,32 +318,20 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/saved": {
                 "get": {
                     "summary": "Your saved papers, newest save first",
-                    "parameters": [
-                        _int_param("limit", 100, 1, 1000),
-                        _int_param("offset", 0, 0, 10**9),
-                    ],
+                    "parameters": _PAGE_PARAMS,
                     "responses": {
                         "200": _json(
-                            {
-                                "type": "object",
-                                "required": ["items", "total", "limit", "offset"],
-                                "properties": {
-                                    "items": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["paper", "saved_at"],
-                                            "properties": {
-                                                "paper": {"$ref": "#/components/schemas/Paper"},
-                                                "saved_at": {"type": "string"},
-                                            },
-                                        },
+                            _page(
+                                "items",
+                                {
+                                    "type": "object",
+                                    "required": ["paper", "saved_at"],
+                                    "properties": {
+                                        "paper": {"$ref": "#/components/schemas/Paper"},
+                                        "saved_at": {"type": "string"},
                                     },
-                                    "total": {"type": "integer"},
-                                    "limit": {"type": "integer"},
-                                    "offset": {"type": "integer"},
                                 },
-                            },
+                            ),
                             "Saved papers",
                         ),
                         **_errors(400, *_AUTH_ERRORS),
@@ -336,25 +341,10 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/history": {
                 "get": {
                     "summary": "Your events, newest first",
-                    "parameters": [
-                        _int_param("limit", 100, 1, 1000),
-                        _int_param("offset", 0, 0, 10**9),
-                    ],
+                    "parameters": _PAGE_PARAMS,
                     "responses": {
                         "200": _json(
-                            {
-                                "type": "object",
-                                "required": ["events", "total"],
-                                "properties": {
-                                    "events": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/StoredEvent"},
-                                    },
-                                    "total": {"type": "integer"},
-                                    "limit": {"type": "integer"},
-                                    "offset": {"type": "integer"},
-                                },
-                            },
+                            _page("events", {"$ref": "#/components/schemas/StoredEvent"}),
                             "History",
                         ),
                         **_errors(400, *_AUTH_ERRORS),
