@@ -762,6 +762,36 @@ def open_loop(
 # --- statistics -------------------------------------------------------------------------------
 
 
+def served_and_exact(
+    model: Any, histories: list, n: int = 20, since: str | None = None
+) -> tuple[list[list[str]], list[list[str]], list[float], list[float]]:
+    """Each history's served top-``n`` (``model.recommend``: gathered candidates) and its
+    top-``n`` over every paper scored against the whole text profile (no postings budget), with
+    the CPU seconds of each call: (served, exact, served_cpu, exact_cpu)."""
+
+    def run(exact: bool) -> tuple[list[list[str]], list[float]]:
+        lists, cpu = [], []
+        for history in histories:
+            t = time.process_time()
+            recs = model.recommend(history, n=n, since=since, exact=exact)
+            cpu.append(time.process_time() - t)
+            lists.append([r.paper_id for r in recs])
+        return lists, cpu
+
+    served, served_cpu = run(False)
+    budget, model.text.max_postings = model.text.max_postings, 0
+    try:
+        exact, exact_cpu = run(True)
+    finally:
+        model.text.max_postings = budget
+    return served, exact, served_cpu, exact_cpu
+
+
+def overlaps(served: list[list[str]], exact: list[list[str]]) -> list[float]:
+    """For each pair of lists with a non-empty reference, the share of it the served one has."""
+    return [len(set(s) & set(e)) / len(e) for s, e in zip(served, exact, strict=True) if e]
+
+
 def summary(seconds: list[float]) -> dict[str, float]:
     """Count and percentiles in milliseconds."""
     if not seconds:

@@ -125,15 +125,11 @@ def in_process_part(home: Path, count: int, since: str) -> dict:
                 t = time.perf_counter()
                 call(user)
                 times[name].append(time.perf_counter() - t)
-    overlaps: dict[str, list[float]] = {"plain": [], "since": []}
-    model.text.max_postings = 0  # the reference reads every posting of the profile
-    for user in users:
-        history = storage.user_history(db, user)
-        for name, day in (("plain", None), ("since", since)):
-            served = {r.paper_id for r in model.recommend(history, n=20, since=day)}
-            exact = {r.paper_id for r in model.recommend(history, n=20, since=day, exact=True)}
-            if exact:
-                overlaps[name].append(len(served & exact) / len(exact))
+    histories = [storage.user_history(db, user) for user in users]
+    overlaps = {
+        name: common.overlaps(*common.served_and_exact(model, histories, since=day)[:2])
+        for name, day in (("plain", None), ("since", since))
+    }
     db.close()
     stats = {name: common.summary(v) for name, v in times.items()}
     scan_p50 = stats["scan"]["p50_ms"]

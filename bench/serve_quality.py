@@ -15,7 +15,6 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import time
 
 import common
 
@@ -53,20 +52,8 @@ def main() -> None:
 
     if args.served_postings is not None:
         model.params["text_candidate_postings"] = args.served_postings
-    model.text.max_postings = 0  # the exact reference reads every posting
-
-    def timed(exact: bool) -> tuple[list[list[str]], list[float]]:
-        lists, cpu = [], []
-        for history in histories:
-            t = time.process_time()
-            recs = model.recommend(history, n=args.n, exact=exact)
-            cpu.append(time.process_time() - t)
-            lists.append([r.paper_id for r in recs])
-        return lists, cpu
-
-    served, served_cpu = timed(False)
-    exact, exact_cpu = timed(True)
-    overlaps = [len(set(s) & set(e)) / len(e) for s, e in zip(served, exact, strict=True) if e]
+    served, exact, served_cpu, exact_cpu = common.served_and_exact(model, histories, args.n)
+    overlaps = common.overlaps(served, exact)
     common.emit(
         {
             "benchmark": "serve_quality",
