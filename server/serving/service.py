@@ -50,55 +50,15 @@ class Serving:
 
     # ------------------------------------------------------------- answers as dicts
     def recommendations(
-        self,
-        db: sqlite_utils.Database,
-        user_id: str,
-        *,
-        n: int,
-        since: str | None = None,
-        history: list[tuple[str, str, int | None]] | None = None,
-        digest: bytes | None = None,
+        self, db: sqlite_utils.Database, user_id: str, *, n: int, since: str | None = None
     ) -> dict[str, Any]:
-        """The body of ``GET /api/v1/recommendations`` for ``user_id`` (``history``: the user's
-        :func:`~server.store.storage.user_history`, and ``digest`` its
-        :func:`~server.serving.caches.fingerprint`, when the caller has them already)."""
-        # imported here: the recommender (numpy, scipy, implicit, faiss) loads with a model
-        from recommender.interactions import seen_papers
-
-        if history is None:
-            history = storage.user_history(db, user_id)
-            digest = None
-        loaded = self.current()
-        seen = seen_papers(history)
-        picked: Picked = []
-        if loaded is not None and history:
-            texts = _texts_of_new_papers(db, loaded.model, seen)
-
-            def ask() -> Answer:
-                recs = loaded.model.recommend(history, n=n, since=since, texts=texts)
-                return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
-
-            digest = digest or fingerprint(history)
-            key = ("for_user", loaded.version, n, since, digest, _texts_digest(texts))
-            picked = _picked(self.answers.get(key, ask))
-        self.popular.top_up(db, picked, n, exclude=seen, since=since, loaded=loaded)
-        return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
+        """The body of ``GET /api/v1/recommendations`` for ``user_id``."""
+        history = storage.user_history(db, user_id)
+        return self._recommendations(db, self.current(), history, fingerprint(history), n, since)
 
     def similar(self, db: sqlite_utils.Database, paper: dict[str, Any], *, n: int) -> dict:
         """The body of ``GET /api/v1/papers/<id>/similar`` for a stored paper."""
-        paper_id = paper["id"]
-        text = f"{paper.get('title', '')} {paper.get('abstract', '')}".strip()
-        loaded = self.current()
-        picked: Picked = []
-        if loaded is not None:
-
-            def ask() -> Answer:
-                recs = loaded.model.similar(paper_id, n=n, text=text or None)
-                return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
-
-            picked = _picked(self.answers.get(("similar", loaded.version, n, paper_id, text), ask))
-        self.popular.top_up(db, picked, n, exclude={paper_id}, since=None, loaded=loaded)
-        return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
+        return self._similar(db, self.current(), paper, n)
 
     # --------------------------------------------------------- answers as JSON bytes
     def recommendations_body(
@@ -124,10 +84,7 @@ class Serving:
             self.popular.generation,
         )
         return self.bodies.get(
-            key,
-            lambda: encode(
-                self.recommendations(db, user_id, n=n, since=since, history=history, digest=digest)
-            ),
+            key, lambda: encode(self._recommendations(db, loaded, history, digest, n, since))
         )
 
     def similar_body(
@@ -143,15 +100,62 @@ class Serving:
             storage.catalog_version(db),
             self.popular.generation,
         )
-        return self.bodies.get(key, lambda: encode(self.similar(db, paper, n=n)))
+        return self.bodies.get(key, lambda: encode(self._similar(db, loaded, paper, n)))
+
+    # ------------------------------------------------ one answer, from one model version
+    def _recommendations(
+        self,
+        db: sqlite_utils.Database,
+        loaded: LoadedModel | None,
+        history: list[tuple[str, str, int | None]],
+        digest: bytes,
+        n: int,
+        since: str | None,
+    ) -> dict[str, Any]:
+        """The answer for a user's ``history`` (``digest``: its fingerprint) from ``loaded``,
+        the version the caller keyed it by."""
+        picked: Picked = []
+        if loaded is not None and history:
+            texts = _texts_of_new_papers(db, loaded.model, history)
+
+            def ask() -> Answer:
+                recs = loaded.model.recommend(history, n=n, since=since, texts=texts)
+                return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
+
+            key = ("for_user", loaded.version, n, since, digest, _texts_digest(texts))
+            picked = _picked(self.answers.get(key, ask))
+        if len(picked) < n:
+            # imported here: the recommender (numpy, scipy, implicit, faiss) loads with a model
+            from recommender.interactions import seen_papers
+
+            seen = seen_papers(history)
+            self.popular.top_up(db, picked, n, exclude=seen, since=since, loaded=loaded)
+        return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
+
+    def _similar(
+        self, db: sqlite_utils.Database, loaded: LoadedModel | None, paper: dict[str, Any], n: int
+    ) -> dict[str, Any]:
+        paper_id = paper["id"]
+        text = f"{paper.get('title', '')} {paper.get('abstract', '')}".strip()
+        picked: Picked = []
+        if loaded is not None:
+
+            def ask() -> Answer:
+                recs = loaded.model.similar(paper_id, n=n, text=text or None)
+                return [(r.paper_id, r.score, tuple(r.reasons)) for r in recs]
+
+            picked = _picked(self.answers.get(("similar", loaded.version, n, paper_id, text), ask))
+        self.popular.top_up(db, picked, n, exclude={paper_id}, since=None, loaded=loaded)
+        return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
 
 
 def _texts_of_new_papers(
-    db: sqlite_utils.Database, model: Any, seen: set[str]
+    db: sqlite_utils.Database, model: Any, history: list[tuple[str, str, int | None]]
 ) -> dict[str, str] | None:
     """Title and abstract of the history's papers that joined the catalog after the model was
     trained: the model counts them through its text vocabulary until the next training."""
-    new = [paper_id for paper_id in seen if paper_id not in model.paper_index]
+    index = model.paper_index
+    new = list(dict.fromkeys(p for p, _, _ in history if p not in index))
     if not new:
         return None
     papers = storage.get_papers(db, new)
