@@ -34,6 +34,7 @@ the overlap of gathered answers with answers over every paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,7 +88,7 @@ class Scored:
     parts: dict[str, np.ndarray]
     scale: dict[str, float]
 
-    @property
+    @cached_property
     def total(self) -> np.ndarray:
         return sum(self.parts.values())  # type: ignore[return-value]
 
@@ -211,12 +212,8 @@ def components(
     if sig.dismissed is not None:
         _, gone_knn, gone_text = sig.dismissed
         near, _ = _scaled(_over(items, every, *gone_knn))
-        if gone_text is not None:  # raw cosine with the dismissed papers' text, not centred
-            terms, weights = gone_text
-            if every:
-                cosine = model.text.query_scores(terms, weights)
-            else:
-                cosine = model.text.row_scores(items, terms, weights)
+        if gone_text is not None:  # cosine with the dismissed papers' text, not centred
+            cosine = model.text.scores(*gone_text, None if every else items, centred=False)
             near = np.maximum(near, np.clip(cosine, 0.0, None))
         comp["dismissed"] = near
     return items, comp, scale

@@ -255,18 +255,24 @@ class TextModel:
         return terms, (values / norm if norm > 0 else values)
 
     def scores(
-        self, terms: np.ndarray, weights: np.ndarray, items: np.ndarray | None = None
+        self,
+        terms: np.ndarray,
+        weights: np.ndarray,
+        items: np.ndarray | None = None,
+        *,
+        centred: bool = True,
     ) -> np.ndarray:
-        """Centred text score of the query (``weights`` on ``terms``) for ``items`` (sorted
-        paper indices; exact, costing their entries) or, when None, for every paper (within
-        the postings budget, :meth:`within_budget`); float32, shape (n_items,)."""
+        """Text score of the query (``weights`` on ``terms``) for ``items`` (sorted paper
+        indices; exact, costing their entries) or, when None, for every paper (within the
+        postings budget, :meth:`within_budget`): centred, or the plain cosine when not
+        ``centred``; float32, shape (n_items,)."""
         if items is None:
             raw = self.query_scores(terms, weights)
             gen = self.genericness
         else:
             raw = self.row_scores(items, terms, weights)
             gen = self.genericness[items]
-        if self.centering:
+        if centred and self.centering:
             raw -= np.float32(self.centering) * np.asarray(gen, np.float32)
         return raw
 
