@@ -188,7 +188,8 @@ def prepared_home(scale: str, *, train: bool = True, data: Path | None = None) -
     home = RESULTS / f"home-{scale if data is None else Path(data).resolve().name}"
     info_path = home / "bench-prepare.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    data = dataset_dir(scale) if data is None else Path(data)
+    generated = data is None
+    data = dataset_dir(scale) if generated else Path(data)
     cli = [*nextpaper_cmd(), "--home", str(home)]
     if "events_import" not in info:
         shutil.rmtree(home, ignore_errors=True)
@@ -202,9 +203,7 @@ def prepared_home(scale: str, *, train: bool = True, data: Path | None = None) -
         )
         info_path.write_text(json.dumps(info, indent=2))
     stale = info.get("train", {}).get("code") != code_fingerprint()
-    keep = (scale == "large" and home.name == "home-large") or os.environ.get(
-        "BENCH_KEEP_MODEL"
-    ) == "1"
+    keep = (generated and scale == "large") or os.environ.get("BENCH_KEEP_MODEL") == "1"
     if train and stale and "train" in info and keep:
         # a large retrain takes many minutes: keep the model while it still loads (the
         # server benchmarks stop if it does not); delete bench-prepare.json's "train" to redo
