@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from . import scoring
 from .ann import InnerProductIndex
 from .collaborative import USER_FACTORS_FILE, ALSModel
-from .interactions import Interactions, history_vector
+from .interactions import Interactions, actions, history_vector
 from .neighbours import ease_neighbours, item_neighbours
 from .sparse_utils import (
     load_csr,
@@ -43,7 +43,7 @@ from .sparse_utils import (
 )
 from .text import TextModel
 
-FORMAT_VERSION = 2  # 2: published_days.npy instead of freshness.npy
+FORMAT_VERSION = 3  # 2: published_days.npy instead of freshness.npy; 3: readers_of
 WARM_SHARE = 0.8  # share of the confidence entries on known users and papers for a warm start
 USER_IDS_FILE = "user_ids.json"  # the training users, in the order of the ALS user factors
 
@@ -228,6 +228,8 @@ class HybridRecommender:
         self.text = TextModel()
         self.popularity = np.zeros(0, np.float32)  # log1p(readers), scaled to max 1
         self.readers = np.zeros(0, np.int32)
+        # for each paper, its training readers (user rows, sorted): who read both of two papers
+        self.readers_of = sp.csr_matrix((0, 0), dtype=np.int8)
         self.published_days = np.zeros(0, np.int32)  # date ordinals, 0 when unknown
         self.fit_seconds = 0.0
         self.fit_timings: dict[str, float] = {}
@@ -276,7 +278,14 @@ class HybridRecommender:
         self._readers_order = None
         self._since = None
 
-        self.readers = np.diff(x.tocsc().indptr).astype(np.int32)
+        by_paper = x.tocsc()
+        by_paper.sort_indices()
+        self.readers = np.diff(by_paper.indptr).astype(np.int32)
+        self.readers_of = sp.csr_matrix(
+            (np.ones(by_paper.nnz, np.int8), by_paper.indices, by_paper.indptr),
+            shape=(n, inter.n_users),
+        )
+        del by_paper
         pop = np.log1p(self.readers.astype(np.float32))
         self.popularity = pop / pop.max() if pop.size and pop.max() > 0 else pop
 
@@ -422,7 +431,7 @@ class HybridRecommender:
         extra = self._unknown_texts(history, texts)
         if positives.size == 0 and extra is None:
             return []
-        sig = scoring.signal(self, positives, weights, text=extra, dismissed=dismissed)
+        sig = scoring.signal(self, positives, weights, texts=extra, dismissed=dismissed)
         allowed = None
         if candidates is not None:
             allowed = np.zeros(self.n_papers, bool)
@@ -435,6 +444,11 @@ class HybridRecommender:
         scored = scoring.score(self, sig, items)
         at = scoring.top(scored, n, exclude=seen)
         why = scoring.reasons(self, sig, scored, at)
+        done = actions(history)
+        for said in why:
+            for reason in said:
+                if "paper_id" in reason:
+                    reason["action"] = done.get(reason["paper_id"], "opened")
         total = scored.total
         return [
             Recommendation(self.paper_ids[scored.items[t]], float(total[t]), r)
@@ -443,9 +457,9 @@ class HybridRecommender:
 
     def _unknown_texts(
         self, history: list[tuple[str, str, int | None]], texts: Mapping[str, str] | None
-    ) -> sp.csr_matrix | None:
-        """The history's papers outside the model, as text rows scaled by their confidence
-        (None when there are none with a text)."""
+    ) -> scoring.Texts | None:
+        """The history's papers outside the model that have a text (None when there are
+        none), with their confidences."""
         if not texts or not self.text.n_terms:
             return None
         unknown = sorted({p for p, _, _ in history if p not in self.paper_index and texts.get(p)})
@@ -456,7 +470,7 @@ class HybridRecommender:
         if papers.size == 0:
             return None
         rows = self.text.transform([texts[unknown[i]] for i in papers])
-        return sp.csr_matrix(sp.diags(weights.astype(np.float32)) @ rows)
+        return scoring.Texts([unknown[i] for i in papers], rows, weights.astype(np.float64))
 
     def _items_for(
         self,
@@ -491,7 +505,11 @@ class HybridRecommender:
             self,
             papers,
             np.ones(papers.size),
-            text=self.text.transform([text]) if text and not has_text else None,
+            texts=(
+                scoring.Texts([paper_id], self.text.transform([text]), np.ones(1))
+                if text and not has_text
+                else None
+            ),
             evidence=0.0 if j is None else float(self.readers[j]),
             als=False,
         )
@@ -502,8 +520,17 @@ class HybridRecommender:
         total = scored.total
         return [
             Recommendation(self.paper_ids[scored.items[t]], float(total[t]), r)
-            for t, r in zip(at, scoring.similar_reasons(scored, at), strict=True)
+            for t, r in zip(at, scoring.similar_reasons(self, sig, scored, at), strict=True)
         ]
+
+    def co_readers(self, paper: int, other: int) -> int:
+        """How many training users read both papers (model indices)."""
+        m = self.readers_of
+        if m.shape[0] == 0:
+            return 0
+        a = m.indices[m.indptr[paper] : m.indptr[paper + 1]]
+        b = m.indices[m.indptr[other] : m.indptr[other + 1]]
+        return int(np.intersect1d(a, b, assume_unique=True).size)
 
     def most_read(self, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Indices of the ``k`` most-read papers (ties by index), among the ``allowed``."""
@@ -539,6 +566,7 @@ class HybridRecommender:
         np.save(folder / "published_days.npy", self.published_days.astype(np.int32))
         save_csr(folder / "neighbours", self.neighbours)
         save_csr(folder / "ease", self.ease)
+        save_csr(folder / "readers_of", self.readers_of)
         self.text.save(folder)
         if self.als is not None:
             self.als.save(folder)
@@ -596,6 +624,7 @@ class HybridRecommender:
         self.published_days = np.load(folder / "published_days.npy", mmap_mode=mode)
         self.neighbours = load_csr(folder / "neighbours", mmap=mmap)
         self.ease = load_csr(folder / "ease", mmap=mmap)
+        self.readers_of = load_csr(folder / "readers_of", mmap=mmap)
         self.text = TextModel.load(folder, mmap=mmap)
         self.text.centering = float(self.params["text_centering"])
         if manifest["components"].get("als"):

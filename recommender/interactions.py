@@ -372,5 +372,28 @@ def seen_papers(history: Iterable[tuple[str, str, int | None]]) -> set[str]:
     return {ids[i] for i in seen}
 
 
+def actions(history: Iterable[tuple[str, str, int | None]]) -> dict[str, str]:
+    """What the user did with each paper of a history, as a reason names it: ``liked`` or
+    ``saved`` while that holds (not taken back since), else ``read`` after a ``read`` event
+    or an open with a reading time, else ``opened``. Papers with none of these (only
+    dismissed, or liked and unliked) are left out."""
+    held: dict[str, dict[str, bool]] = {}
+    for paper_id, etype, dwell in history:
+        state = held.setdefault(paper_id, {})
+        if etype in ("like", "unlike", "save", "unsave"):
+            state[etype.removeprefix("un")] = not etype.startswith("un")
+        elif etype == "read" or (etype == "open" and dwell):
+            state["read"] = True
+        elif etype == "open":
+            state.setdefault("open", True)
+    words = (("like", "liked"), ("save", "saved"), ("read", "read"), ("open", "opened"))
+    named = {}
+    for paper_id, state in held.items():
+        word = next((word for key, word in words if state.get(key)), None)
+        if word is not None:
+            named[paper_id] = word
+    return named
+
+
 def nan_if_none(value: int | float | None) -> float:
     return float("nan") if value is None else float(value)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,10 +46,26 @@ if TYPE_CHECKING:
     from .hybrid import HybridRecommender
 
 COMPONENTS = ("knn", "ease", "als", "text", "pop", "dismissed")
+# A reason names other readers only when at least this many contributed.
+MIN_READERS = 2
+# A reason cites a history paper for its text only when their cosine is at least this.
+TEXT_CITE = 0.1
+# Reasons look for their source among this many of the history's strongest papers.
+MAX_CITED = 200
 # A date filter that leaves at most this many papers is scored over all of them.
 SMALL_FILTER = 5000
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (sorted columns, values)
+
+
+class Texts(NamedTuple):
+    """Texts in a history that the model has no row for (papers that joined the catalog after
+    its training): their ``ids``, ``rows`` (L2-normalised, from :meth:`TextModel.transform`)
+    and ``weights`` (confidences)."""
+
+    ids: list[str]
+    rows: sp.csr_matrix
+    weights: np.ndarray
 
 
 @dataclass
@@ -61,7 +77,7 @@ class Signal:
     over the history's rows of the two neighbour matrices; ``als``: the folded-in user vector
     (None when ALS does not take part); ``text``: the profile as (terms, unit weights), None
     without text; ``dismissed``: the papers the reader dismissed, with their co-reading sums
-    and text profile, None without any.
+    and text profile, None without any; ``texts``: the history's texts outside the model.
     """
 
     papers: np.ndarray
@@ -72,6 +88,7 @@ class Signal:
     als: np.ndarray | None
     text: Sparse | None
     dismissed: tuple[np.ndarray, Sparse, Sparse | None] | None = None
+    texts: Texts | None = None
 
 
 @dataclass
@@ -101,7 +118,7 @@ def signal(
     papers: np.ndarray,
     weights: np.ndarray,
     *,
-    text: sp.csr_matrix | None = None,
+    texts: Texts | None = None,
     evidence: float | None = None,
     als: bool = True,
     dismissed: np.ndarray | None = None,
@@ -114,8 +131,8 @@ def signal(
         The history's positive papers (model indices), distinct.
     weights : ndarray of float, shape (h,)
         Their confidences.
-    text : csr_matrix, shape (t, n_terms), optional
-        Texts outside the model's papers, added to the profile with weight 1 each.
+    texts : Texts, optional
+        Texts outside the model's papers, added to the profile with their weights.
     evidence : float, optional
         The blend's ``n``; defaults to the number of papers (with texts).
     als : bool
@@ -129,7 +146,7 @@ def signal(
     if papers.size > 1:  # strongest first (reasons name the strongest history papers)
         order = np.argsort(-weights, kind="stable")
         papers, weights = papers[order], weights[order]
-    n_text = 0 if text is None else text.shape[0]
+    n_text = 0 if texts is None else len(texts.ids)
     knn = sparse_row_sum(model.neighbours, papers, weights) if papers.size else _EMPTY
     ease = sparse_row_sum(model.ease, papers, np.ones(papers.size)) if papers.size else _EMPTY
     user = None
@@ -137,7 +154,8 @@ def signal(
         user = model.als.fold_in(papers, weights)
     profile = None
     if model.text.n_terms and (papers.size or n_text):
-        profile = model.text.profile(papers, weights, text)
+        extra = None if texts is None else sp.diags(texts.weights) @ texts.rows
+        profile = model.text.profile(papers, weights, extra)
         if profile[0].size == 0:
             profile = None
     n = float(papers.size + n_text) if evidence is None else float(evidence)
@@ -148,7 +166,7 @@ def signal(
         gone_text = model.text.profile(gone, ones) if model.text.n_terms else None
         gone_text = gone_text if gone_text is not None and gone_text[0].size else None
         away = (gone, sparse_row_sum(model.neighbours, gone, ones), gone_text)
-    return Signal(papers, weights, n, knn, ease, user, profile, away)
+    return Signal(papers, weights, n, knn, ease, user, profile, away, texts)
 
 
 def gather(
@@ -258,65 +276,137 @@ def top(scored: Scored, n: int, exclude: np.ndarray | None = None) -> np.ndarray
 def reasons(
     model: HybridRecommender, sig: Signal, scored: Scored, at: np.ndarray
 ) -> list[list[dict[str, Any]]]:
-    """Why each paper at positions ``at`` of ``scored`` was ranked there, from its largest
-    contribution: co-reading (``because_you_read`` the history paper that contributed most),
-    ALS (``similar_readers``), text (``because_you_read`` the history paper whose text
-    contributed most, when one shares words with it, and ``similar_text``) or popularity
-    (``popular`` with the paper's readers)."""
+    """Why each paper at positions ``at`` of ``scored`` was ranked there: one reason from the
+    largest contribution that can be stated truthfully (the components' groups are tried
+    from the largest contribution down).
+
+    * co-reading (knn + EASE): ``because_you_read`` the history paper that contributed most,
+      with ``readers``, the training readers of both, when there are at least
+      :data:`MIN_READERS` (a reason never points at a single other person);
+    * ALS: ``similar_readers`` with the paper's ``readers``, when at least MIN_READERS;
+    * text: ``similar_text`` with the ``paper_id`` of the history paper closest to it in text
+      (cosine at least :data:`TEXT_CITE`; also a paper that joined the catalog after
+      training), else with the ``terms`` it shares with the history;
+    * popularity: ``popular`` with its ``readers``, when at least MIN_READERS.
+
+    The papers answered are ones the reader has not seen, so the readers counted are other
+    people. When no group can be stated, the reason is what is true of the paper: the history
+    paper it is alike in text, else the one whose co-reading ranked it (without readers), else
+    ``for_you``.
+    """
     items = scored.items[at]
+    parts = scored.parts
     groups = np.vstack(
         [
-            scored.parts["knn"][at] + scored.parts["ease"][at],
-            scored.parts["als"][at],
-            scored.parts["text"][at],
-            scored.parts["pop"][at],
+            parts["knn"][at] + parts["ease"][at],
+            parts["als"][at],
+            parts["text"][at],
+            parts["pop"][at],
         ]
     )
-    lead = groups.argmax(axis=0)
-    hist = sig.papers[:200]  # strongest first
+    hist = sig.papers[:MAX_CITED]  # strongest first
+    weights = sig.weights[:MAX_CITED, None]
     p = model.params
     co = np.zeros((hist.size, items.size))  # each history paper's share of the co-reading parts
-    if hist.size and (lead == 0).any():
-        w = sig.weights[:200, None]
+    if hist.size and (groups[0] > 0).any():
         if scored.scale.get("knn"):
-            knn = dense_block(model.neighbours, hist, items)
-            co += p["w_knn"] * w * knn / scored.scale["knn"]
+            co += (
+                p["w_knn"]
+                * weights
+                * dense_block(model.neighbours, hist, items)
+                / scored.scale["knn"]
+            )
         if scored.scale.get("ease"):
             co += p["w_ease"] * dense_block(model.ease, hist, items) / scored.scale["ease"]
-    by_text = np.zeros((hist.size, items.size))
-    if hist.size and sig.text is not None and (lead == 2).any():
-        by_text = sig.weights[:200, None] * model.text.similarities(hist, items)
+    readers = np.asarray(model.readers)[items]
+    cited_text = _closest_texts(model, sig, hist, items)
     out: list[list[dict[str, Any]]] = []
-    for i, b in enumerate(lead):
-        if b == 0 and co[:, i].max(initial=0) > 0:
-            src = model.paper_ids[int(hist[int(np.argmax(co[:, i]))])]
-            out.append([{"type": "because_you_read", "paper_id": src}])
-        elif b in (0, 1):
-            out.append([{"type": "similar_readers"}])
-        elif b == 2:
-            said = []
-            if by_text[:, i].max(initial=0) > 0.05:
-                src = model.paper_ids[int(hist[int(np.argmax(by_text[:, i]))])]
-                said.append({"type": "because_you_read", "paper_id": src})
-            out.append([*said, {"type": "similar_text"}])
-        else:
-            out.append([{"type": "popular", "readers": int(model.readers[items[i]])}])
+    for i in range(items.size):
+        reason = None
+        source = int(hist[int(np.argmax(co[:, i]))]) if co[:, i].max(initial=0) > 0 else None
+        for g in np.argsort(-groups[:, i], kind="stable"):
+            if groups[g, i] <= 0:
+                break
+            if g == 0 and source is not None:
+                both = model.co_readers(source, int(items[i]))
+                if both >= MIN_READERS:
+                    reason = _cites(model, source, "because_you_read", readers=both)
+            elif g == 1 and readers[i] >= MIN_READERS:
+                reason = {"type": "similar_readers", "readers": int(readers[i])}
+            elif g == 2:
+                reason = cited_text[i] or {
+                    "type": "similar_text",
+                    "terms": model.text.shared_terms(*sig.text, int(items[i])),
+                }
+            elif g == 3 and readers[i] >= MIN_READERS:
+                reason = {"type": "popular", "readers": int(readers[i])}
+            if reason is not None:
+                break
+        if reason is None:  # nothing that ranked it can be said: what is true of it
+            reason = cited_text[i] or (
+                _cites(model, source, "because_you_read")
+                if source is not None
+                else {"type": "for_you"}
+            )
+        out.append([reason])
     return out
 
 
-def similar_reasons(scored: Scored, at: np.ndarray) -> list[list[dict[str, Any]]]:
-    """Why each paper at positions ``at`` (of papers gathered for a one-paper history) is
-    related: co-reading (``similar_readers``) and shared words (``similar_text``), each when it
-    added to the score, the larger first. A gathered paper without either shares a co-reader
-    or words with the paper but is generic (its centred text score is below zero): it is
-    named for what it shares."""
+def _cites(model: HybridRecommender, paper: int, kind: str, **more: Any) -> dict[str, Any]:
+    return {"type": kind, "paper_id": model.paper_ids[paper], **more}
+
+
+def _closest_texts(
+    model: HybridRecommender,
+    sig: Signal,
+    hist: np.ndarray,
+    items: np.ndarray,
+) -> list[dict[str, Any] | None]:
+    """For each of ``items``, a ``similar_text`` reason citing the history
+    paper closest to it in text -- the largest confidence-weighted cosine among the papers at
+    least :data:`TEXT_CITE` alike, texts outside the model included -- or None."""
+    out: list[dict[str, Any] | None] = [None] * items.size
+    if sig.text is None:
+        return out
+    cosine = model.text.similarities(hist, items) if hist.size else np.zeros((0, items.size))
+    ids = [model.paper_ids[int(h)] for h in hist]
+    weights = sig.weights[:MAX_CITED]
+    if sig.texts is not None:
+        extra = sig.texts.rows @ model.text.matrix[items].T
+        cosine = np.vstack([cosine, extra.toarray()])
+        ids += list(sig.texts.ids)
+        weights = np.concatenate([weights, sig.texts.weights])
+    if not ids:
+        return out
+    strength = np.where(cosine >= TEXT_CITE, weights[:, None] * cosine, 0.0)
+    for i in np.flatnonzero(strength.max(axis=0, initial=0) > 0):
+        out[i] = {"type": "similar_text", "paper_id": ids[int(np.argmax(strength[:, i]))]}
+    return out
+
+
+def similar_reasons(
+    model: HybridRecommender, sig: Signal, scored: Scored, at: np.ndarray
+) -> list[list[dict[str, Any]]]:
+    """Why each paper at positions ``at`` (of papers gathered for a one-paper history ``sig``)
+    is related: co-reading (``similar_readers`` with the training readers of both, when at
+    least :data:`MIN_READERS`) and shared words (``similar_text`` with the ``terms`` shared),
+    each when it added to the score, the larger first; ``related`` when neither can be said
+    (a paper read together with this one by a single reader)."""
     co = scored.parts["knn"][at] + scored.parts["ease"][at]
     text = scored.parts["text"][at]
+    paper = int(sig.papers[0]) if sig.papers.size else None
     out = []
-    for c, t in zip(co.tolist(), text.tolist(), strict=True):
-        said = [(c, {"type": "similar_readers"}), (t, {"type": "similar_text"})]
-        kept = [r for v, r in sorted(said, key=lambda x: -x[0]) if v > 0]
-        out.append(kept or [{"type": "similar_readers"} if c else {"type": "similar_text"}])
+    for i, j in enumerate(scored.items[at].tolist()):
+        said = []
+        if co[i] > 0 and paper is not None:
+            both = model.co_readers(paper, j)
+            if both >= MIN_READERS:
+                said.append((co[i], {"type": "similar_readers", "readers": both}))
+        if text[i] > 0 and sig.text is not None:
+            terms = model.text.shared_terms(*sig.text, j)
+            said.append((text[i], {"type": "similar_text", "terms": terms}))
+        said.sort(key=lambda x: -x[0])
+        out.append([r for _, r in said] or [{"type": "related"}])
     return out
 
 

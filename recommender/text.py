@@ -99,6 +99,9 @@ class TextModel:
         self.genericness = np.zeros(0, np.float32)
         self.hashes = np.zeros(0, np.uint64)
         self._local = threading.local()
+        self._term_names: tuple[TfidfVectorizer, np.ndarray] | None = (
+            None  # (vectorizer, its vocabulary)
+        )
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -351,6 +354,29 @@ class TextModel:
         if terms.size == 0:
             return np.zeros((len(rows), len(others)), np.float32)
         return dense_block(self.matrix, rows, terms) @ dense_block(self.matrix, others, terms).T
+
+    def shared_terms(
+        self, terms: np.ndarray, weights: np.ndarray, paper: int, k: int = 3
+    ) -> list[str]:
+        """The ``k`` terms of the query (``weights`` on sorted ``terms``) that add most to its
+        cosine with ``paper``, largest first (what a reason can say the two share)."""
+        lo, hi = self.matrix.indptr[paper], self.matrix.indptr[paper + 1]
+        _, at_query, at_paper = np.intersect1d(
+            terms, self.matrix.indices[lo:hi], assume_unique=True, return_indices=True
+        )
+        if at_query.size == 0 or self.vectorizer is None:
+            return []
+        share = np.asarray(weights)[at_query] * np.asarray(self.matrix.data[lo:hi])[at_paper]
+        best = at_query[np.argsort(-share, kind="stable")[:k]]
+        names = self._names()
+        return [str(names[int(t)]) for t in np.asarray(terms)[best]]
+
+    def _names(self) -> np.ndarray:
+        """The vocabulary by term index (kept: building it costs the whole vocabulary)."""
+        kept = self._term_names
+        if kept is None or kept[0] is not self.vectorizer:
+            kept = self._term_names = (self.vectorizer, self.vectorizer.get_feature_names_out())
+        return kept[1]
 
     # ---------------------------------------------------------------- files
     def save(self, folder: Path) -> None:

@@ -71,7 +71,9 @@ class PopularPapers:
         loaded: Any = None,
     ) -> None:
         """Top ``picked`` up to ``n`` items from the most-read papers and the newest, leaving
-        out ``exclude`` and, with ``since``, papers dated before it.
+        out ``exclude`` and, with ``since``, papers dated before it. A paper counts as popular
+        from ``MIN_READERS`` readers on (a reason never points at one person); the readers are
+        other people, as the caller leaves out (``exclude``) the papers the reader has seen.
 
         The two lists interleave by rank: the i-th most read paper counts 1 / (1 + i), the
         i-th newest ``FRESH_SHARE`` / (1 + i), so a newcomer sees what others read and, about
@@ -79,12 +81,17 @@ class PopularPapers:
         """
         if len(picked) >= n:
             return
+        # imported here: the recommender (numpy, scipy, implicit, faiss) loads with a model
+        from recommender.scoring import MIN_READERS
+
         taken = exclude | {paper_id for paper_id, _, _ in picked}
         wanted = n - len(picked)
         popular = [
             (paper_id, {"type": "popular", "readers": readers})
             for paper_id, readers, date in self.get(db, loaded)
-            if paper_id not in taken and (since is None or (date or "") >= since)
+            if readers >= MIN_READERS
+            and paper_id not in taken
+            and (since is None or (date or "") >= since)
         ][:wanted]
         newest = [
             (paper_id, {"type": "fresh"})

@@ -24,6 +24,7 @@ from ..store import storage
 from .caches import Answer, ModelAnswers, ResponseBodies, fingerprint
 from .holder import LoadedModel, ModelHolder
 from .popular import Picked, PopularPapers
+from .reasons import sentence
 
 Encode = Callable[[dict[str, Any]], bytes]
 
@@ -146,7 +147,8 @@ class Serving:
 
             picked = _picked(self.answers.get(("similar", loaded.version, n, paper_id, text), ask))
         self.popular.top_up(db, picked, n, exclude={paper_id}, since=None, loaded=loaded)
-        return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
+        items = _items(db, picked, related=True)
+        return {"model_version": loaded.version if loaded else None, "items": items}
 
 
 def _texts_of_new_papers(
@@ -176,9 +178,10 @@ def _picked(answer: Answer) -> Picked:
     return [(paper_id, score, [dict(r) for r in reasons]) for paper_id, score, reasons in answer]
 
 
-def _items(db: sqlite_utils.Database, picked: Picked) -> list[dict]:
+def _items(db: sqlite_utils.Database, picked: Picked, *, related: bool = False) -> list[dict]:
     """The API's items: each picked paper as stored, its score, and its reasons with the titles
-    of the papers they name. A paper erased from the catalog since training is left out."""
+    of the papers they name and their sentences (``related``: the answer is papers related to
+    one paper). A paper erased from the catalog since training is left out."""
     wanted = [paper_id for paper_id, _, _ in picked]
     for _, _, reasons in picked:
         wanted += [r["paper_id"] for r in reasons if r.get("paper_id")]
@@ -191,5 +194,6 @@ def _items(db: sqlite_utils.Database, picked: Picked) -> list[dict]:
         for reason in reasons:
             if reason.get("paper_id") in papers:
                 reason["title"] = papers[reason["paper_id"]].get("title", "")
+            reason["text"] = sentence(reason, related=related)
         items.append({"paper": paper, "score": round(float(score), 6), "reasons": reasons})
     return items

@@ -6,7 +6,7 @@ from rec_synthetic import group_of, texts
 
 from recommender import HybridRecommender, Recommendation, build_interactions
 
-REASON_TYPES = {"because_you_read", "similar_text", "popular", "similar_readers"}
+REASON_TYPES = {"because_you_read", "similar_text", "popular", "similar_readers", "for_you"}
 
 
 def ids(recs):
@@ -20,8 +20,11 @@ def check_reasons(recs, history_ids=()):
         json.dumps(r.reasons)
         for reason in r.reasons:
             assert reason["type"] in REASON_TYPES
-            if reason["type"] == "because_you_read":
+            if "paper_id" in reason:  # a history paper, with what the user did with it
                 assert reason["paper_id"] in history_ids
+                assert reason["action"] in ("opened", "read", "saved", "liked")
+            if "readers" in reason:  # other readers are named only from two on
+                assert reason["readers"] >= 2
 
 
 def test_long_history_stays_in_its_community(tiny_model):
@@ -94,7 +97,10 @@ def test_similar_unknown_paper_from_text(tiny_model):
     recs = tiny_model.similar("arxiv:9999.0001", n=5, text="protein folding of a membrane enzyme")
     assert len(recs) == 5
     assert all(group_of(p) == "b" for p in ids(recs))
-    assert all({"type": "similar_text"} in r.reasons for r in recs)
+    for r in recs:  # what it shares with the text, in words of that text
+        (reason,) = r.reasons
+        assert reason["type"] == "similar_text" and reason["terms"]
+        assert set(reason["terms"]) <= set("protein folding of a membrane enzyme".split())
     assert tiny_model.similar("arxiv:9999.0001", n=5) == []
 
 
@@ -117,7 +123,7 @@ def test_save_load_round_trip(tiny_model, tmp_path):
     folder.mkdir()
     tiny_model.save(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["counts"]["papers"] == tiny_model.n_papers
     assert manifest["counts"]["users"] == tiny_model.n_users
     loaded = HybridRecommender.load(folder)
@@ -285,7 +291,10 @@ def test_a_paper_the_model_does_not_know_counts_through_its_text(tiny_model):
     assert tiny_model.recommend([(new, "open", None)], n=5) == []  # no text: nothing to go on
     recs = tiny_model.recommend([(new, "open", None)], n=5, texts=text)
     assert len(recs) == 5 and all(group_of(p) == "b" for p in ids(recs))
-    assert all(r.reasons[-1]["type"] == "similar_text" for r in recs)
+    # and the reasons cite it, as the user's own paper
+    assert all(
+        r.reasons == [{"type": "similar_text", "paper_id": new, "action": "opened"}] for r in recs
+    )
     # beside a known paper of the other group, it pulls group b papers into the answer
     known = [("p:a0", "open", None)]
     before = tiny_model.recommend(known, n=10)

@@ -382,14 +382,21 @@ def test_history_pages(client, make_user):
 
 def test_a_brand_new_user_gets_popular_and_fresh_papers_before_any_model(client, make_user, db):
     catalog(db)
-    alice, bob = make_user("alice"), make_user("bob")
-    post(client, bob, [event("b1", {"id": "seed:p3"})])
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    post(client, bob, [event("b1", {"id": "seed:p3"}), event("b2", {"id": "seed:p4"})])
+    post(client, carol, [event("c1", {"id": "seed:p3"})])
     body = client.get("/api/v1/recommendations?n=5", headers=alice).get_json()
     assert body["model_version"] is None
     assert len(body["items"]) == 5
-    assert body["items"][0]["paper"]["id"] == "seed:p3"
-    assert body["items"][0]["reasons"][0]["type"] == "popular"
-    assert all(item["reasons"] for item in body["items"])
+    first = body["items"][0]
+    assert first["paper"]["id"] == "seed:p3"
+    assert first["reasons"] == [
+        {"type": "popular", "readers": 2, "text": "Read by 2 other readers here"}
+    ]
+    # seed:p4 has one reader: naming it popular would point at that one person
+    kinds = {item["paper"]["id"]: item["reasons"][0]["type"] for item in body["items"]}
+    assert kinds.get("seed:p4", "fresh") == "fresh"
+    assert all(item["reasons"][0]["text"] for item in body["items"])
 
 
 def test_with_a_model_a_newcomer_sees_its_readers_without_counting_every_event(
@@ -412,7 +419,7 @@ def test_with_a_model_a_newcomer_sees_its_readers_without_counting_every_event(
         for item in body["items"]
         if item["reasons"][0]["type"] == "popular"
     ]
-    assert popular == [(ids[0], 3), (ids[1], 2), (ids[2], 1)]
+    assert popular == [(ids[0], 3), (ids[1], 2)]  # ids[2]'s one reader is one person
     assert {item["reasons"][0]["type"] for item in body["items"]} == {"popular", "fresh"}
 
 
@@ -628,7 +635,7 @@ def test_a_repeated_question_is_answered_from_the_kept_body(
     train_and_publish(db, ModelStore(app.config["MODELS"]))
     renders = []
     real_items = service._items
-    monkeypatch.setattr(service, "_items", lambda *a: renders.append(1) or real_items(*a))
+    monkeypatch.setattr(service, "_items", lambda *a, **k: renders.append(1) or real_items(*a, **k))
     paths = [
         "/api/v1/recommendations?n=5",
         "/api/v1/recommendations?n=6",
