@@ -132,11 +132,26 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Reason": {
         "type": "object",
-        "required": ["type"],
+        "required": ["type", "text"],
         "properties": {
-            "type": {"type": "string"},
-            "paper_id": {"type": "string"},
+            "type": {
+                "type": "string",
+                "enum": [
+                    "because_you_read",
+                    "similar_text",
+                    "similar_readers",
+                    "popular",
+                    "fresh",
+                    "related",
+                    "for_you",
+                ],
+            },
+            "text": {"type": "string", "description": "the sentence a person reads"},
+            "paper_id": {"type": "string", "description": "the reader's paper it cites"},
             "title": {"type": "string"},
+            "action": {"type": "string", "enum": ["opened", "read", "saved", "liked"]},
+            "readers": {"type": "integer", "minimum": 2},
+            "terms": {"type": "array", "items": {"type": "string"}},
         },
     },
     "Items": {
