@@ -205,8 +205,14 @@ def spd_inverse(g: np.ndarray) -> np.ndarray:
     p, info = scipy.linalg.lapack.spotri(c, lower=False, overwrite_c=True)
     if info:
         raise np.linalg.LinAlgError(f"inverse from Cholesky failed ({info})")
-    upper = np.triu_indices_from(p, 1)
-    p[(upper[1], upper[0])] = p[upper]  # potri fills the upper triangle only
+    # potri fills the upper triangle only: mirror it block by block (index arrays for the
+    # whole triangle would take 16 bytes per entry)
+    block = 1024
+    for lo in range(0, p.shape[0], block):
+        hi = lo + block
+        p[lo:hi, :lo] = p[:lo, lo:hi].T
+        diagonal = p[lo:hi, lo:hi]
+        diagonal[:] = np.triu(diagonal) + np.triu(diagonal, 1).T
     return p
 
 

@@ -59,10 +59,13 @@ def test_topk_per_row_ties_by_column():
     assert topk_per_row(m, 2).toarray().tolist() == [[3, 0, 3, 0, 0], [0] * 5, [1, 2, 0, 0, 0]]
 
 
-def test_spd_inverse():
-    a = np.random.default_rng(0).random((50, 50)).astype(np.float32)
-    g = a @ a.T + 5 * np.eye(50, dtype=np.float32)
-    np.testing.assert_allclose(spd_inverse(g.copy()) @ g, np.eye(50), atol=1e-4)
+@pytest.mark.parametrize("n", [50, 2500])  # within one block of the mirroring, and across three
+def test_spd_inverse(n):
+    a = np.random.default_rng(0).random((n, n)).astype(np.float32)
+    g = a @ a.T + n * np.eye(n, dtype=np.float32)
+    inverse = spd_inverse(g.copy())
+    np.testing.assert_allclose(inverse, inverse.T)
+    np.testing.assert_allclose(inverse, np.linalg.inv(g.astype(np.float64)), rtol=1e-3, atol=1e-9)
 
 
 def test_ease_head_only_covers_most_read_papers():
