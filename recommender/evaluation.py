@@ -7,6 +7,9 @@ Owns the protocols used by ``nextpaper evaluate``:
 * ``cold`` -- 10% of the papers that have readers are held out with all their
   interactions; each user with a held-out paper and a training paper ranks the held-out
   papers (only those are candidates), which only text can reach.
+* ``sparse`` -- a newcomer in a busy lab: 20% of the users with at least 8 papers keep 3
+  of them for training and have the rest held out; every other user keeps all their papers
+  in training. Candidates as in ``warm``.
 
 Metrics are recall@k = hits / min(k, |held out|), nDCG@k and catalog coverage (share of
 candidates shown to at least one user), averaged over evaluated users.
@@ -28,10 +31,16 @@ from .baselines import Scorer, default_scorers
 from .datasets import Dataset, load_dataset
 from .interactions import Interactions
 
-PROTOCOLS = ("warm", "cold")
 MIN_WARM_PAPERS = 5
 WARM_HOLDOUT = 0.2
 COLD_HOLDOUT = 0.1
+MIN_SPARSE_PAPERS = 8
+SPARSE_USERS = 0.2
+SPARSE_KEEP = 3
+
+
+class ProtocolError(ValueError):
+    """The dataset cannot be split by the protocol asked for (the message says why)."""
 
 
 @dataclass
@@ -66,27 +75,43 @@ def _with_matrix(inter: Interactions, matrix: sp.csr_matrix) -> Interactions:
     )
 
 
+def _split_entries(
+    inter: Interactions, held: np.ndarray, candidates: np.ndarray | None = None
+) -> Split:
+    """Move the stored entries of ``inter.matrix`` flagged in ``held`` (bool, shape (nnz,),
+    in CSR order) to the test matrix; evaluate the users left with both kinds of paper."""
+    x = sp.csr_matrix(inter.matrix)
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    test = sp.csr_matrix((x.data[held], (rows[held], x.indices[held])), shape=x.shape)
+    train = sp.csr_matrix((x.data[~held], (rows[~held], x.indices[~held])), shape=x.shape)
+    users = np.flatnonzero((np.diff(test.indptr) > 0) & (np.diff(train.indptr) > 0))
+    return Split(_with_matrix(inter, train), test, users, candidates)
+
+
+def _hold_out_per_user(x: sp.csr_matrix, n_out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flag ``n_out[u]`` of each user's stored entries, drawn at random without replacement
+    (users in index order); returns bool of shape (nnz,), in CSR order."""
+    held = np.zeros(x.nnz, dtype=bool)
+    for u in np.flatnonzero(n_out):
+        lo, hi = x.indptr[u], x.indptr[u + 1]
+        held[lo + rng.choice(hi - lo, size=n_out[u], replace=False)] = True
+    return held
+
+
+def hold_out(inter: Interactions, n_out: np.ndarray, rng: np.random.Generator) -> Split:
+    """Hold out ``n_out[u]`` of each user's papers, drawn with ``rng``."""
+    return _split_entries(inter, _hold_out_per_user(sp.csr_matrix(inter.matrix), n_out, rng))
+
+
 def warm_split(inter: Interactions, seed: int = 0, holdout: float = WARM_HOLDOUT) -> Split:
     """Hold out ``holdout`` of each user's papers (>= 1) for users with >= 5 papers."""
     rng = np.random.default_rng(seed)
     x = sp.csr_matrix(inter.matrix)
-    test_mask = np.zeros(x.nnz, dtype=bool)
-    for u in range(x.shape[0]):
-        lo, hi = x.indptr[u], x.indptr[u + 1]
-        n = hi - lo
-        if n < MIN_WARM_PAPERS:
-            continue
-        n_out = max(1, int(round(holdout * n)))
-        test_mask[lo + rng.choice(n, size=n_out, replace=False)] = True
-    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-    test = sp.csr_matrix(
-        (x.data[test_mask], (rows[test_mask], x.indices[test_mask])), shape=x.shape
-    )
-    train = sp.csr_matrix(
-        (x.data[~test_mask], (rows[~test_mask], x.indices[~test_mask])), shape=x.shape
-    )
-    users = np.flatnonzero((np.diff(test.indptr) > 0) & (np.diff(train.indptr) > 0))
-    return Split(_with_matrix(inter, train), test, users, None)
+    counts = np.diff(x.indptr)
+    n_out = np.where(
+        counts >= MIN_WARM_PAPERS, np.maximum(1, np.round(holdout * counts)), 0
+    ).astype(np.int64)
+    return _split_entries(inter, _hold_out_per_user(x, n_out, rng))
 
 
 def cold_split(inter: Interactions, seed: int = 0, holdout: float = COLD_HOLDOUT) -> Split:
@@ -98,21 +123,53 @@ def cold_split(inter: Interactions, seed: int = 0, holdout: float = COLD_HOLDOUT
     held = np.sort(rng.choice(read, size=n_out, replace=False)) if n_out else read
     is_held = np.zeros(x.shape[1], dtype=bool)
     is_held[held] = True
-    col_mask = sp.diags(is_held.astype(np.float32))
-    test = sp.csr_matrix(x @ col_mask)
-    train = sp.csr_matrix(x @ sp.diags((~is_held).astype(np.float32)))
-    test.eliminate_zeros()
-    train.eliminate_zeros()
-    users = np.flatnonzero((np.diff(test.indptr) > 0) & (np.diff(train.indptr) > 0))
-    return Split(_with_matrix(inter, train), test, users, held)
+    return _split_entries(inter, is_held[x.indices], held)
+
+
+def sparse_split(
+    inter: Interactions,
+    seed: int = 0,
+    share: float = SPARSE_USERS,
+    keep: int = SPARSE_KEEP,
+    min_papers: int = MIN_SPARSE_PAPERS,
+) -> Split:
+    """A newcomer in a busy lab: few papers of one's own among users with long histories.
+
+    ``share`` of the users with at least ``min_papers`` papers (at least one user), drawn with
+    ``seed``, keep ``keep`` of their papers for training and have all the others held out;
+    every other user keeps all their papers in training. The papers kept are drawn at random
+    with the same seeded generator, not by timestamp (most datasets have none). Only the
+    chosen users are evaluated; every paper but their ``keep`` training papers is a candidate.
+
+    Raises
+    ------
+    ProtocolError
+        when no user has ``min_papers`` papers.
+    """
+    rng = np.random.default_rng(seed)
+    x = sp.csr_matrix(inter.matrix)
+    counts = np.diff(x.indptr)
+    eligible = np.flatnonzero(counts >= min_papers)
+    if eligible.size == 0:
+        raise ProtocolError(
+            f"no user has {min_papers} or more papers (the longest history has "
+            f"{counts.max(initial=0)}); the sparse protocol needs at least one such user"
+        )
+    n_users = max(1, int(round(share * eligible.size)))
+    chosen = rng.choice(eligible, size=n_users, replace=False)
+    n_out = np.zeros(x.shape[0], dtype=np.int64)
+    n_out[chosen] = counts[chosen] - keep
+    return _split_entries(inter, _hold_out_per_user(x, n_out, rng))
+
+
+SPLITS = {"warm": warm_split, "cold": cold_split, "sparse": sparse_split}
+PROTOCOLS = tuple(SPLITS)
 
 
 def make_split(inter: Interactions, protocol: str, seed: int = 0) -> Split:
-    if protocol == "warm":
-        return warm_split(inter, seed)
-    if protocol == "cold":
-        return cold_split(inter, seed)
-    raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+    if protocol not in SPLITS:
+        raise ProtocolError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+    return SPLITS[protocol](inter, seed)
 
 
 def _dcg_discounts(k: int) -> np.ndarray:
@@ -213,7 +270,7 @@ def evaluate(
     Parameters
     ----------
     dataset : dataset directory or a loaded :class:`Dataset`
-    protocol : "warm" or "cold"
+    protocol : "warm", "cold" or "sparse" (see the module docstring)
     k : int
     seed : int
     progress : bool

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from . import scoring
+from . import scoring, tuning
 from .ann import InnerProductIndex
 from .collaborative import USER_FACTORS_FILE, ALSModel
 from .interactions import Interactions, actions, history_vector
@@ -59,8 +59,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "neighbours_max_per_user": 300,  # heavier readers count with a random sample (0: all)
     "rp3_alpha": 1.0,
     "rp3_beta": 0.5,
-    # EASE over the most-read papers, sparsified (0 items disables it)
-    "ease_max_items": 8000,
+    # EASE over every read paper up to this many (the most read beyond), sparsified; its
+    # Gram matrix is ease_max_items^2 float32 (1 GB at 16,000) and inverting it grows with
+    # the cube (README, "Performance")
+    "ease_max_items": 16_000,
     "ease_regularization": 300.0,
     "ease_k": 200,
     # ALS (0 factors disables it)
@@ -91,6 +93,12 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # papers close to a dismissed one (co-read with it, or alike in text) lose up to this
     # much; chosen by hand, as no shared dataset has dismissals to tune it on
     "w_dismissed": 0.5,
+    # blend weights chosen at training time on validation users carved from the events
+    # (recommender.tuning): at most tune_users of them, the components fitted for it on at
+    # most tune_max_users users
+    "tune": True,
+    "tune_users": 1000,
+    "tune_max_users": 20_000,
     # serving: catalogs this large are scored over gathered candidates (scoring.gather)
     "serve_exact_below": 10_000,
     "als_candidates": 200,
@@ -233,6 +241,7 @@ class HybridRecommender:
         self.published_days = np.zeros(0, np.int32)  # date ordinals, 0 when unknown
         self.fit_seconds = 0.0
         self.fit_timings: dict[str, float] = {}
+        self.tuning: tuning.Tuning | None = None  # what the last fit chose (None: not tuned)
         self._readers_order: np.ndarray | None = None
         self._since: tuple[int, np.ndarray] | None = None
 
@@ -278,17 +287,6 @@ class HybridRecommender:
         self._readers_order = None
         self._since = None
 
-        by_paper = x.tocsc()
-        by_paper.sort_indices()
-        self.readers = np.diff(by_paper.indptr).astype(np.int32)
-        self.readers_of = sp.csr_matrix(
-            (np.ones(by_paper.nnz, np.int8), by_paper.indices, by_paper.indptr),
-            shape=(n, inter.n_users),
-        )
-        del by_paper
-        pop = np.log1p(self.readers.astype(np.float32))
-        self.popularity = pop / pop.max() if pop.size and pop.max() > 0 else pop
-
         self.published_days = np.zeros(n, np.int32)
         if published is not None:
             self.published_days = np.fromiter(map(_parse_day, published), np.int32, n)
@@ -302,7 +300,6 @@ class HybridRecommender:
             timings[name] = round(now - tick, 3)
             tick = now
 
-        lap("popularity")
         prev = _Previous.read(previous, self.paper_ids, inter.user_ids)
         self.text = TextModel(
             max_features=p["text_max_features"],
@@ -313,6 +310,36 @@ class HybridRecommender:
             centering=p["text_centering"],
         ).fit(texts, prev.text, prev.paper_rows)
         lap("text")
+
+        self.tuning = None
+        if p["tune"]:
+            self.tuning = self._tune(inter)
+            self.params.update(self.tuning.weights)
+            lap("tuning")
+        self._fit_collaborative(x, prev, progress, lap)
+        self.fit_timings = timings
+        self.fit_seconds = time.perf_counter() - t0
+        return self
+
+    def _fit_collaborative(
+        self, x: sp.csr_matrix, prev: _Previous, progress: bool, lap: Callable[[str], None]
+    ) -> None:
+        """Fit what the events give (readers, co-reading, EASE, ALS) on the matrix ``x``,
+        with the current weights: a component weighted 0 is not fitted."""
+        p = self.params
+        n = x.shape[1]
+        by_paper = x.tocsc()
+        by_paper.sort_indices()
+        self.readers = np.diff(by_paper.indptr).astype(np.int32)
+        self.readers_of = sp.csr_matrix(
+            (np.ones(by_paper.nnz, np.int8), by_paper.indices, by_paper.indptr),
+            shape=(n, x.shape[0]),
+        )
+        del by_paper
+        pop = np.log1p(self.readers.astype(np.float32))
+        self.popularity = pop / pop.max() if pop.size and pop.max() > 0 else pop
+        self._readers_order = None
+        lap("popularity")
 
         self.neighbours = item_neighbours(
             x,
@@ -354,9 +381,35 @@ class HybridRecommender:
                 self.als.item_factors, seed=int(p["random_state"])
             )
         lap("als_index")
-        self.fit_timings = timings
-        self.fit_seconds = time.perf_counter() - t0
-        return self
+
+    def _tune(self, inter: Interactions) -> tuning.Tuning:
+        """Blend weights for these events (:mod:`recommender.tuning`): the components are
+        fitted on the events left after carving out validation users (of at most
+        ``tune_max_users`` users, the validation ones included, on a large deployment) and
+        the blend is searched on the validation users."""
+        p = self.params
+        seed = int(p["random_state"])
+        val = tuning.validation_split(inter, seed, int(p["tune_users"]))
+        if val.users.size < tuning.MIN_USERS:
+            return tuning.Tuning(
+                skipped=f"{val.users.size} users with {tuning.MIN_PAPERS} or more papers, "
+                f"fewer than {tuning.MIN_USERS}: the weights stay"
+            )
+        x = sp.csr_matrix(val.train.matrix, dtype=np.float32)
+        limit = int(p["tune_max_users"])
+        if limit and x.shape[0] > limit:  # the validation users and a sample of the others
+            others = np.setdiff1d(np.arange(x.shape[0]), val.users)
+            rng = np.random.default_rng(seed)
+            kept = np.zeros(x.shape[0], bool)
+            kept[val.users] = True
+            kept[rng.choice(others, max(0, limit - val.users.size), replace=False)] = True
+            x = sp.csr_matrix(sp.diags(kept.astype(np.float32)) @ x)
+            x.eliminate_zeros()
+        scratch = HybridRecommender(**{**p, "tune": False})
+        scratch.paper_ids, scratch.paper_index = self.paper_ids, self.paper_index
+        scratch.published_days, scratch.text = self.published_days, self.text
+        scratch._fit_collaborative(x, _Previous(), False, lambda _: None)
+        return tuning.search(p, tuning.stack(scratch, val))
 
     def _als_params(self) -> dict[str, Any]:
         p = self.params
@@ -586,6 +639,7 @@ class HybridRecommender:
             "fit_seconds": round(self.fit_seconds, 3),
             "fit_timings": self.fit_timings,
             "als_warm_start": self.als_warm,
+            "tuning": self.tuning.to_dict() if self.tuning is not None else None,
         }
         # the manifest goes last: a folder with a manifest is complete
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -631,4 +685,6 @@ class HybridRecommender:
             self.als = ALSModel.load(folder, self._als_params())
             self.als_index = InnerProductIndex.load(folder)
         self.fit_seconds = float(manifest.get("fit_seconds", 0.0))
+        chosen = manifest.get("tuning")
+        self.tuning = tuning.Tuning(**chosen) if chosen else None
         return self

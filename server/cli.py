@@ -352,7 +352,23 @@ def train(ctx: click.Context, quiet: bool) -> None:
             f"Trained on {result['users']} users and {result['papers']} papers "
             f"in {result['fit_seconds']:.1f} s."
         )
+        click.echo(_tuning_lines(result.get("tuning")))
     click.echo(result["version"])
+
+
+def _tuning_lines(tuning: dict | None) -> str:
+    """What ``nextpaper train`` says of the blend the training chose."""
+    if not tuning:
+        return "Blend: default weights (not tuned)."
+    if tuning.get("skipped"):
+        return f"Blend: default weights ({tuning['skipped']})."
+    alone = ", ".join(f"{name} {value:.4f}" for name, value in tuning["single"].items())
+    weights = ", ".join(f"{name}={value:g}" for name, value in tuning["weights"].items())
+    return (
+        f"Blend chosen on {tuning['users']} validation users in {tuning['seconds']:.1f} s: "
+        f"recall@20 {tuning['recall']:.4f} (from {tuning['start_recall']:.4f}; "
+        f"each component alone: {alone}).\nWeights: {weights}."
+    )
 
 
 @main.command()
@@ -386,7 +402,14 @@ def recommend(ctx: click.Context, user: str, n: int, since: str | None, as_json:
 
 @main.command()
 @click.argument("dataset_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--protocol", type=click.Choice(["warm", "cold"]), default="warm", show_default=True)
+@click.option(
+    "--protocol",
+    type=click.Choice(["warm", "cold", "sparse"]),  # recommender.evaluation.PROTOCOLS
+    default="warm",
+    show_default=True,
+    help="warm: 20% of each user's papers held out; cold: 10% of the papers held out; "
+    "sparse: 20% of the users with 8+ papers keep 3 for training.",
+)
 @click.option("--k", "k", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -394,6 +417,7 @@ def evaluate(dataset_dir: Path, protocol: str, k: int, seed: int, as_json: bool)
     """Offline evaluation of every model and baseline on a dataset directory."""
     from recommender import evaluate as run_evaluation
     from recommender import load_dataset
+    from recommender.evaluation import ProtocolError
 
     for name in ("papers.jsonl", "interactions.csv"):
         if not (dataset_dir / name).is_file():
@@ -402,9 +426,12 @@ def evaluate(dataset_dir: Path, protocol: str, k: int, seed: int, as_json: bool)
         dataset = load_dataset(dataset_dir)
     except ValueError as error:
         raise CliError(f"{dataset_dir}: {error}") from None
-    report = run_evaluation(
-        dataset, protocol=protocol, k=k, seed=seed, progress=_progress_enabled()
-    )
+    try:
+        report = run_evaluation(
+            dataset, protocol=protocol, k=k, seed=seed, progress=_progress_enabled()
+        )
+    except ProtocolError as error:
+        raise CliError(f"{dataset_dir}: {error}") from None
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -275,6 +275,17 @@ def export():
     return jsonify(storage.export_user(get_db(), g.caller.user_id))
 
 
+@bp.get("/admin/model")
+@admin_required
+def admin_model():
+    """The served model's release facts, with the blend its training chose and why
+    (``tuning``), and the state of training."""
+    loaded = parts().serving.current()
+    return jsonify(
+        {"model": dict(loaded.release) if loaded else None, "training": parts().trainer.status()}
+    )
+
+
 @bp.post("/admin/train")
 @admin_required
 def admin_train():

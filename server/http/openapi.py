@@ -406,6 +406,31 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/admin/model": {
+                "get": {
+                    "summary": "Admin: the served model, the blend its training chose and why",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["model", "training"],
+                                "properties": {
+                                    "model": {
+                                        "type": ["object", "null"],
+                                        "description": "release facts: version, trained_at, "
+                                        "users, papers, fit_seconds, tuning (weights, "
+                                        "validation recall@20 of the blend and of each "
+                                        "component alone)",
+                                    },
+                                    "training": {"type": "object"},
+                                },
+                            },
+                            "The served model",
+                        ),
+                        **_errors(403, *_AUTH_ERRORS),
+                    },
+                }
+            },
             "/api/v1/admin/train": {
                 "post": {
                     "summary": "Admin: start a retrain now",

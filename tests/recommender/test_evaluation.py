@@ -6,7 +6,13 @@ from rec_synthetic import events, paper_ids, shared_dataset, texts
 from recommender import build_interactions, evaluate, load_dataset
 from recommender.baselines import EASE, Hybrid, ItemKNN, Popularity, TextOnly
 from recommender.datasets import Dataset
-from recommender.evaluation import cold_split, rank_metrics, warm_split
+from recommender.evaluation import (
+    ProtocolError,
+    cold_split,
+    rank_metrics,
+    sparse_split,
+    warm_split,
+)
 from recommender.metrics import ndcg_at_k, recall_at_k
 
 
@@ -55,6 +61,56 @@ def test_cold_split_properties():
     assert np.array_equal(cold_split(inter, seed=0).candidates, split.candidates)
 
 
+def library_inter(sizes):
+    """User ``u{i}`` reads ``sizes[i]`` papers, each read once more (weight 2) when even."""
+    rows = []
+    for u, n in enumerate(sizes):
+        for p in range(n):
+            rows.append((f"u{u}", f"p{(3 * u + p) % 40}", "open", None))
+            if p % 2 == 0:
+                rows.append((f"u{u}", f"p{(3 * u + p) % 40}", "read", 300_000))
+    return build_interactions(rows, paper_ids=[f"p{p}" for p in range(40)])
+
+
+def test_sparse_split_properties():
+    # ten users with 8 or more papers (8 exactly included), five with fewer
+    sizes = [8, 12, 9, 20, 15, 8, 10, 11, 30, 13, 7, 3, 1, 7, 5]
+    inter = library_inter(sizes)
+    full = inter.matrix
+    split = sparse_split(inter, seed=0)
+    train, test = split.train.matrix, split.test
+    sparse = set(np.flatnonzero(np.diff(test.indptr) > 0))
+    assert len(sparse) == 2  # 20% of the ten eligible users
+    assert sparse <= {u for u, n in enumerate(sizes) if n >= 8}
+    assert set(split.users) == sparse and split.candidates is None
+    for u in range(inter.n_users):
+        papers = set(full[u].indices)
+        kept, held = set(train[u].indices), set(test[u].indices)
+        if u in sparse:
+            assert len(kept) == 3 and kept <= papers
+            assert held == papers - kept  # the rest is held out, none leaks into training
+        else:
+            assert not held
+            assert (train[u] != full[u]).nnz == 0  # untouched, weights included
+    assert (train + test != full).nnz == 0
+    again = sparse_split(inter, seed=0)
+    assert (again.test != test).nnz == 0 and (again.train.matrix != train).nnz == 0
+    assert (sparse_split(inter, seed=1).test != test).nnz > 0
+
+
+def test_sparse_split_takes_users_with_exactly_8_papers_and_at_least_one():
+    split = sparse_split(library_inter([7, 3, 8, 5]), seed=3)
+    assert split.users.tolist() == [2]
+    assert split.train.matrix[2].nnz == 3 and split.test[2].nnz == 5
+
+
+def test_sparse_split_needs_a_user_with_8_papers():
+    with pytest.raises(ProtocolError, match="no user has 8 or more papers"):
+        sparse_split(library_inter([7, 3, 1]))
+    with pytest.raises(ProtocolError):
+        evaluate(tiny_dataset(), protocol="sparse", scorers=[Popularity()])
+
+
 class FixedScorer:
     """Scores papers by a fixed random permutation; lets metrics be recomputed by hand."""
 
@@ -68,10 +124,10 @@ class FixedScorer:
         return s if candidates is None else s[:, candidates]
 
 
-@pytest.mark.parametrize("protocol", ["warm", "cold"])
-def test_rank_metrics_match_the_reference_functions(protocol):
+@pytest.mark.parametrize("split_of", [warm_split, cold_split, sparse_split])
+def test_rank_metrics_match_the_reference_functions(split_of):
     inter = random_inter(papers=80)
-    split = warm_split(inter) if protocol == "warm" else cold_split(inter)
+    split = split_of(inter)
     scorer = FixedScorer(inter.n_papers)
     got = rank_metrics(scorer, split, k=5, batch=7)
     recalls, ndcgs = [], []

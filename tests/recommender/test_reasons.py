@@ -25,7 +25,7 @@ def _catalog(n=12):
 
 def _fit(rows, **params):
     ids, texts = _catalog()
-    settings = dict(als_factors=4, als_iterations=3, neighbours_k=10, random_state=0)
+    settings = dict(als_factors=4, als_iterations=3, neighbours_k=10, random_state=0, tune=False)
     return HybridRecommender(**{**settings, **params}).fit(
         build_interactions(rows, paper_ids=ids), texts
     )

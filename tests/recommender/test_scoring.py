@@ -41,6 +41,7 @@ def topical():
 def served_model(topical):
     inter, texts, _ = topical
     model = HybridRecommender(
+        tune=False,  # every component takes part, with the default weights
         als_factors=16,
         als_iterations=6,
         neighbours_k=30,

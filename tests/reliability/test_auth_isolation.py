@@ -356,6 +356,13 @@ def check_admin_train(client, alice, bob, root):
     # (An admin starting a real training run is covered by the crash-safety tests.)
 
 
+def check_admin_model(client, alice, bob, root):
+    for headers in (alice, bob):
+        assert_error(client.get("/api/v1/admin/model", headers=headers), 403, "admin_required")
+    body = client.get("/api/v1/admin/model", headers=root).get_json()
+    assert set(body) == {"model", "training"}  # about the model, never about a reader
+
+
 USER_ROUTES = {
     ("POST", "/api/v1/events"): check_post_events,
     ("GET", "/api/v1/recommendations"): check_recommendations,
@@ -369,6 +376,7 @@ USER_ROUTES = {
 ADMIN_ROUTES = {
     ("GET", "/api/v1/users/<user_id>/recommendations"): check_admin_user_recommendations,
     ("POST", "/api/v1/admin/train"): check_admin_train,
+    ("GET", "/api/v1/admin/model"): check_admin_model,
 }
 ALL_CHECKED = {**USER_ROUTES, **ADMIN_ROUTES}
 

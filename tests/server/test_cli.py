@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, synthetic_papers
 
 
 def count(home: Path, sql: str) -> int:
@@ -159,6 +159,59 @@ def test_evaluate_rejects_a_folder_that_is_not_a_dataset(tmp_path):
     assert "papers.jsonl" in result.stderr
 
 
+def write_dataset(folder: Path, papers_per_user: list[int]) -> Path:
+    """A dataset directory of 60 papers in six topics; user i reads papers_per_user[i] papers
+    of topic i % 6 (ten papers per topic)."""
+    folder.mkdir()
+    papers = synthetic_papers(60)
+    (folder / "papers.jsonl").write_text("".join(json.dumps(p) + "\n" for p in papers))
+    rows = [
+        f"u{u},seed:p{(u % 6) + 6 * ((u + j) % 10)}"
+        for u, n in enumerate(papers_per_user)
+        for j in range(n)
+    ]
+    (folder / "interactions.csv").write_text("user_id,paper_id\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+def test_evaluate_sparse_reports_every_model_in_the_warm_shape(tmp_path):
+    from recommender.baselines import default_scorers
+
+    data = write_dataset(tmp_path / "lab", [9] * 20 + [4] * 6)
+    home = tmp_path / "home"
+    sparse = json.loads(
+        run_cli(home, "evaluate", str(data), "--protocol", "sparse", "--json").stdout
+    )
+    warm = json.loads(run_cli(home, "evaluate", str(data), "--json").stdout)
+    assert sparse["protocol"] == "sparse" and sparse["k"] == 20 and sparse["seed"] == 0
+    assert sparse.keys() == warm.keys() and sparse["counts"].keys() == warm["counts"].keys()
+    assert sparse["counts"]["eval_users"] == 4  # 20% of the 20 users with 9 papers
+    assert sparse["counts"]["test_pairs"] == 4 * (9 - 3)
+    assert set(sparse["models"]) == {s.name for s in default_scorers()} == set(warm["models"])
+    for name, row in sparse["models"].items():
+        assert row.keys() == warm["models"][name].keys()
+        assert 0 <= row["recall@20"] <= 1 and 0 <= row["ndcg@20"] <= 1
+        assert row["users"] == 4
+    table = run_cli(home, "evaluate", str(data), "--protocol", "sparse", "--k", "5").stdout
+    assert "protocol=sparse" in table and len(table.splitlines()) == 3 + len(sparse["models"])
+
+
+def test_evaluate_sparse_rejects_a_dataset_without_users_of_8_papers(tmp_path):
+    data = write_dataset(tmp_path / "small", [7] * 10)
+    result = run_cli(tmp_path / "home", "evaluate", str(data), "--protocol", "sparse", check=False)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "no user has 8 or more papers" in result.stderr and not result.stdout
+
+
+def test_evaluate_offers_every_protocol_of_the_recommender():
+    from recommender.evaluation import PROTOCOLS
+    from server.cli import evaluate
+
+    (protocol,) = [p for p in evaluate.params if p.name == "protocol"]
+    assert tuple(protocol.type.choices) == PROTOCOLS
+
+
 def test_backup_is_a_consistent_copy(tmp_path, papers_file):
     home = tmp_path / "home"
     run_cli(home, "papers", "import", str(papers_file))
@@ -176,3 +229,39 @@ def test_backup_is_a_consistent_copy(tmp_path, papers_file):
 @pytest.mark.parametrize("args", [["frobnicate"], ["users", "add"], ["recommend", "x", "-n", "0"]])
 def test_usage_errors_exit_2(tmp_path, args):
     assert run_cli(tmp_path / "home", *args, check=False).returncode == 2
+
+
+def test_train_prints_the_blend_it_chose_and_the_admin_route_shows_it(tmp_path):
+    data = write_dataset(tmp_path / "data", [8] * 30)
+    home = tmp_path / "home"
+    run_cli(home, "papers", "import", str(data / "papers.jsonl"))
+    run_cli(home, "events", "import", str(data / "interactions.csv"))
+    out = run_cli(home, "train").stdout.splitlines()
+    chosen = next(line for line in out if line.startswith("Blend chosen on "))
+    version = out[-1]
+    release = json.loads((home / "models" / version / "release.json").read_text())
+    tuning = release["tuning"]
+    assert f"on {tuning['users']} validation users" in chosen
+    assert f"recall@20 {tuning['recall']:.4f}" in chosen
+    weights = next(line for line in out if line.startswith("Weights: "))
+    assert all(f"{name}={value:g}" in weights for name, value in tuning["weights"].items())
+    assert tuning["recall"] >= max(tuning["single"].values())
+
+    from server import create_app
+    from server.http import auth
+    from server.store import storage
+    from server.store.db import open_database
+
+    app = create_app({"HOME": str(home)})
+    db = open_database(app.config["DATABASE"])
+    storage.create_user(db, "root", is_admin=True)
+    root = {"Authorization": f"Bearer {auth.issue_token(db, 'root')}"}
+    reader = {"Authorization": f"Bearer {auth.issue_token(db, 'u0')}"}
+    db.close()
+    client = app.test_client()
+    body = client.get("/api/v1/admin/model", headers=root).get_json()
+    assert body["model"]["version"] == version and body["model"]["tuning"] == tuning
+    assert body["training"]["state"] == "idle"
+    refused = client.get("/api/v1/admin/model", headers=reader)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "admin_required"

@@ -1,0 +1,111 @@
+"""Training chooses the blend for the deployment: validation users carved from its events, the
+weights searched on them, never worse than the best component alone, recorded in the model."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender import HybridRecommender, build_interactions, tuning
+from recommender.evaluation import warm_split
+
+N_PAPERS, N_USERS = 400, 300
+
+
+def _events(text_says_topic: bool, seed: int = 0):
+    """Users read within one of 8 topics; a topic's papers share words only when
+    ``text_says_topic`` (else every text is noise), so the right blend differs."""
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, 8, N_PAPERS)
+    vocab = [f"t{t}w{k}" for t in range(8) for k in range(20)]
+    texts = []
+    for t in topic:
+        own = rng.choice(20, 8, replace=False) + 20 * (t if text_says_topic else rng.integers(8))
+        texts.append(" ".join(vocab[i] for i in own))
+    paper_ids = [f"p:{i}" for i in range(N_PAPERS)]
+    events = []
+    for u in range(N_USERS):
+        pool = np.flatnonzero(topic == u % 8)
+        for i in rng.choice(pool, size=rng.integers(6, 20), replace=False):
+            events.append((f"u{u}", paper_ids[i], "open", None))
+    return build_interactions(events, paper_ids=paper_ids), texts
+
+
+def test_validation_split_is_seeded_and_mixes_newcomers_and_regulars():
+    inter, _ = _events(True)
+    a = tuning.validation_split(inter, seed=3, max_users=100)
+    b = tuning.validation_split(inter, seed=3, max_users=100)
+    assert np.array_equal(a.users, b.users) and (a.test != b.test).nnz == 0
+    assert a.users.size == 100
+    kept = np.diff(a.train.matrix.indptr)[a.users]
+    held = np.diff(a.test.indptr)[a.users]
+    total = np.diff(sp.csr_matrix(inter.matrix).indptr)[a.users]
+    assert np.array_equal(kept + held, total)  # nothing lost, nothing leaked
+    newcomers = kept == tuning.NEWCOMER_KEEP
+    assert 30 <= newcomers.sum() <= 70  # about half keep three papers
+    regular = ~newcomers
+    assert np.all(held[regular] == np.maximum(1, np.round(0.2 * total[regular])))
+    others = np.setdiff1d(np.arange(inter.n_users), a.users)
+    assert np.diff(a.test.indptr)[others].sum() == 0
+
+
+@pytest.mark.parametrize("text_says_topic", [True, False])
+def test_the_chosen_blend_is_never_worse_than_its_best_component(text_says_topic):
+    inter, texts = _events(text_says_topic)
+    model = HybridRecommender(als_factors=8, als_iterations=4, random_state=0)
+    model.fit(inter, texts)
+    chosen = model.tuning
+    assert chosen is not None and chosen.skipped is None
+    assert chosen.users >= tuning.MIN_USERS
+    assert chosen.recall >= max(chosen.single.values()) - 1e-9
+    assert chosen.recall >= chosen.start_recall - 1e-9
+    for name, value in chosen.weights.items():  # the model serves what was chosen
+        assert model.params[name] == value
+    if not text_says_topic:  # text is noise here: the search gives it no weight
+        assert chosen.weights["w_text"] == 0 and chosen.weights["text_floor"] == 0
+        assert chosen.single["text"] < chosen.single["knn"]
+
+
+def test_tuned_weights_beat_the_defaults_on_held_out_users():
+    """Tuned on the training part only, then checked on a test split it never saw."""
+    inter, texts = _events(False, seed=1)
+    split = warm_split(inter, seed=5)
+    tuned = HybridRecommender(als_factors=8, als_iterations=4, random_state=0)
+    fixed = HybridRecommender(als_factors=8, als_iterations=4, random_state=0, tune=False)
+    got = {}
+    for name, model in (("tuned", tuned), ("fixed", fixed)):
+        model.fit(split.train, texts)
+        scores = model.score_rows(split.train.matrix[split.users])
+        scores[split.train.matrix[split.users].nonzero()] = -np.inf
+        top = np.argsort(-scores, axis=1)[:, :20]
+        truth = split.test[split.users]
+        got[name] = np.mean(
+            [
+                np.isin(top[i], truth.indices[truth.indptr[i] : truth.indptr[i + 1]]).sum()
+                / min(20, truth.indptr[i + 1] - truth.indptr[i])
+                for i in range(split.users.size)
+            ]
+        )
+    assert got["tuned"] > got["fixed"], got
+
+
+def test_the_choice_is_recorded_in_the_saved_model(tmp_path):
+    inter, texts = _events(True)
+    model = HybridRecommender(als_factors=8, als_iterations=4, random_state=0).fit(inter, texts)
+    model.save(tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["tuning"] == model.tuning.to_dict()
+    assert all(manifest["params"][k] == v for k, v in model.tuning.weights.items())
+    assert HybridRecommender.load(tmp_path).tuning == model.tuning
+
+
+def test_too_few_users_keep_the_weights_and_say_why():
+    inter, texts = _events(True)
+    few = build_interactions(
+        [(f"u{u}", f"p:{i}", "open", None) for u in range(5) for i in range(u, u + 6)],
+        paper_ids=inter.paper_ids,
+    )
+    model = HybridRecommender(als_factors=8, als_iterations=2).fit(few, texts)
+    assert model.tuning.skipped and "fewer than" in model.tuning.skipped
+    assert model.params["w_knn"] == HybridRecommender().params["w_knn"]
