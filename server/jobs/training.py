@@ -9,6 +9,7 @@ kill of a training run never takes the server down and the previous model keeps 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def train_and_publish(
         published: list[str | None] = []
         with storage.snapshot(db):
             last_seq = storage.last_event_seq(db)
+            erased = storage.erasures(db)
             for paper_id, title, abstract, date in storage.iter_catalog(db):
                 paper_ids.append(paper_id)
                 texts.append(f"{title} {abstract}".strip())
@@ -77,8 +79,10 @@ def train_and_publish(
             "users": len(interactions.user_ids),
             "papers": len(interactions.paper_ids),
             "last_event_seq": last_seq,
+            "erasures": erased,
             "read_seconds": round(read_seconds, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
+            "tuning": model.tuning.to_dict() if model.tuning is not None else None,
         }
         version = store.publish(model.save, release)
         return {"version": version, **release}
@@ -120,6 +124,17 @@ def forget_erased(store: ModelStore) -> None:
     (store.root / EVENT_LOG).unlink(missing_ok=True)
     for version in store.versions():
         HybridRecommender.forget_users(store.folder(version))
+
+
+def _servable(folder: Path) -> bool:
+    """Whether this version of the recommender can load the model saved in ``folder``."""
+    from recommender.hybrid import FORMAT_VERSION
+
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return manifest.get("format_version") == FORMAT_VERSION
 
 
 class Trainer:
@@ -186,12 +201,23 @@ class Trainer:
 
 
 class RetrainScheduler:
-    """The server's background loop: retrain after enough new events or papers, or enough time.
+    """The server's background loop: retrain when the served model has fallen behind.
 
-    A retrain starts when there is no model yet but there are papers, when at least
-    ``every_events`` events or papers were added since the current model, or when anything was
-    added and the model is older than ``every_minutes``.
+    A retrain is due when there is no model yet but there are papers (the first model is
+    built from the catalog's text alone, in seconds at lab scale, and answers until events
+    come); when the current model cannot be served by this version; when a history was erased
+    since the model was trained (it still holds that reading); and, once the model is older
+    than ``spacing`` (:meth:`spacing`), when the events or the papers grew by ``GROWTH`` of
+    what the model was trained on (at least ``MIN_NEW_EVENTS`` events or one paper, at most
+    ``every_events``), or when anything changed and the model is ``every_minutes`` old. So a
+    young deployment, whose model lacks most of what its readers open, retrains after a few
+    events, and a large one after ``every_events``.
     """
+
+    GROWTH = 0.1
+    MIN_NEW_EVENTS = 5
+    MIN_SPACING_SECONDS = 10.0
+    SPACING_PER_FIT = 2.0  # times the last training's duration
 
     def __init__(
         self,
@@ -219,19 +245,37 @@ class RetrainScheduler:
     def stop(self) -> None:
         self._stop.set()
 
-    def due(self, db: sqlite_utils.Database) -> bool:
+    def spacing(self, release: dict[str, Any]) -> float:
+        """Seconds a model serves at least before growth retrains it."""
+        fit = float(release.get("fit_seconds") or 0.0)
+        return max(self.MIN_SPACING_SECONDS, self.SPACING_PER_FIT * fit)
+
+    def due(self, db: sqlite_utils.Database) -> str | None:
+        """Why a retrain is due now, or None."""
         papers = storage.count_papers(db)
         version = self.store.current_version()
         if version is None:
-            return papers > 0
+            return "no model yet" if papers > 0 else None
+        if not _servable(self.store.folder(version)):
+            return "the current model's format is not this version's"
         release = self.store.release(version)
-        new_events = storage.last_event_seq(db) - release.get("last_event_seq", 0)
-        new_papers = papers - release.get("papers", 0)
-        if max(new_events, new_papers) >= self.every_events:
-            return True
+        if storage.erasures(db) != release.get("erasures", 0):
+            return "a history was erased"
         trained_at = datetime.fromisoformat(release["trained_at"])
-        age_minutes = (datetime.now(UTC) - trained_at).total_seconds() / 60
-        return (new_events > 0 or new_papers != 0) and age_minutes >= self.every_minutes
+        age = (datetime.now(UTC) - trained_at).total_seconds()
+        if age < self.spacing(release):
+            return None
+        trained_events = release.get("last_event_seq", 0)
+        new_events = storage.last_event_seq(db) - trained_events
+        new_papers = papers - release.get("papers", 0)
+        grown = max(self.MIN_NEW_EVENTS, self.GROWTH * trained_events)
+        if new_events >= min(self.every_events, grown):
+            return f"{new_events} new events"
+        if abs(new_papers) >= min(self.every_events, max(1, self.GROWTH * release["papers"])):
+            return f"{new_papers:+d} papers"
+        if (new_events > 0 or new_papers != 0) and age >= 60 * self.every_minutes:
+            return "the model is old"
+        return None
 
     def _backing_off(self) -> bool:
         """After a failed run, wait a while instead of failing again every poll."""
@@ -248,9 +292,11 @@ class RetrainScheduler:
         try:
             while not self._stop.is_set():
                 try:
-                    if not self.trainer.running() and not self._backing_off() and self.due(db):
-                        log.info("starting a background retrain")
-                        self.trainer.start()
+                    if not self.trainer.running() and not self._backing_off():
+                        why = self.due(db)
+                        if why:
+                            log.info("starting a background retrain: %s", why)
+                            self.trainer.start()
                 except Exception:
                     log.exception("retrain check failed")
                 self._stop.wait(self.poll_seconds)

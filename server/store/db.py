@@ -126,6 +126,15 @@ def _leaner_paper_inserts(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX papers_first_seen ON papers(first_seen) WHERE published IS NULL")
 
 
+@_migration("0006_erasures")
+def _erasures(db: sqlite_utils.Database) -> None:
+    # How many histories were erased: a model trained before an erasure still holds the
+    # erased reading, so the retrain scheduler compares this with the model's (cheaper than
+    # counting events).
+    db.execute("CREATE TABLE erasures (count INTEGER NOT NULL)")
+    db.execute("INSERT INTO erasures (count) VALUES (0)")
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open the database with the settings every NextPaper process uses.
 

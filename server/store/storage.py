@@ -478,9 +478,17 @@ def last_event_seq(db: sqlite_utils.Database) -> int:
 
 
 def delete_history(db: sqlite_utils.Database, user_id: str) -> int:
-    """Erase every event of the user; return how many were erased."""
+    """Erase every event of the user (counted in :func:`erasures`); return how many."""
     with write_transaction(db):
-        return db.execute("DELETE FROM events WHERE user_id = ?", [user_id]).rowcount
+        deleted = db.execute("DELETE FROM events WHERE user_id = ?", [user_id]).rowcount
+        if deleted:
+            db.execute("UPDATE erasures SET count = count + 1")
+        return deleted
+
+
+def erasures(db: sqlite_utils.Database) -> int:
+    """How many histories were erased so far."""
+    return db.execute("SELECT count FROM erasures").fetchone()[0]
 
 
 _SAVED = """SELECT paper_id, type, ts, max(seq) FROM events

@@ -23,6 +23,7 @@ def test_migrates_an_empty_database(tmp_path):
         "0003_history_index",
         "0004_catalog_version",
         "0005_leaner_paper_inserts",
+        "0006_erasures",
     ]
     again.close()
 

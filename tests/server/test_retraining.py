@@ -1,0 +1,128 @@
+"""When the server retrains on its own: a first model from the catalog's text before any event,
+sooner while the deployment is young, after an erased history, and at most every
+``RETRAIN_EVENTS`` once it is large."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from server.jobs.training import RetrainScheduler, Trainer, train_and_publish
+from server.model_versions import ModelStore
+from server.store import storage
+from server.store.db import open_database
+from tests.conftest import synthetic_papers
+
+
+@pytest.fixture
+def home(tmp_path):
+    db = open_database(tmp_path / "nextpaper.db")
+    storage.upsert_papers(db, [{**p, "paper_id": p["id"]} for p in synthetic_papers(40)])
+    yield tmp_path, db
+    db.close()
+
+
+def scheduler(tmp_path: Path, every_events: int = 1000) -> RetrainScheduler:
+    store = ModelStore(tmp_path / "models")
+    sched = RetrainScheduler(
+        tmp_path / "nextpaper.db",
+        store,
+        Trainer(tmp_path),
+        every_events=every_events,
+        every_minutes=60,
+    )
+    sched.MIN_SPACING_SECONDS = 0.0  # the tests train in well under a second
+    sched.SPACING_PER_FIT = 0.0
+    return sched
+
+
+def opens(db, user, papers, start=0):
+    storage.import_events(
+        db,
+        [
+            {
+                "user_id": user,
+                "event_id": f"{user}-{start + i}",
+                "type": "open",
+                "ts": "2026-12-01T10:00:00Z",
+                "paper_id": paper,
+                "dwell_ms": None,
+            }
+            for i, paper in enumerate(papers)
+        ],
+    )
+
+
+def test_a_catalog_without_a_model_gets_a_text_model_that_answers(home):
+    tmp_path, db = home
+    sched = scheduler(tmp_path)
+    assert sched.due(db) == "no model yet"
+    facts = train_and_publish(db, sched.store)
+    assert facts["users"] == 0 and sched.due(db) is None
+    from server.serving.service import Serving
+
+    opens(db, "alice", ["seed:p3"])
+    answer = Serving(tmp_path / "models").recommendations(db, "alice", n=5)
+    assert answer["model_version"] == facts["version"]
+    assert answer["items"][0]["reasons"][0]["type"] == "similar_text"
+
+
+def test_a_young_deployment_retrains_after_a_few_events(home):
+    tmp_path, db = home
+    sched = scheduler(tmp_path)
+    train_and_publish(db, sched.store)
+    opens(db, "alice", [f"seed:p{i}" for i in range(4)])
+    assert sched.due(db) is None  # four events
+    opens(db, "alice", ["seed:p9"], start=4)
+    assert sched.due(db) == "5 new events"
+
+
+def test_a_large_deployment_keeps_to_its_events_budget(home):
+    tmp_path, db = home
+    sched = scheduler(tmp_path, every_events=30)
+    opens(db, "bob", [f"seed:p{i % 40}" for i in range(400)])
+    train_and_publish(db, sched.store)
+    opens(db, "bob", [f"seed:p{i}" for i in range(29)], start=400)
+    assert sched.due(db) is None  # 29 < min(30, 10% of 400)
+    opens(db, "bob", ["seed:p1"], start=429)
+    assert sched.due(db) == "30 new events"
+
+
+def test_catalog_growth_by_a_share_retrains(home):
+    tmp_path, db = home
+    sched = scheduler(tmp_path)
+    train_and_publish(db, sched.store)
+    more = [
+        {**p, "id": f"new:{i}", "paper_id": f"new:{i}"} for i, p in enumerate(synthetic_papers(4))
+    ]
+    storage.upsert_papers(db, more[:3])
+    assert sched.due(db) is None  # 3 of 40
+    storage.upsert_papers(db, more[3:])
+    assert sched.due(db) == "+4 papers"
+
+
+def test_an_erased_history_retrains_at_once(home):
+    tmp_path, db = home
+    sched = scheduler(tmp_path)
+    opens(db, "alice", ["seed:p1"])
+    train_and_publish(db, sched.store)
+    sched.MIN_SPACING_SECONDS = 3600.0  # even a model that just started serving
+    assert sched.due(db) is None
+    storage.delete_history(db, "nobody")  # nothing erased: nothing to forget
+    assert sched.due(db) is None
+    storage.delete_history(db, "alice")
+    assert sched.due(db) == "a history was erased"
+    train_and_publish(db, sched.store)
+    assert sched.due(db) is None
+
+
+def test_a_model_this_version_cannot_load_is_replaced(home):
+    tmp_path, db = home
+    sched = scheduler(tmp_path)
+    version = train_and_publish(db, sched.store)["version"]
+    manifest = sched.store.folder(version) / "manifest.json"
+    old = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**old, "format_version": 1}))
+    assert sched.due(db) == "the current model's format is not this version's"
