@@ -47,11 +47,9 @@ FORMAT_VERSION = 3  # 2: published_days.npy instead of freshness.npy; 3: readers
 WARM_SHARE = 0.8  # share of the confidence entries on known users and papers for a warm start
 USER_IDS_FILE = "user_ids.json"  # the training users, in the order of the ALS user factors
 
-# Chosen with bench/recommender_tune.py on validation splits carved from the TRAINING part
-# of the warm split (citeulike-t and movielens-100k; the test part is never used): the
-# blend weights are a compromise that beats full EASE on both validation sets. ALS is
-# weighted up with history length (als_half): it helps long histories (MovieLens) and
-# hurts short ones (citeulike-t).
+# The components' settings were compared with bench/recommender_tune.py on validation users
+# carved from the training part of citeulike-t and movielens-100k. The blend weights below are
+# where a training's search starts (recommender/tuning.py) and what an untuned model uses.
 DEFAULT_PARAMS: dict[str, Any] = {
     # collaborative neighbourhood
     "neighbours_kind": "rp3beta",
@@ -409,7 +407,7 @@ class HybridRecommender:
         scratch.paper_ids, scratch.paper_index = self.paper_ids, self.paper_index
         scratch.published_days, scratch.text = self.published_days, self.text
         scratch._fit_collaborative(x, _Previous(), False, lambda _: None)
-        return tuning.search(p, tuning.stack(scratch, val))
+        return tuning.search(p, tuning.stack(scratch, val), seed=seed)
 
     def _als_params(self) -> dict[str, Any]:
         p = self.params

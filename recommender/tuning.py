@@ -1,7 +1,8 @@
 """Blend weights chosen for each deployment, on a validation split of its own events.
 
 Owns how :class:`~recommender.hybrid.HybridRecommender` picks its blend at training time
-(``fit`` with ``tune``), and the tools :mod:`bench.recommender_tune` shares:
+(``fit`` with ``tune``; ``bench/recommender_tune.py`` uses the same steps to compare the
+components' own settings):
 
 1. :func:`validation_split` carves validation users from the deployment's events (seeded,
    at most ``tune_users``): half of them keep 3 papers and have the rest held out (a newcomer),
@@ -10,7 +11,7 @@ Owns how :class:`~recommender.hybrid.HybridRecommender` picks its blend at train
 2. The components are fitted on what is left (the caller does that), and each validation
    user's components are stacked over the papers any component ranks high for them
    (:func:`stack`).
-3. :func:`search` runs a coordinate ascent over :data:`GRID` from the current weights,
+3. :func:`search` runs a coordinate ascent over the weights from the current ones,
    scoring recall@20 of the blend (:func:`recommender.scoring.blend`, every user at once), and
    compares the result with every component alone: the weights kept are never worse on
    validation than the best single component.
@@ -41,17 +42,18 @@ HOLDOUT = 0.2  # share of a regular validation user's papers held out
 MIN_USERS = 20  # fewer validation users than this: keep the weights as they are
 PER_COMPONENT = 300  # each component's best papers per user that the search ranks
 
-# The weights searched and the values tried (coordinate ascent, from the current weights).
-GRID: dict[str, list[float]] = {
-    "w_knn": [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
-    "w_ease": [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
-    "w_als": [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
-    "als_half": [0.0, 10.0, 50.0, 200.0],
-    "w_text": [0.0, 0.25, 0.5, 1.0, 2.0],
-    "text_floor": [0.0, 0.1, 0.3, 0.6, 1.0],
+# The weights searched: each is tried at 0 and at a quarter, half, twice and four times its
+# current value (so the search can go as far as the data asks), the two half-lives on a grid.
+WEIGHTS = ("w_knn", "w_ease", "w_als", "w_text", "text_floor", "w_pop")
+STEPS = (0.25, 0.5, 2.0, 4.0)
+HALVES: dict[str, list[float]] = {
     "history_half": [0.5, 1.0, 3.0, 10.0, 30.0],
-    "w_pop": [0.0, 0.01, 0.02, 0.05, 0.1],
+    "als_half": [0.0, 3.0, 10.0, 50.0, 200.0],
 }
+START = 0.1  # a weight at 0 is tried again from this
+# Weights also moved together, by the same steps: what the readers say against what the
+# words say.
+GROUPS = {"collaborative": ("w_knn", "w_ease", "w_als"), "text": ("w_text", "text_floor")}
 # Each component alone, for the guarantee that the blend is never worse than its best part.
 SINGLE = {
     name: {
@@ -195,9 +197,13 @@ def recall(params: dict[str, Any], stacked: Stacked, k: int = K) -> float:
     return float(np.mean(hits / np.minimum(k, np.maximum(stacked.held, 1))))
 
 
-def search(params: dict[str, Any], stacked: Stacked, rounds: int = 2) -> Tuning:
-    """Coordinate ascent over :data:`GRID` from ``params``' weights (a move must gain), then
-    the best of that and every component alone."""
+def search(
+    params: dict[str, Any], stacked: Stacked, rounds: int = 5, restarts: int = 8, seed: int = 0
+) -> Tuning:
+    """Coordinate ascent (:data:`WEIGHTS` by :data:`STEPS`, the :data:`HALVES` on their grid,
+    the :data:`GROUPS` together; a move must gain; at most ``rounds`` passes, fewer when a pass
+    changes nothing) from ``params``' weights and from ``restarts`` seeded random points near
+    them; then the best of all that and every component alone."""
     started = time.perf_counter()
     seen: dict[tuple, float] = {}
 
@@ -207,15 +213,42 @@ def search(params: dict[str, Any], stacked: Stacked, rounds: int = 2) -> Tuning:
             seen[key] = recall({**params, **weights}, stacked)
         return seen[key]
 
-    current = {name: float(params[name]) for name in GRID}
-    start = best = score(current)
-    for _ in range(rounds):
-        for name, values in GRID.items():
-            for value in values:
-                trial = {**current, name: value}
-                got = score(trial)
-                if got > best + 1e-9:
-                    current, best = trial, got
+    def tried(name: str, value: float) -> list[float]:
+        if name in HALVES:
+            return HALVES[name]
+        base = value if value > 0 else START
+        return [0.0, *(round(base * step, 6) for step in STEPS), base]
+
+    def moves(name: str, current: dict[str, float]) -> list[dict[str, float]]:
+        if name in GROUPS:
+            group = GROUPS[name]
+            return [{**current, **{n: round(current[n] * f, 6) for n in group}} for f in STEPS]
+        return [{**current, name: value} for value in tried(name, current[name])]
+
+    def ascend(current: dict[str, float]) -> tuple[dict[str, float], float]:
+        best = score(current)
+        for _ in range(rounds):
+            before = best
+            for name in (*current, *GROUPS):
+                for trial in moves(name, current):
+                    got = score(trial)
+                    if got > best + 1e-9:
+                        current, best = trial, got
+            if best <= before:
+                break
+        return current, best
+
+    first = {name: float(params[name]) for name in (*WEIGHTS, *HALVES)}
+    start = score(first)
+    rng = np.random.default_rng(seed)
+    starts = [first] + [
+        {
+            **{n: round((first[n] or START) * 4.0 ** rng.uniform(-1, 1), 6) for n in WEIGHTS},
+            **{n: float(rng.choice(grid)) for n, grid in HALVES.items()},
+        }
+        for _ in range(restarts)
+    ]
+    current, best = max((ascend(s) for s in starts), key=lambda r: r[1])
     single = {name: score(weights) for name, weights in SINGLE.items()}
     top = max(single, key=single.get)
     if single[top] > best:
