@@ -6,7 +6,10 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import quote
+
+import pytest
 
 from tests.conftest import run_cli
 
@@ -133,3 +136,60 @@ def test_serve_retrains_in_the_background_and_admin_can_start_one(live_server, p
         )
     )
     assert alice.call("GET", "/api/v1/recommendations")[0] == 200
+
+
+SEED = Path(__file__).parents[2] / ".." / "shared" / "data" / "seed-papers.jsonl"
+MOE_PAPER = {
+    "url": "https://arxiv.org/abs/2612.00042",
+    "title": "Load-balanced expert routing for mixture-of-experts LLM serving",
+    "abstract": "Mixture-of-experts language models route tokens to experts; we balance "
+    "expert load across GPUs when serving MoE models and cut all-to-all communication.",
+}
+
+
+def test_a_one_user_server_never_trained_by_hand(live_server):
+    """The seed catalog, one reader, default settings: the server builds its own model, one
+    open of a paper new to the catalog leads the next answer and is cited, feedback steers
+    and can be undone, and no reason ever claims another reader."""
+    if not SEED.is_file():
+        pytest.skip(f"shared seed catalog not found at {SEED}")
+    server = live_server()
+    alice = Client(server.url, token_of(server.home, "alice"))
+    run_cli(server.home, "papers", "import", str(SEED))
+    anonymous = Client(server.url)
+    wait_for(lambda: anonymous.call("GET", "/api/v1/health")[1]["model"])
+
+    def answer():
+        status, body = alice.call("GET", "/api/v1/recommendations?n=10")
+        assert status == 200
+        for item in body["items"]:
+            for reason in item["reasons"]:
+                assert reason["text"] and "readers" not in reason, item
+        return [item["paper"]["id"] for item in body["items"]], body["items"]
+
+    event = {"id": "a1", "type": "open", "ts": "2026-12-07T09:00:00Z", "paper": MOE_PAPER}
+    assert alice.call("POST", "/api/v1/events", {"events": [event]})[1]["accepted"] == 1
+    ids, items = answer()
+    assert "expert" in (items[0]["paper"]["title"] + items[0]["paper"]["abstract"]).lower()
+    assert items[0]["reasons"][0]["title"] == MOE_PAPER["title"]
+    assert items[0]["reasons"][0]["action"] == "opened"
+
+    def feedback(event_id, type_, paper_id):
+        batch = [
+            {"id": event_id, "type": type_, "ts": "2026-12-07T09:01:00Z", "paper": {"id": paper_id}}
+        ]
+        assert alice.call("POST", "/api/v1/events", {"events": batch})[1]["accepted"] == 1
+
+    feedback("d1", "dismiss", ids[0])
+    assert ids[0] not in answer()[0]
+    feedback("d2", "undismiss", ids[0])
+    assert ids[0] in answer()[0]
+    feedback("s1", "save", ids[1])
+    saved = alice.call("GET", "/api/v1/saved")[1]
+    assert [item["paper"]["id"] for item in saved["items"]] == [ids[1]]
+    feedback("s2", "unsave", ids[1])
+    assert alice.call("GET", "/api/v1/saved")[1]["items"] == []
+    # five events: the young deployment retrains on its own, and still claims nobody else
+    first = anonymous.call("GET", "/api/v1/health")[1]["model"]["version"]
+    wait_for(lambda: anonymous.call("GET", "/api/v1/health")[1]["model"]["version"] != first)
+    answer()
