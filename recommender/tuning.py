@@ -5,9 +5,9 @@ Owns how :class:`~recommender.hybrid.HybridRecommender` picks its blend at train
 components' own settings):
 
 1. :func:`validation_split` carves validation users from the deployment's events (seeded,
-   at most ``tune_users``): half of them keep 3 papers and have the rest held out (a newcomer),
-   the other half have 20% held out (a regular), so the weights learn how the blend should
-   move with history length.
+   at most ``tune_users``): a fifth of them keep 3 papers and have the rest held out (a
+   newcomer), the others have 20% held out (a regular), so the weights learn how the blend
+   should move with history length.
 2. The components are fitted on what is left (the caller does that), and each validation
    user's components are stacked over the papers any component ranks high for them
    (:func:`stack`).
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 K = 20
 MIN_PAPERS = 5  # a validation user has at least this many papers
 NEWCOMER_KEEP = 3  # papers a "newcomer" validation user keeps
+NEWCOMERS = 0.2  # share of the validation users who are newcomers
 HOLDOUT = 0.2  # share of a regular validation user's papers held out
 MIN_USERS = 20  # fewer validation users than this: keep the weights as they are
 PER_COMPONENT = 300  # each component's best papers per user that the search ranks
@@ -108,8 +109,10 @@ class Validation:
 
 def validation_split(inter: Interactions, seed: int, max_users: int) -> Validation:
     """Validation users drawn with ``seed`` among those with :data:`MIN_PAPERS` papers (at
-    most ``max_users``); half keep :data:`NEWCOMER_KEEP` papers, half have :data:`HOLDOUT`
-    of theirs held out (at least one)."""
+    most ``max_users``); a :data:`NEWCOMERS` share of them keep :data:`NEWCOMER_KEEP` papers,
+    the others have :data:`HOLDOUT` of theirs held out (at least one). On a small deployment
+    every user may validate, so the share of newcomers stays small: the components fitted
+    without the held-out papers must stay close to those fitted on everything."""
     from .evaluation import hold_out
 
     rng = np.random.default_rng(seed)
@@ -117,7 +120,7 @@ def validation_split(inter: Interactions, seed: int, max_users: int) -> Validati
     counts = np.diff(x.indptr)
     eligible = np.flatnonzero(counts >= MIN_PAPERS)
     users = np.sort(rng.choice(eligible, size=min(max_users, eligible.size), replace=False))
-    newcomer = rng.random(users.size) < 0.5
+    newcomer = rng.random(users.size) < NEWCOMERS
     n_out = np.zeros(x.shape[0], np.int64)
     n_out[users] = np.where(
         newcomer,

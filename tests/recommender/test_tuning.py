@@ -6,22 +6,25 @@ import json
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from rec_synthetic import DATA_DIR as DATA
 
-from recommender import HybridRecommender, build_interactions, tuning
-from recommender.evaluation import warm_split
+from recommender import HybridRecommender, build_interactions, load_dataset, tuning
+from recommender.evaluation import rank_metrics, sparse_split
 
 N_PAPERS, N_USERS = 400, 300
 
 
 def _events(text_says_topic: bool, seed: int = 0):
-    """Users read within one of 8 topics; a topic's papers share words only when
-    ``text_says_topic`` (else every text is noise), so the right blend differs."""
+    """Users read within one of 8 topics; a topic's papers share words when
+    ``text_says_topic``, else each paper has the words of another paper's topic, drawn at
+    random: the text misleads, so the right blend differs."""
     rng = np.random.default_rng(seed)
     topic = rng.integers(0, 8, N_PAPERS)
+    worded = topic if text_says_topic else rng.permutation(topic)
     vocab = [f"t{t}w{k}" for t in range(8) for k in range(20)]
     texts = []
-    for t in topic:
-        own = rng.choice(20, 8, replace=False) + 20 * (t if text_says_topic else rng.integers(8))
+    for t in worded:
+        own = rng.choice(20, 8, replace=False) + 20 * t
         texts.append(" ".join(vocab[i] for i in own))
     paper_ids = [f"p:{i}" for i in range(N_PAPERS)]
     events = []
@@ -43,7 +46,7 @@ def test_validation_split_is_seeded_and_mixes_newcomers_and_regulars():
     total = np.diff(sp.csr_matrix(inter.matrix).indptr)[a.users]
     assert np.array_equal(kept + held, total)  # nothing lost, nothing leaked
     newcomers = kept == tuning.NEWCOMER_KEEP
-    assert 30 <= newcomers.sum() <= 70  # about half keep three papers
+    assert 10 <= newcomers.sum() <= 30  # about a fifth keep three papers
     regular = ~newcomers
     assert np.all(held[regular] == np.maximum(1, np.round(0.2 * total[regular])))
     others = np.setdiff1d(np.arange(inter.n_users), a.users)
@@ -62,32 +65,27 @@ def test_the_chosen_blend_is_never_worse_than_its_best_component(text_says_topic
     assert chosen.recall >= chosen.start_recall - 1e-9
     for name, value in chosen.weights.items():  # the model serves what was chosen
         assert model.params[name] == value
-    if not text_says_topic:  # text is noise here: the search gives it no weight
-        assert chosen.weights["w_text"] == 0 and chosen.weights["text_floor"] == 0
-        assert chosen.single["text"] < chosen.single["knn"]
 
 
-def test_tuned_weights_beat_the_defaults_on_held_out_users():
-    """Tuned on the training part only, then checked on a test split it never saw."""
-    inter, texts = _events(False, seed=1)
-    split = warm_split(inter, seed=5)
-    tuned = HybridRecommender(als_factors=8, als_iterations=4, random_state=0)
-    fixed = HybridRecommender(als_factors=8, als_iterations=4, random_state=0, tune=False)
+@pytest.mark.skipif(not (DATA / "movielens-100k").is_dir(), reason="shared data not found")
+def test_tuned_weights_beat_the_defaults_for_newcomers_on_real_data():
+    """Tuned on the training part of MovieLens only, then checked on newcomers it never saw
+    (the sparse protocol), where the fixed defaults lean on text that says little there."""
+    data = load_dataset(DATA / "movielens-100k")
+    split = sparse_split(data.interactions, seed=0)
     got = {}
-    for name, model in (("tuned", tuned), ("fixed", fixed)):
-        model.fit(split.train, texts)
-        scores = model.score_rows(split.train.matrix[split.users])
-        scores[split.train.matrix[split.users].nonzero()] = -np.inf
-        top = np.argsort(-scores, axis=1)[:, :20]
-        truth = split.test[split.users]
-        got[name] = np.mean(
-            [
-                np.isin(top[i], truth.indices[truth.indptr[i] : truth.indptr[i + 1]]).sum()
-                / min(20, truth.indptr[i + 1] - truth.indptr[i])
-                for i in range(split.users.size)
-            ]
-        )
-    assert got["tuned"] > got["fixed"], got
+    for name, tune in (("tuned", True), ("fixed", False)):
+        model = HybridRecommender(tune=tune).fit(split.train, data.texts, data.published)
+        got[name] = rank_metrics(_Scorer(model), split, k=20)["recall@20"]
+    assert got["tuned"] > 1.05 * got["fixed"], got
+
+
+class _Scorer:
+    def __init__(self, model):
+        self.model = model
+
+    def scores(self, rows, users, candidates):
+        return self.model.score_rows(rows, candidates)
 
 
 def test_the_choice_is_recorded_in_the_saved_model(tmp_path):
