@@ -102,3 +102,18 @@ def test_actions_name_what_the_user_did_and_follow_undo():
         "e": "liked",
         "f": "opened",
     }
+
+
+def test_similar_papers_count_the_readers_of_both_and_name_shared_terms():
+    rows = [("solo", "x:m0", "open", None), ("solo", "x:m5", "open", None)]
+    rows += [(f"u{i}", p, "open", None) for i in range(3) for p in ("x:m0", "x:m6")]
+    model = _fit(rows)
+    related = {r.paper_id: r.reasons for r in model.similar("x:m0", n=23)}
+    kinds = {p: [r["type"] for r in reasons] for p, reasons in related.items()}
+    assert {"type": "similar_readers", "readers": 3} in related["x:m6"]
+    assert "similar_readers" not in kinds["x:m5"]  # one reader of both is one person
+    for paper_id, reasons in related.items():
+        for reason in reasons:
+            if reason["type"] == "similar_text":
+                words = set(TOPIC[paper_id[2]].split())
+                assert reason["terms"] and set(reason["terms"]) <= words, (paper_id, reason)
