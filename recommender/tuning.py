@@ -191,17 +191,20 @@ def recall(params: dict[str, Any], stacked: Stacked, k: int = K) -> float:
     """Mean recall@k of the blend with ``params`` over the stacked validation users."""
     if stacked.valid.shape[1] == 0:
         return 0.0
-    blended = scoring.blend(params, {**stacked.parts, "evidence": None}, stacked.evidence)
-    total = sum(blended[c] for c in scoring.COMPONENTS if c != "dismissed")
-    total = np.where(stacked.valid, total, -np.inf)
+    ones = {c: np.ones((1, 1), np.float32) for c in scoring.COMPONENTS}
+    weight = scoring.blend(params, ones, stacked.evidence)  # each component's (n_users, 1)
+    total = np.where(stacked.valid, np.float32(0), np.float32(-np.inf))
+    for c, w in weight.items():
+        if c != "dismissed" and np.any(w):
+            total += w.astype(np.float32) * stacked.parts[c]
     kk = min(k, total.shape[1])
     top = np.argpartition(-total, kk - 1, axis=1)[:, :kk]
-    hits = np.take_along_axis(stacked.truth & np.isfinite(total), top, axis=1).sum(axis=1)
+    hits = np.take_along_axis(stacked.truth, top, axis=1).sum(axis=1)
     return float(np.mean(hits / np.minimum(k, np.maximum(stacked.held, 1))))
 
 
 def search(
-    params: dict[str, Any], stacked: Stacked, rounds: int = 5, restarts: int = 8, seed: int = 0
+    params: dict[str, Any], stacked: Stacked, rounds: int = 5, restarts: int = 4, seed: int = 0
 ) -> Tuning:
     """Coordinate ascent (:data:`WEIGHTS` by :data:`STEPS`, the :data:`HALVES` on their grid,
     the :data:`GROUPS` together; a move must gain; at most ``rounds`` passes, fewer when a pass
