@@ -11,6 +11,7 @@ import { createQueue, QUEUE_KEY, SYNC_KEY, apiUrl } from "./lib/queue.js";
 import { paperFromPdfUrl } from "./lib/metadata.js";
 import { paperIdFromUrl, normalizeUrl } from "./lib/ids.js";
 import { isExcluded } from "./lib/format.js";
+import { createMarkStore, FEEDBACK_TYPES, pendingSaveIds } from "./lib/marks.js";
 
 const ALARM = "nextpaper-flush";
 const HEARTBEAT = "nextpaper-heartbeat";
@@ -23,6 +24,7 @@ const queue = createQueue({
   fetch: (...args) => fetch(...args),
   uuid: () => crypto.randomUUID(),
 });
+const marks = createMarkStore({ storage: chrome.storage.local });
 
 async function settings() {
   return chrome.storage.local.get(SETTINGS_KEYS);
@@ -262,17 +264,30 @@ const handlers = {
     }
     return paperOpened(tabId, message.paper);
   },
-  /** like / dismiss / save from the side panel: explicit feedback, recorded even when paused. */
+  /** like / save / dismiss and their undoing (unlike, unsave, undismiss) from the side panel:
+   * explicit feedback, recorded even when paused. The mark (the button's state, kept in
+   * storage) and the queued event change together. */
   async feedback(message) {
     const { event: type, paper } = message;
-    if (!["like", "dismiss", "save"].includes(type) || !paper || typeof paper.id !== "string") {
+    if (!FEEDBACK_TYPES.includes(type) || !paper || typeof paper.id !== "string") {
       return { queued: false };
     }
     const small = { id: paper.id };
     for (const k of ["title", "url", "authors", "abstract"]) if (paper[k]) small[k] = paper[k];
-    await queue.enqueue([{ type, paper: small }]);
+    const mark = await marks.apply(paper.id, type, () => queue.enqueue([{ type, paper: small }]));
     flush().catch(report);
-    return { queued: true };
+    return { queued: true, mark };
+  },
+  /** The panel fetched the server's saved papers (asked for at `since`): correct the marks. */
+  async savedList(message) {
+    if (!Array.isArray(message.ids) || typeof message.since !== "number") return { ok: false };
+    await marks.reconcile({
+      savedIds: message.ids.filter((id) => typeof id === "string"),
+      complete: Boolean(message.complete),
+      since: message.since,
+      pending: async () => pendingSaveIds((await chrome.storage.local.get([QUEUE_KEY]))[QUEUE_KEY]),
+    });
+    return { ok: true };
   },
   async status() {
     const got = await chrome.storage.local.get([QUEUE_KEY, SYNC_KEY, ...SETTINGS_KEYS]);
@@ -306,6 +321,7 @@ const handlers = {
       if (!response.ok) {
         return { ok: false, dropped, status: response.status, error: (body.error && body.error.message) || `HTTP ${response.status}` };
       }
+      await marks.clear(); // the likes, saves and dismissals went with the history
       return { ok: true, dropped, body };
     } catch (error) {
       return { ok: false, dropped, error: `Backend unreachable: ${error.message}` };

@@ -6,9 +6,20 @@
 
 import { normalizeUrl } from "./ids.js";
 
-/** One reason object from the backend -> a short sentence, or "" for an unknown reason. */
-export function reasonText(reason, { related = false } = {}) {
+/** Longest reason sentence shown (a server's sentence may quote a long title). */
+export const MAX_REASON_CHARS = 200;
+
+/** One reason object from the backend -> the sentence a person reads, or "" for none.
+ * The backend's own `text` is used whenever it is a non-empty string; the wording below is
+ * only a fallback for servers that send no `text` (and knows only the older reason types). */
+export function reasonText(reason, options = {}) {
   if (!reason || typeof reason !== "object") return "";
+  if (typeof reason.text === "string" && reason.text.trim()) return shorten(reason.text, MAX_REASON_CHARS);
+  return fallbackReasonText(reason, options);
+}
+
+/** Today's wording of a reason without `text` (old servers), or "" for an unknown type. */
+export function fallbackReasonText(reason, { related = false } = {}) {
   switch (reason.type) {
     case "because_you_read": {
       const title = typeof reason.title === "string" && reason.title.trim() ? reason.title.trim() : reason.paper_id;

@@ -3,8 +3,46 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   reasonText, reasonsLine, authorsLine, shorten, paperLink, isExcluded, parseSites,
-  cleanBackendUrl, needsHostPermission, originPattern,
+  cleanBackendUrl, needsHostPermission, originPattern, MAX_REASON_CHARS,
 } from "../../extension/lib/format.js";
+
+test("the backend's own reason text is what a person reads", () => {
+  const read = {
+    type: "because_you_read", paper_id: "arxiv:2401.00001", title: "X", action: "saved",
+    text: "You saved “X”; 3 other readers of it also read this",
+  };
+  assert.equal(reasonText(read), "You saved “X”; 3 other readers of it also read this");
+  assert.equal(reasonText({ type: "popular", readers: 5, text: "Read by 5 other readers" }), "Read by 5 other readers");
+  assert.equal(reasonText({ type: "fresh", text: "New in the catalog" }), "New in the catalog");
+  // the text wins over the type's fallback wording, also in the related view and for new types
+  assert.equal(reasonText({ type: "similar_text", text: "Shares “graphs” with this paper" }, { related: true }), "Shares “graphs” with this paper");
+  assert.equal(reasonText({ type: "brand_new_type", text: "A reason this panel has never heard of" }), "A reason this panel has never heard of");
+  // markup in it is only text (the panel inserts it with textContent)
+  assert.equal(reasonText({ type: "popular", text: "<b>Read</b> by 2" }), "<b>Read</b> by 2");
+  assert.equal(
+    reasonsLine([{ type: "fresh", text: "New in the catalog" }, { type: "popular", readers: 2, text: "Read by 2 other readers" }]),
+    "New in the catalog · Read by 2 other readers",
+  );
+});
+
+test("reason text is tidied: whitespace collapsed, very long sentences shortened", () => {
+  assert.equal(reasonText({ type: "fresh", text: "  New \n in   the catalog " }), "New in the catalog");
+  const long = reasonText({ type: "because_you_read", text: "You read “" + "word ".repeat(80) + "”" });
+  assert.ok(long.length <= MAX_REASON_CHARS + 1, long);
+  assert.ok(long.endsWith("…"), long);
+});
+
+test("without a usable text, today's wording is the fallback (old servers)", () => {
+  for (const text of [undefined, null, "", "   ", 42, { text: "x" }, ["x"]]) {
+    assert.equal(reasonText({ type: "popular", readers: 5, text }), "Popular with other readers", String(text));
+    assert.equal(
+      reasonText({ type: "because_you_read", paper_id: "arxiv:1", title: "Attention", text }),
+      "Because you read “Attention”",
+    );
+  }
+  assert.equal(reasonText({ type: "fresh", text: "" }), "Recently published");
+  assert.equal(reasonText({ type: "unknown_type", text: "" }), "");
+});
 
 test("each reason type has its sentence", () => {
   assert.equal(
