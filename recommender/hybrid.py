@@ -5,14 +5,16 @@ Owns :class:`HybridRecommender`, the ``implicit``-shaped surface of the recommen
 trains each component:
 
 * ``knn``  -- a sparse top-k RP3beta item-item matrix (:mod:`recommender.neighbours`);
-* ``ease`` -- EASE over the most-read papers (bounded dense work), sparsified to top-k;
+* ``ease`` -- EASE over every read paper up to ``ease_max_items`` (the most read beyond: its
+  dense work grows with the square and the cube of that number), sparsified to top-k;
 * ``als``  -- implicit ALS; a request folds the user's current history into a user vector,
   and an ANN index over the item factors (:mod:`recommender.ann`) finds its top papers;
 * ``text`` -- TF-IDF over title and abstract (:mod:`recommender.text`);
 * ``pop``  -- log readers.
 
-Scoring, ranking and reasons are :mod:`recommender.scoring`'s, the one path that every
-caller shares. Nothing is retrained per request.
+The blend's weights are chosen at each fit on validation users carved from the events
+(:mod:`recommender.tuning`). Scoring, ranking and reasons are :mod:`recommender.scoring`'s,
+the one path that every caller shares. Nothing is retrained per request.
 
 A retrain given the previous model's folder reuses what has not changed: the text rows of
 papers whose text is the same, and the ALS solution, which it continues for
@@ -59,7 +61,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "rp3_beta": 0.5,
     # EASE over every read paper up to this many (the most read beyond), sparsified; its
     # Gram matrix is ease_max_items^2 float32 (1 GB at 16,000) and inverting it grows with
-    # the cube (README, "Performance")
+    # the cube (README, "Recommendation quality")
     "ease_max_items": 16_000,
     "ease_regularization": 300.0,
     "ease_k": 200,
