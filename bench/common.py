@@ -204,7 +204,7 @@ def prepared_home(scale: str, *, train: bool = True, data: Path | None = None) -
         info_path.write_text(json.dumps(info, indent=2))
     stale = info.get("train", {}).get("code") != code_fingerprint()
     keep = (generated and scale == "large") or os.environ.get("BENCH_KEEP_MODEL") == "1"
-    if train and stale and "train" in info and keep:
+    if train and stale and "train" in info and keep and _loads(home):
         # a large retrain takes many minutes: keep the model while it still loads (the
         # server benchmarks stop if it does not); delete bench-prepare.json's "train" to redo
         log(
@@ -218,6 +218,16 @@ def prepared_home(scale: str, *, train: bool = True, data: Path | None = None) -
         info["train"]["code"] = code_fingerprint()
         info_path.write_text(json.dumps(info, indent=2))
     return home, info
+
+
+def _loads(home: Path) -> bool:
+    """Whether the home's current model is in the format this code reads."""
+    from server.jobs.training import servable
+    from server.model_versions import ModelStore
+
+    store = ModelStore(home / "models")
+    version = store.current_version()
+    return version is not None and servable(store.folder(version))
 
 
 def code_fingerprint() -> str:

@@ -126,7 +126,7 @@ def forget_erased(store: ModelStore) -> None:
         HybridRecommender.forget_users(store.folder(version))
 
 
-def _servable(folder: Path) -> bool:
+def servable(folder: Path) -> bool:
     """Whether this version of the recommender can load the model saved in ``folder``."""
     from recommender.hybrid import FORMAT_VERSION
 
@@ -256,7 +256,7 @@ class RetrainScheduler:
         version = self.store.current_version()
         if version is None:
             return "no model yet" if papers > 0 else None
-        if not _servable(self.store.folder(version)):
+        if not servable(self.store.folder(version)):
             return "the current model's format is not this version's"
         release = self.store.release(version)
         if storage.erasures(db) != release.get("erasures", 0):
