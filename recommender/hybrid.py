@@ -5,8 +5,9 @@ Owns :class:`HybridRecommender`, the ``implicit``-shaped surface of the recommen
 trains each component:
 
 * ``knn``  -- a sparse top-k RP3beta item-item matrix (:mod:`recommender.neighbours`);
-* ``ease`` -- EASE over every read paper up to ``ease_max_items`` (the most read beyond: its
-  dense work grows with the square and the cube of that number), sparsified to top-k;
+* ``ease`` -- EASE over every read paper up to ``ease_max_items`` of them, the most read
+  beyond (``ease_head`` of them on a deployment of ``ease_head_from`` pairs or more: its dense
+  work grows with the square and the cube of that number), sparsified to top-k;
 * ``als``  -- implicit ALS; a request folds the user's current history into a user vector,
   and an ANN index over the item factors (:mod:`recommender.ann`) finds its top papers;
 * ``text`` -- TF-IDF over title and abstract (:mod:`recommender.text`);
@@ -59,10 +60,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "neighbours_max_per_user": 300,  # heavier readers count with a random sample (0: all)
     "rp3_alpha": 1.0,
     "rp3_beta": 0.5,
-    # EASE over every read paper up to this many (the most read beyond), sparsified; its
-    # Gram matrix is ease_max_items^2 float32 (1 GB at 16,000) and inverting it grows with
-    # the cube (README, "Recommendation quality")
+    # EASE over every read paper up to ease_max_items of them (the most read beyond),
+    # sparsified; its Gram matrix is n^2 float32 (1 GB at 16,000) and inverting it grows with
+    # the cube (README, "Recommendation quality"). A deployment of ease_head_from (user,
+    # paper) pairs or more keeps to the ease_head most read, so that its retrain stays within
+    # budget (bench/train.py)
     "ease_max_items": 16_000,
+    "ease_head": 8_000,
+    "ease_head_from": 1_000_000,
     "ease_regularization": 300.0,
     "ease_k": 200,
     # ALS (0 factors disables it)
@@ -136,8 +141,8 @@ class _Previous:
 
     ``paper_rows``: for each of this training's papers its row in the previous model (-1 when
     new); ``text``: the previous text model; ``user_rows``, ``user_factors``,
-    ``item_factors``: the previous ALS solution and where this training's users were in it.
-    Missing parts are None.
+    ``item_factors``: the previous ALS solution and where this training's users were in it;
+    ``tuning``: the blend the previous training chose. Missing parts are None.
     """
 
     text: TextModel | None = None
@@ -145,6 +150,7 @@ class _Previous:
     user_rows: np.ndarray | None = None
     user_factors: np.ndarray | None = None
     item_factors: np.ndarray | None = None
+    tuning: tuning.Tuning | None = None
 
     @classmethod
     def read(
@@ -159,6 +165,11 @@ class _Previous:
             prev = cls(TextModel.load(folder, mmap=True), _rows_in(old_papers, paper_ids))
         except (OSError, ValueError, KeyError):
             return cls()
+        try:
+            chosen = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["tuning"]
+            prev.tuning = tuning.Tuning(**chosen) if chosen else None
+        except (OSError, ValueError, KeyError, TypeError):
+            prev.tuning = None
         try:
             old_users = json.loads((folder / USER_IDS_FILE).read_text(encoding="utf-8"))
             prev.user_factors = np.load(folder / USER_FACTORS_FILE, mmap_mode="r")
@@ -313,7 +324,7 @@ class HybridRecommender:
 
         self.tuning = None
         if p["tune"]:
-            self.tuning = self._tune(inter)
+            self.tuning = tuning.reuse(prev.tuning, x.nnz) or self._tune(inter)
             self.params.update(self.tuning.weights)
             lap("tuning")
         self._fit_collaborative(x, prev, progress, lap)
@@ -353,10 +364,11 @@ class HybridRecommender:
         lap("neighbours")
 
         if p["ease_max_items"] > 0 and p["w_ease"] > 0:
+            large = x.nnz >= p["ease_head_from"]
             self.ease = ease_neighbours(
                 x,
                 regularization=p["ease_regularization"],
-                max_items=p["ease_max_items"],
+                max_items=p["ease_head"] if large else p["ease_max_items"],
                 k=p["ease_k"],
             )
         else:
@@ -409,7 +421,9 @@ class HybridRecommender:
         scratch.paper_ids, scratch.paper_index = self.paper_ids, self.paper_index
         scratch.published_days, scratch.text = self.published_days, self.text
         scratch._fit_collaborative(x, _Previous(), False, lambda _: None)
-        return tuning.search(p, tuning.stack(scratch, val), seed=seed)
+        chosen = tuning.search(p, tuning.stack(scratch, val), seed=seed)
+        chosen.interactions = int(inter.matrix.nnz)
+        return chosen
 
     def _als_params(self) -> dict[str, Any]:
         p = self.params

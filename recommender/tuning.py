@@ -23,7 +23,7 @@ train`` and shown by the admin route.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +41,7 @@ NEWCOMER_KEEP = 3  # papers a "newcomer" validation user keeps
 NEWCOMERS = 0.2  # share of the validation users who are newcomers
 HOLDOUT = 0.2  # share of a regular validation user's papers held out
 MIN_USERS = 20  # fewer validation users than this: keep the weights as they are
+RETUNE_GROWTH = 0.25  # a training reuses the last choice until the events grew by this share
 PER_COMPONENT = 300  # each component's best papers per user that the search ranks
 
 # The weights searched: each is tried at 0 and at a quarter, half, twice and four times its
@@ -82,8 +83,10 @@ SINGLE = {
 class Tuning:
     """What a training chose and why: the ``weights``, the validation recall@20 of the blend
     with them (``recall``), with the weights it started from (``start_recall``) and of each
-    component alone (``single``); the validation ``users`` and the ``seconds`` taken. When
-    there was too little to validate on, ``skipped`` says why and the weights stay."""
+    component alone (``single``); the validation ``users``, the ``seconds`` taken and the
+    ``interactions`` of the training that searched (``reused`` when a later training took the
+    choice over). When there was too little to validate on, ``skipped`` says why and the
+    weights stay."""
 
     weights: dict[str, float] = field(default_factory=dict)
     recall: float | None = None
@@ -92,9 +95,22 @@ class Tuning:
     users: int = 0
     seconds: float = 0.0
     skipped: str | None = None
+    interactions: int = 0  # (user, paper) pairs of the training that searched
+    reused: bool = False  # taken from the previous model, not searched again
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def reuse(previous: Tuning | None, interactions: int) -> Tuning | None:
+    """The previous training's choice, for a training of ``interactions`` pairs, when it was
+    searched on at least ``1 / (1 + RETUNE_GROWTH)`` of them (a retrain of a large deployment
+    that few new events moved keeps its budget); None when the blend is to be searched."""
+    if previous is None or previous.skipped or not previous.interactions:
+        return None
+    if interactions > (1 + RETUNE_GROWTH) * previous.interactions:
+        return None
+    return replace(previous, reused=True, seconds=0.0)
 
 
 @dataclass

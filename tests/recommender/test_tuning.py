@@ -107,3 +107,36 @@ def test_too_few_users_keep_the_weights_and_say_why():
     model = HybridRecommender(als_factors=8, als_iterations=2).fit(few, texts)
     assert model.tuning.skipped and "fewer than" in model.tuning.skipped
     assert model.params["w_knn"] == HybridRecommender().params["w_knn"]
+
+
+def test_a_retrain_reuses_the_choice_until_the_events_grew_by_a_quarter(tmp_path):
+    inter, texts = _events(True)
+    first = HybridRecommender(als_factors=8, als_iterations=4, random_state=0).fit(inter, texts)
+    assert not first.tuning.reused and first.tuning.interactions == inter.matrix.nnz
+    first.save(tmp_path)
+    again = HybridRecommender(als_factors=8, als_iterations=4, random_state=0)
+    again.fit(inter, texts, previous=tmp_path)
+    assert again.tuning.reused and again.tuning.weights == first.tuning.weights
+    more, _ = _events(True, seed=9)  # as many events again, from other users
+    rows = [
+        (f"{who}{u}", data.paper_ids[j], "open", None)
+        for who, data in (("u", inter), ("v", more))
+        for u, j in zip(*data.matrix.nonzero(), strict=True)
+    ]
+    grown = build_interactions(rows, paper_ids=inter.paper_ids)
+    searched = HybridRecommender(als_factors=8, als_iterations=4, random_state=0)
+    searched.fit(grown, texts, previous=tmp_path)
+    assert not searched.tuning.reused and searched.tuning.interactions == grown.matrix.nnz
+
+
+def test_ease_covers_every_read_paper_up_to_its_cap_and_a_large_deployment_the_head():
+    inter, texts = _events(True)
+    read = int((np.diff(sp.csc_matrix(inter.matrix).indptr) > 0).sum())
+    settings = dict(tune=False, als_factors=0, ease_k=1000, ease_head=50)
+    every = HybridRecommender(**settings, ease_max_items=read).fit(inter, texts)
+    capped = HybridRecommender(**settings, ease_max_items=100).fit(inter, texts)
+    large = HybridRecommender(**settings, ease_head_from=inter.matrix.nnz).fit(inter, texts)
+    covered = lambda m: np.count_nonzero(np.diff(m.ease.indptr))  # noqa: E731
+    assert covered(every) == read
+    assert covered(capped) <= 100
+    assert covered(large) <= 50
