@@ -511,11 +511,10 @@ class HybridRecommender:
         scored = scoring.score(self, sig, items)
         at = scoring.top(scored, n, exclude=seen)
         why = scoring.reasons(self, sig, scored, at)
-        done = actions(history)
-        for said in why:
-            for reason in said:
-                if "paper_id" in reason:
-                    reason["action"] = done.get(reason["paper_id"], "opened")
+        citing = [reason for said in why for reason in said if "paper_id" in reason]
+        done = actions(history) if citing else {}
+        for reason in citing:
+            reason["action"] = done.get(reason["paper_id"], "opened")
         total = scored.total
         return [
             Recommendation(self.paper_ids[scored.items[t]], float(total[t]), r)

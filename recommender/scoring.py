@@ -34,7 +34,7 @@ the overlap of gathered answers with answers over every paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -319,7 +319,11 @@ def reasons(
         if scored.scale.get("ease"):
             co += p["w_ease"] * dense_block(model.ease, hist, items) / scored.scale["ease"]
     readers = np.asarray(model.readers)[items]
-    cited_text = _closest_texts(model, sig, hist, items)
+
+    @cache
+    def cited_texts() -> list[dict[str, Any] | None]:  # only when a reason needs one
+        return _closest_texts(model, sig, hist, items)
+
     out: list[list[dict[str, Any]]] = []
     for i in range(items.size):
         reason = None
@@ -334,7 +338,7 @@ def reasons(
             elif g == 1 and readers[i] >= MIN_READERS:
                 reason = {"type": "similar_readers", "readers": int(readers[i])}
             elif g == 2:
-                reason = cited_text[i] or {
+                reason = cited_texts()[i] or {
                     "type": "similar_text",
                     "terms": model.text.shared_terms(*sig.text, int(items[i])),
                 }
@@ -343,7 +347,7 @@ def reasons(
             if reason is not None:
                 break
         if reason is None:  # nothing that ranked it can be said: what is true of it
-            reason = cited_text[i] or (
+            reason = cited_texts()[i] or (
                 _cites(model, source, "because_you_read")
                 if source is not None
                 else {"type": "for_you"}
