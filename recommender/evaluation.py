@@ -88,19 +88,15 @@ def _split_entries(
     return Split(_with_matrix(inter, train), test, users, candidates)
 
 
-def _hold_out_per_user(x: sp.csr_matrix, n_out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Flag ``n_out[u]`` of each user's stored entries, drawn at random without replacement
-    (users in index order); returns bool of shape (nnz,), in CSR order."""
+def hold_out(inter: Interactions, n_out: np.ndarray, rng: np.random.Generator) -> Split:
+    """Hold out ``n_out[u]`` of each user's papers, drawn at random without replacement with
+    ``rng`` (users in index order)."""
+    x = sp.csr_matrix(inter.matrix)
     held = np.zeros(x.nnz, dtype=bool)
     for u in np.flatnonzero(n_out):
         lo, hi = x.indptr[u], x.indptr[u + 1]
         held[lo + rng.choice(hi - lo, size=n_out[u], replace=False)] = True
-    return held
-
-
-def hold_out(inter: Interactions, n_out: np.ndarray, rng: np.random.Generator) -> Split:
-    """Hold out ``n_out[u]`` of each user's papers, drawn with ``rng``."""
-    return _split_entries(inter, _hold_out_per_user(sp.csr_matrix(inter.matrix), n_out, rng))
+    return _split_entries(inter, held)
 
 
 def warm_split(inter: Interactions, seed: int = 0, holdout: float = WARM_HOLDOUT) -> Split:
@@ -111,7 +107,7 @@ def warm_split(inter: Interactions, seed: int = 0, holdout: float = WARM_HOLDOUT
     n_out = np.where(
         counts >= MIN_WARM_PAPERS, np.maximum(1, np.round(holdout * counts)), 0
     ).astype(np.int64)
-    return _split_entries(inter, _hold_out_per_user(x, n_out, rng))
+    return hold_out(inter, n_out, rng)
 
 
 def cold_split(inter: Interactions, seed: int = 0, holdout: float = COLD_HOLDOUT) -> Split:
@@ -159,7 +155,7 @@ def sparse_split(
     chosen = rng.choice(eligible, size=n_users, replace=False)
     n_out = np.zeros(x.shape[0], dtype=np.int64)
     n_out[chosen] = counts[chosen] - keep
-    return _split_entries(inter, _hold_out_per_user(x, n_out, rng))
+    return hold_out(inter, n_out, rng)
 
 
 SPLITS = {"warm": warm_split, "cold": cold_split, "sparse": sparse_split}
