@@ -1,7 +1,6 @@
 """NextPaper's backend: the Flask app factory.
 
-``create_app()`` reads settings (defaults, then ``config.py`` in the home folder, then
-``NEXTPAPER_*`` environment variables, or a test mapping), migrates the database, builds the
+``create_app()`` reads settings (:mod:`server.settings`), migrates the database, builds the
 app's long-lived parts once (:class:`Parts`: serving, the event writer, the trainer, the
 connections, the rate limiter) and wires the API blueprint, the error shape, and the security
 and timing hooks. Code that runs in a request reaches the parts through :func:`parts`.
@@ -47,33 +46,16 @@ def parts() -> Parts:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    from . import settings
     from .http import api, errors, security, timing
     from .jobs.training import Trainer
     from .serving.service import Serving
-    from .store.db import DB_FILENAME, Connections, close_db, open_database
+    from .store.db import Connections, close_db, open_database
     from .store.writer import EventWriter
 
     home = Path((test_config or {}).get("HOME") or home_from_env()).resolve()
     app = Flask(__name__, instance_path=str(home), instance_relative_config=True)
-    app.config.from_mapping(
-        HOME=str(home),
-        DATABASE=str(home / DB_FILENAME),
-        MODELS=str(home / "models"),
-        MAX_CONTENT_LENGTH=1024 * 1024,
-        MAX_BATCH_EVENTS=1000,
-        RATE_LIMIT_PER_SECOND=500,
-        RATE_LIMIT_BURST=1000,
-        CORS_ORIGINS=[],
-        RETRAIN_EVENTS=1000,
-        RETRAIN_MINUTES=60,
-        MODEL_CHECK_SECONDS=0.5,
-        JSON_SORT_KEYS=False,
-    )
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("NEXTPAPER")
-    else:
-        app.config.from_mapping(test_config)
+    app.config.update(settings.load(home, test_config))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 

@@ -60,6 +60,15 @@ def _require_user(db, user_id: str) -> None:
         raise CliError(f"no user {user_id!r}")
 
 
+def _settings(ctx: click.Context):
+    """The settings for the command's home (defaults, ``config.py``, ``NEXTPAPER_*``)."""
+    from . import settings
+
+    if "settings" not in ctx.obj:
+        ctx.obj["settings"] = settings.load(ctx.obj["home"])
+    return ctx.obj["settings"]
+
+
 def _model_store(ctx: click.Context):
     from .model_versions import ModelStore
 
