@@ -109,6 +109,13 @@ class ALSModel:
         a = self._gram() + (y.T * (c - 1.0)) @ y
         return np.linalg.solve(a, y.T @ c).astype(np.float32)
 
+    def add_items(self, count: int) -> None:
+        """Append ``count`` papers nobody has read yet: zero factors, so they score 0 until a
+        training learns them (``Y'Y`` does not change)."""
+        assert self._model is not None
+        y = self.item_factors
+        self._model.item_factors = np.vstack([y, np.zeros((count, y.shape[1]), y.dtype)])
+
     def _gram(self) -> np.ndarray:
         """``Y'Y + reg I``, computed once per model (in float32 like implicit's own, without
         a float64 copy of the factors: 256 MB at 500k papers)."""

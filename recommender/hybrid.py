@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,10 +42,7 @@ from .ann import InnerProductIndex
 from .collaborative import USER_FACTORS_FILE, ALSModel
 from .interactions import Interactions, actions, history_vector
 from .neighbours import ease_neighbours, item_neighbours
-from .sparse_utils import (
-    load_csr,
-    save_csr,
-)
+from .sparse_utils import grown, load_csr, save_csr
 from .text import TextModel
 
 FORMAT_VERSION = 3  # 2: published_days.npy instead of freshness.npy; 3: readers_of
@@ -331,6 +330,41 @@ class HybridRecommender:
         self.fit_timings = timings
         self.fit_seconds = time.perf_counter() - t0
         return self
+
+    def add_papers(
+        self,
+        paper_ids: Sequence[str],
+        texts: Sequence[str],
+        published: Sequence[str | None] | None = None,
+    ) -> None:
+        """Add papers that joined the catalog after training, without refitting anything.
+
+        They count through their text at once (vectorised with the fitted vocabulary), so they
+        can be recommended, found by ``since=`` and named by reasons; nobody has read them in
+        the training data, so their co-reading, ALS and popularity parts are empty until the
+        next training learns them. Ids the model already has are ignored.
+        """
+        keep = [i for i, pid in enumerate(paper_ids) if pid not in self.paper_index]
+        if not keep:
+            return
+        n, m = self.n_papers, len(keep)
+        ids = [paper_ids[i] for i in keep]
+        days = np.zeros(m, np.int32)
+        if published is not None:
+            days = np.fromiter((_parse_day(published[i]) for i in keep), np.int32, m)
+        self.paper_ids = [*self.paper_ids, *ids]
+        self.paper_index.update((pid, n + j) for j, pid in enumerate(ids))
+        self.published_days = np.concatenate([np.asarray(self.published_days), days])
+        self.popularity = np.concatenate([np.asarray(self.popularity), np.zeros(m, np.float32)])
+        self.readers = np.concatenate([np.asarray(self.readers), np.zeros(m, np.int32)])
+        self.readers_of = grown(self.readers_of, n + m, self.readers_of.shape[1])
+        self.neighbours = grown(self.neighbours, n + m, n + m)
+        self.ease = grown(self.ease, n + m, n + m)
+        self.text.add_rows([texts[i] for i in keep])
+        if self.als is not None:  # the index keeps its papers: new ones are text candidates
+            self.als.add_items(m)
+        self._readers_order = None
+        self._since = None
 
     def _fit_collaborative(
         self, x: sp.csr_matrix, prev: _Previous, progress: bool, lap: Callable[[str], None]
@@ -636,6 +670,7 @@ class HybridRecommender:
         self.text.save(folder)
         if self.als is not None:
             self.als.save(folder)
+        if self.user_ids:  # a loaded model has none: see keep_users
             (folder / USER_IDS_FILE).write_text(json.dumps(self.user_ids), encoding="utf-8")
         if self.als_index is not None:
             self.als_index.save(folder)
@@ -656,6 +691,21 @@ class HybridRecommender:
         }
         # the manifest goes last: a folder with a manifest is complete
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    @staticmethod
+    def keep_users(source: str | Path, folder: str | Path) -> None:
+        """Give the model saved in ``folder`` the training users' ids and ALS factors kept in
+        ``source`` (a loaded model does not read them), so that the next training can still
+        start from them. Hard links where the file system allows, else copies."""
+        for name in (USER_IDS_FILE, USER_FACTORS_FILE):
+            src, dst = Path(source) / name, Path(folder) / name
+            if not src.is_file():
+                continue
+            dst.unlink(missing_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
 
     @staticmethod
     def forget_users(folder: str | Path) -> None:

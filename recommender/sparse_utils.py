@@ -229,6 +229,15 @@ def dense_block(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndar
     return out
 
 
+def grown(m: sp.csr_matrix, rows: int, cols: int) -> sp.csr_matrix:
+    """``m`` widened to ``(rows, cols)`` with empty rows and columns after its own."""
+    extra = rows - m.shape[0]
+    indptr = np.concatenate([np.asarray(m.indptr), np.full(extra, m.indptr[-1], m.indptr.dtype)])
+    return sp.csr_matrix(
+        (np.asarray(m.data), np.asarray(m.indices), indptr), shape=(rows, cols), copy=False
+    )
+
+
 def save_csr(prefix: Path, m: sp.csr_matrix) -> None:
     """Write ``m`` as ``<prefix>.data.npy``, ``.indices.npy``, ``.indptr.npy``, ``.shape.json``."""
     m = sp.csr_matrix(m)

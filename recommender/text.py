@@ -195,6 +195,15 @@ class TextModel:
         self._set_matrix(stacked[source], normalized=True)
         return self
 
+    def add_rows(self, texts: Sequence[str]) -> None:
+        """Append rows for new papers, vectorised with the fitted vocabulary (no refit): the
+        terms of a paper the vocabulary has not seen yet wait for the next full training."""
+        texts = [t or "" for t in texts]
+        new = self.transform(texts)
+        stacked = sp.vstack([self.matrix, new], format="csr")
+        self.hashes = np.concatenate([np.asarray(self.hashes), text_hashes(texts)])
+        self._set_matrix(stacked, normalized=True)
+
     def _set_matrix(self, m: sp.spmatrix, normalized: bool = False) -> None:
         m = sp.csr_matrix(m, dtype=np.float32) if normalized else l2_rows(m)
         m.sort_indices()

@@ -347,16 +347,29 @@ def events_import(ctx: click.Context, file: Path) -> None:
 
 @main.command()
 @click.option("--quiet", is_flag=True, help="Print only the new version.")
+@click.option(
+    "--new-papers",
+    is_flag=True,
+    help="Only add the catalog's papers the current model lacks, from their text (seconds).",
+)
 @click.pass_context
-def train(ctx: click.Context, quiet: bool) -> None:
+def train(ctx: click.Context, quiet: bool, new_papers: bool) -> None:
     """Train on everything stored and publish a new model version (printed last)."""
-    from .jobs.training import train_and_publish
+    from .jobs.training import add_papers_and_publish, train_and_publish
 
     with _database(ctx) as db:
-        result = train_and_publish(
-            db, _model_store(ctx), progress=_progress_enabled() and not quiet
+        if new_papers:
+            result = add_papers_and_publish(db, _model_store(ctx))
+        else:
+            result = train_and_publish(
+                db, _model_store(ctx), progress=_progress_enabled() and not quiet
+            )
+    if "added" in result and not quiet:
+        click.echo(
+            f"Added {result['added']} new papers to the model from their text "
+            f"({result['papers']} papers in all)."
         )
-    if not quiet:
+    elif not quiet:
         click.echo(
             f"Trained on {result['users']} users and {result['papers']} papers "
             f"in {result['fit_seconds']:.1f} s."

@@ -72,7 +72,8 @@ class ModelStore:
         tmp.mkdir()
         try:
             write(tmp)
-            info = {"version": version, "trained_at": now.isoformat(timespec="seconds"), **release}
+            stamp = now.isoformat(timespec="seconds")
+            info = {"version": version, "trained_at": stamp, **release, "published_at": stamp}
             _write_atomic(tmp / RELEASE, json.dumps(info, indent=2))
             _fsync_dir(tmp)
             os.rename(tmp, self.folder(version))

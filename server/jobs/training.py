@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,12 +44,13 @@ def _training_lock(models_dir: Path):
 
 
 def train_and_publish(
-    db: sqlite_utils.Database, store: ModelStore, *, progress: bool = False
+    db: sqlite_utils.Database, store: ModelStore, *, progress: bool = False, lock: bool = True
 ) -> dict[str, Any]:
-    """Fit the served hybrid on everything stored and publish it; return its release facts."""
+    """Fit the served hybrid on everything stored and publish it; return its release facts.
+    (``lock=False``: the caller already holds the training lock.)"""
     from recommender import HybridRecommender
 
-    with _training_lock(store.root):
+    with _training_lock(store.root) if lock else nullcontext():
         store.remove_abandoned()
         started = time.perf_counter()
         paper_ids: list[str] = []
@@ -86,6 +87,51 @@ def train_and_publish(
         }
         version = store.publish(model.save, release)
         return {"version": version, **release}
+
+
+def add_papers_and_publish(db: sqlite_utils.Database, store: ModelStore) -> dict[str, Any]:
+    """Publish the current model with the catalog's papers it lacks added from their text
+    (:meth:`~recommender.HybridRecommender.add_papers`): what a day's arXiv sync needs, in
+    seconds instead of a training. Nothing else changes, so the release keeps the training's
+    figures (``trained_at``, ``last_event_seq``, ``erasures``: the retrain rules still measure
+    from the last training) and counts ``added_papers`` since it. Without a servable current
+    model this is a full training. Returns the release facts and how many papers were
+    ``added`` (0: ``version`` is the current one)."""
+    from recommender import HybridRecommender
+
+    with _training_lock(store.root):
+        current = store.current_version()
+        if current is None or not servable(store.folder(current)):
+            return train_and_publish(db, store, lock=False)
+        started = time.perf_counter()
+        source = store.folder(current)
+        model = HybridRecommender.load(source, mmap=False)
+        paper_ids: list[str] = []
+        texts: list[str] = []
+        published: list[str | None] = []
+        with storage.snapshot(db):
+            total = storage.count_papers(db)
+            for paper_id, title, abstract, date in storage.iter_catalog(db):
+                if paper_id not in model.paper_index:
+                    paper_ids.append(paper_id)
+                    texts.append(f"{title} {abstract}".strip())
+                    published.append(date)
+        release = {k: v for k, v in store.release(current).items() if k != "version"}
+        if not paper_ids:
+            return {"version": current, **release, "added": 0}
+        model.add_papers(paper_ids, texts, published)
+
+        def write(folder: Path) -> None:
+            model.save(folder)
+            HybridRecommender.keep_users(source, folder)
+
+        release.update(
+            papers=total,
+            added_papers=release.get("added_papers", 0) + len(paper_ids),
+            added_seconds=round(time.perf_counter() - started, 3),
+        )
+        version = store.publish(write, release)
+        return {"version": version, **release, "added": len(paper_ids)}
 
 
 EVENT_LOG = ".events.npz"  # in the models folder: the events the last training read
@@ -146,28 +192,38 @@ class Trainer:
         self._process: subprocess.Popen | None = None
         self._started_at: str | None = None
         self._queued = False
+        self._queued_new_papers = False
         self.last: dict[str, Any] | None = None
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "server.cli", "--home", str(self.home), "train", "--quiet"]
+    def command(self, *, new_papers: bool = False) -> list[str]:
+        """``nextpaper train``, or with ``new_papers`` only adding the catalog's new papers."""
+        extra = ["--new-papers"] if new_papers else []
+        home = str(self.home)
+        return [sys.executable, "-m", "server.cli", "--home", home, "train", "--quiet", *extra]
 
-    def start(self) -> dict[str, Any]:
-        """Start a training run; if one is running, queue one more to follow it.
+    def start(self, *, new_papers: bool = False) -> dict[str, Any]:
+        """Start a training run (``new_papers``: only add new papers); if one is running, queue
+        one more to follow it (a full training when either asked for one).
 
         The queued run sees everything stored up to its own start, so a request for a retrain
         is never answered by a run that began before it. Returns :meth:`status`.
         """
         with self._lock:
             if self._process is None:
-                self._spawn()
+                self._spawn(new_papers)
+            elif self._queued:
+                self._queued_new_papers = self._queued_new_papers and new_papers
             else:
-                self._queued = True
+                self._queued, self._queued_new_papers = True, new_papers
         return self.status()
 
-    def _spawn(self) -> None:
+    def _spawn(self, new_papers: bool = False) -> None:
         self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._process = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            self.command(new_papers=new_papers),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         threading.Thread(target=self._wait, args=(self._process,), daemon=True).start()
 
@@ -186,7 +242,7 @@ class Trainer:
             self._process = None
             if self._queued:
                 self._queued = False
-                self._spawn()
+                self._spawn(self._queued_new_papers)
 
     def running(self) -> bool:
         return self._process is not None
@@ -201,17 +257,23 @@ class Trainer:
 
 
 class RetrainScheduler:
-    """The server's background loop: retrain when the served model has fallen behind.
+    """The server's background loop: retrain when the served model has fallen behind, and
+    add the catalog's new papers to it in between.
 
     A retrain is due when there is no model yet but there are papers (the first model is
     built from the catalog's text alone, in seconds at lab scale, and answers until events
     come); when the current model cannot be served by this version; when a history was erased
-    since the model was trained (it still holds that reading); and, once the model is older
-    than ``spacing`` (:meth:`spacing`), when the events or the papers grew by ``GROWTH`` of
-    what the model was trained on (at least ``MIN_NEW_EVENTS`` events or one paper, at most
+    since the model was trained (it still holds that reading); when papers left the catalog;
+    and, once the model is older than ``spacing`` (:meth:`spacing`), when the events grew by
+    ``GROWTH`` of what the model was trained on (at least ``MIN_NEW_EVENTS``, at most
     ``every_events``), or when anything changed and the model is ``every_minutes`` old. So a
     young deployment, whose model lacks most of what its readers open, retrains after a few
     events, and a large one after ``every_events``.
+
+    Papers new to the catalog (an arXiv sync, a library import, an open of an unknown paper)
+    need no retrain: when none is due, :meth:`papers_to_add` has them added to the current
+    model from their text (:func:`add_papers_and_publish`), at most once per ``spacing`` of
+    that step.
     """
 
     GROWTH = 0.1
@@ -269,13 +331,28 @@ class RetrainScheduler:
         new_events = storage.last_event_seq(db) - trained_events
         new_papers = papers - release.get("papers", 0)
         grown = max(self.MIN_NEW_EVENTS, self.GROWTH * trained_events)
+        if new_papers < 0:
+            return f"{new_papers:+d} papers"
         if new_events >= min(self.every_events, grown):
             return f"{new_events} new events"
-        if abs(new_papers) >= min(self.every_events, max(1, self.GROWTH * release["papers"])):
-            return f"{new_papers:+d} papers"
-        if (new_events > 0 or new_papers != 0) and age >= 60 * self.every_minutes:
+        if new_events > 0 and age >= 60 * self.every_minutes:
             return "the model is old"
         return None
+
+    def papers_to_add(self, db: sqlite_utils.Database) -> int:
+        """How many catalog papers the current model lacks, once it has served for the
+        spacing of the last time papers were added (0: none, or not yet)."""
+        version = self.store.current_version()
+        if version is None:
+            return 0
+        release = self.store.release(version)
+        new_papers = storage.count_papers(db) - release.get("papers", 0)
+        if new_papers <= 0:
+            return 0
+        published = datetime.fromisoformat(release.get("published_at", release["trained_at"]))
+        age = (datetime.now(UTC) - published).total_seconds()
+        wait = max(self.MIN_SPACING_SECONDS, self.SPACING_PER_FIT * release.get("added_seconds", 0))
+        return new_papers if age >= wait else 0
 
     def _backing_off(self) -> bool:
         """After a failed run, wait a while instead of failing again every poll."""
@@ -297,6 +374,9 @@ class RetrainScheduler:
                         if why:
                             log.info("starting a background retrain: %s", why)
                             self.trainer.start()
+                        elif new := self.papers_to_add(db):
+                            log.info("adding %d new papers to the model", new)
+                            self.trainer.start(new_papers=True)
                 except Exception:
                     log.exception("retrain check failed")
                 self._stop.wait(self.poll_seconds)

@@ -304,3 +304,40 @@ def test_a_paper_the_model_does_not_know_counts_through_its_text(tiny_model):
     )
     # a dismissed new paper is not a positive
     assert tiny_model.recommend([(new, "dismiss", None)], n=5, texts=text) == []
+
+
+def test_papers_added_after_training_are_recommended_from_their_text(tiny_model, tmp_path):
+    folder = tmp_path / "trained"
+    folder.mkdir()
+    tiny_model.save(folder)
+    model = HybridRecommender.load(folder, mmap=False)
+    reader_b = [(f"p:b{i}", "open", None) for i in range(5)]
+    reader_a = [(f"p:a{i}", "read", None) for i in range(5)]
+    assert model.recommend(reader_b, n=2, since="2026-12-01") == []  # nothing that new yet
+    new = ["arxiv:2612.00001", "arxiv:2612.00002", "p:a3"]  # p:a3 is known: ignored
+    model.add_papers(
+        new,
+        ["protein folding of a membrane enzyme", "attention layer transformer training", "x"],
+        ["2026-12-06", "2026-12-06", "2026-12-06"],
+    )
+    assert model.n_papers == tiny_model.n_papers + 2
+    assert model.paper_index["arxiv:2612.00002"] == tiny_model.n_papers + 1
+    # today's papers, each ranked first for the reader of its subject
+    assert ids(model.recommend(reader_b, n=2, since="2026-12-01"))[0] == "arxiv:2612.00001"
+    assert ids(model.recommend(reader_a, n=2, since="2026-12-01"))[0] == "arxiv:2612.00002"
+    recs = model.recommend(reader_a, n=2, since="2026-12-01")
+    check_reasons(recs, {p for p, _, _ in reader_a})
+    assert recs[0].reasons[0]["type"] == "similar_text"
+    # nobody read them: no co-reading, ALS or popularity part, and the old answers stand
+    assert model.readers[-2:].tolist() == [0, 0] and model.popularity[-2:].tolist() == [0, 0]
+    assert not model.als.item_factors[-2:].any()
+    assert ids(model.recommend(reader_b, n=8)) == ids(tiny_model.recommend(reader_b, n=8))
+    assert "arxiv:2612.00001" in ids(model.similar("p:b1", n=40))
+    # and the model saves and loads with them
+    (tmp_path / "extended").mkdir()
+    model.save(tmp_path / "extended")
+    again = HybridRecommender.load(tmp_path / "extended")
+    assert again.paper_ids == model.paper_ids
+    assert ids(again.recommend(reader_b, n=2, since="2026-12-01")) == ids(
+        model.recommend(reader_b, n=2, since="2026-12-01")
+    )

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from server.jobs.training import RetrainScheduler, Trainer, train_and_publish
+from server.jobs.training import (
+    RetrainScheduler,
+    Trainer,
+    add_papers_and_publish,
+    train_and_publish,
+)
 from server.model_versions import ModelStore
 from server.store import storage
 from server.store.db import open_database
@@ -90,17 +95,48 @@ def test_a_large_deployment_keeps_to_its_events_budget(home):
     assert sched.due(db) == "30 new events"
 
 
-def test_catalog_growth_by_a_share_retrains(home):
+def test_new_papers_join_the_model_without_a_retrain(home):
+    tmp_path, db = home
+    sched = scheduler(tmp_path)
+    opens(db, "alice", ["seed:p1", "seed:p2"])
+    trained = train_and_publish(db, sched.store)
+    more = [
+        {**p, "id": f"new:{i}", "paper_id": f"new:{i}", "published": "2026-12-06"}
+        for i, p in enumerate(synthetic_papers(4))
+    ]
+    storage.upsert_papers(db, more)
+    assert sched.due(db) is None and sched.papers_to_add(db) == 4
+    sched.MIN_SPACING_SECONDS = 3600.0  # papers are added at most once per spacing
+    assert sched.papers_to_add(db) == 0
+    sched.MIN_SPACING_SECONDS = 0.0
+    added = add_papers_and_publish(db, sched.store)
+    assert added["added"] == 4 and added["version"] != trained["version"]
+    assert sched.papers_to_add(db) == 0 and sched.due(db) is None
+    release = sched.store.release(added["version"])
+    # what the retrain rules measure from is the training's, not the addition's
+    before = sched.store.release(trained["version"])
+    for fact in ("trained_at", "last_event_seq", "erasures", "users", "fit_seconds"):
+        assert release[fact] == before[fact]
+    assert release["papers"] == 44 and release["added_papers"] == 4
+    # the new papers are in the served answers, found by their date
+    from server.serving.service import Serving
+
+    answer = Serving(tmp_path / "models").recommendations(db, "alice", n=10, since="2026-12-01")
+    assert answer["model_version"] == added["version"]
+    assert {item["paper"]["id"] for item in answer["items"]} == {p["id"] for p in more}
+    # nothing new: nothing published
+    assert add_papers_and_publish(db, sched.store) == {**added, "added": 0}
+    # events still retrain as before
+    opens(db, "alice", [f"seed:p{i}" for i in range(3, 8)], start=2)
+    assert sched.due(db) == "5 new events"
+
+
+def test_a_shrunken_catalog_retrains(home):
     tmp_path, db = home
     sched = scheduler(tmp_path)
     train_and_publish(db, sched.store)
-    more = [
-        {**p, "id": f"new:{i}", "paper_id": f"new:{i}"} for i, p in enumerate(synthetic_papers(4))
-    ]
-    storage.upsert_papers(db, more[:3])
-    assert sched.due(db) is None  # 3 of 40
-    storage.upsert_papers(db, more[3:])
-    assert sched.due(db) == "+4 papers"
+    db.execute("DELETE FROM papers WHERE paper_id = 'seed:p39'")
+    assert sched.due(db) == "-1 papers"
 
 
 def test_an_erased_history_retrains_at_once(home):
