@@ -47,7 +47,7 @@ def parts() -> Parts:
 
 def create_app(test_config: dict | None = None) -> Flask:
     from . import settings
-    from .http import api, errors, security, timing
+    from .http import api, errors, feeds, links, security, timing
     from .jobs.training import Trainer
     from .serving.service import Serving
     from .store.db import Connections, close_db, open_database
@@ -63,7 +63,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     open_database(app.config["DATABASE"]).close()
 
     app.extensions["nextpaper"] = Parts(
-        serving=Serving(app.config["MODELS"], float(app.config["MODEL_CHECK_SECONDS"])),
+        serving=Serving(
+            app.config["MODELS"],
+            float(app.config["MODEL_CHECK_SECONDS"]),
+            trending_min_readers=int(app.config["TRENDING_MIN_READERS"]),
+        ),
         writer=EventWriter(app.config["DATABASE"]),
         trainer=Trainer(home),
         connections=Connections(app.config["DATABASE"]),
@@ -74,4 +78,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.install(app)
     app.teardown_appcontext(close_db)
     app.register_blueprint(api.bp)
+    app.register_blueprint(feeds.bp)  # /feeds/<secret>.atom
+    app.register_blueprint(links.bp)  # /l/<signed>: digests' one-click links
     return app

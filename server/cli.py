@@ -138,7 +138,8 @@ def init(ctx: click.Context) -> None:
 @click.option("--no-retrain", is_flag=True, help="Serve only; never retrain in the background.")
 @click.pass_context
 def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain) -> None:
-    """Serve the HTTP API with a production WSGI server (waitress); retrain in the background."""
+    """Serve the HTTP API with a production WSGI server (waitress); retrain in the background
+    and, when ARXIV_CATEGORIES is set, harvest new arXiv papers daily at SYNC_TIME."""
     import waitress
 
     from . import create_app, parts
@@ -168,6 +169,30 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         app.config["RETRAIN_EVENTS"] = retrain_events
     if retrain_minutes:
         app.config["RETRAIN_MINUTES"] = retrain_minutes
+    from .jobs.digest import DailyDigests, scheduled_run
+    from .jobs.sync import SyncError
+
+    send_digests = scheduled_run(app.config, app_parts.serving)
+    daily_sync = daily_digests = None
+    if app.config["ARXIV_CATEGORIES"]:
+        from functools import partial
+
+        from .jobs.sync import DailySync
+        from .jobs.training import add_new_papers_now
+
+        # Jobs that want each day's new papers run right after the daily sync, in order, even
+        # when it failed: the new papers join the served model, then the due digests go out.
+        add_papers = partial(add_new_papers_now, ctx.obj["home"], app_parts.serving)
+        after_sync: list = [add_papers, send_digests]
+        try:
+            daily_sync = DailySync(app.config, after_sync=after_sync)
+        except SyncError as error:
+            raise CliError(str(error)) from None
+    else:  # no sync: the digests keep their own daily time, SYNC_TIME
+        try:
+            daily_digests = DailyDigests(app.config, send_digests)
+        except SyncError as error:
+            raise CliError(str(error)) from None
     scheduler = None
     if not no_retrain:
         scheduler = RetrainScheduler(
@@ -178,6 +203,10 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
             every_minutes=float(app.config["RETRAIN_MINUTES"]),
         )
         scheduler.start()
+    if daily_sync is not None:
+        daily_sync.start()
+    if daily_digests is not None:
+        daily_digests.start()
     app_parts.serving.current()  # load the published model before taking requests
     app_parts.serving.models.watch()  # and every newly published one as soon as it appears
     click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
@@ -199,6 +228,10 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         app_parts.serving.models.stop()
         if scheduler is not None:
             scheduler.stop()
+        if daily_sync is not None:
+            daily_sync.stop()
+        if daily_digests is not None:
+            daily_digests.stop()
 
 
 @main.group()
@@ -252,6 +285,44 @@ def users_revoke(ctx: click.Context, name: str) -> None:
         _require_user(db, name)
         count = storage.revoke_tokens(db, name)
     click.echo(f"Revoked {count} token(s) of {name}.")
+
+
+@users.command("set")
+@click.argument("name")
+@click.option("--email", help="Where digests go ('' clears it).")
+@click.option("--digest", type=click.Choice(["off", "daily", "weekly"]), help="Digest frequency.")
+@click.pass_context
+def users_set(ctx: click.Context, name: str, email: str | None, digest: str | None) -> None:
+    """Set a user's email address and digest frequency."""
+    from .store import storage, user_settings
+    from .store.validation import Invalid
+
+    changes = {"email": email, "digest": digest}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    with _database(ctx) as db:
+        _require_user(db, name)
+        try:
+            settings = user_settings.updated(storage.user_settings(db, name), changes)
+        except Invalid as error:
+            raise CliError(error.message) from None
+        storage.set_user_settings(db, name, **settings)
+    click.echo(f"{name}: email {settings['email'] or '(none)'}, digest {settings['digest']}")
+
+
+@users.command("feed-url")
+@click.argument("name")
+@click.option("--new", "replace", is_flag=True, help="Replace the secret (the old URL stops).")
+@click.pass_context
+def users_feed_url(ctx: click.Context, name: str, replace: bool) -> None:
+    """Print the user's Atom feed URL (last line), making its secret if there is none."""
+    from .http import feeds
+
+    with _database(ctx) as db:
+        _require_user(db, name)
+        url = feeds.feed_url(db, _settings(ctx), name, replace=replace)
+    if replace:
+        click.echo(f"New feed URL for {name}; the previous one no longer works:")
+    click.echo(url)
 
 
 def _open_input(path: Path):
@@ -313,6 +384,92 @@ def papers_import(ctx: click.Context, file: Path) -> None:
             ) from None
     click.echo(f"Imported {total} papers.")
     errors.finish("good papers")
+
+
+def _day(value: str | None, option: str):
+    """A ``YYYY-MM-DD`` option as a date, or a one-line error."""
+    import re
+    from datetime import date
+
+    if value is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise CliError(f"{option} must be a date like 2024-01-31, not {value!r}")
+
+
+@papers.command("sync")
+@click.option("--from", "since", metavar="DATE", help="Harvest from this day (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Harvest up to this day (YYYY-MM-DD).")
+@click.pass_context
+def papers_sync(ctx: click.Context, since: str | None, until: str | None) -> None:
+    """Harvest new arXiv papers of ARXIV_CATEGORIES over OAI-PMH (ARXIV_OAI_URL).
+
+    Without --from, each archive resumes where the last run stopped (the first run goes back
+    SYNC_BACKFILL_DAYS days).
+    """
+    from datetime import UTC, datetime
+
+    from tqdm import tqdm
+
+    from .jobs.sync import SyncError, sync_arxiv
+
+    first, last = _day(since, "--from"), _day(until, "--until")
+    if first is not None and first > datetime.now(UTC).date():
+        raise CliError(f"--from {first} is in the future")
+    if first is not None and last is not None and first > last:
+        raise CliError(f"--from {first} is after --until {last}")
+    bar = tqdm(desc="arXiv", unit=" records", disable=not _progress_enabled(), leave=False)
+    with _database(ctx) as db, bar:
+        try:
+            report = sync_arxiv(db, _settings(ctx), since=first, until=last, progress=bar.update)
+        except SyncError as error:
+            raise CliError(str(error)) from None
+        except sqlite3.Error as error:
+            raise CliError(f"arXiv sync stopped: database error: {error}") from None
+    click.echo(report.summary())
+    if report.new:
+        from .jobs.training import add_papers_and_publish
+
+        store = _model_store(ctx)
+        if store.current_version() is not None:
+            with _database(ctx) as db:
+                added = add_papers_and_publish(db, store)
+            click.echo(f"Added {added['added']} new papers to the model from their text.")
+
+
+@main.group()
+def library() -> None:
+    """Import a reference library as a user's saved papers."""
+
+
+@library.command("import")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def library_import(ctx: click.Context, name: str, file: Path) -> None:
+    """Save every paper of a BibTeX, RIS or CSL-JSON file, or of a list of arXiv ids, DOIs
+    and URLs, for user NAME (importing the same file again adds nothing)."""
+    from .library import LibraryError, NothingImported, describe, import_library
+
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {file}: {error.strerror}") from None
+    with _database(ctx) as db:
+        _require_user(db, name)
+        try:
+            result = import_library(db, name, data)
+        except NothingImported as error:
+            for problem in error.rejected[: _ErrorReport.SHOWN]:
+                click.echo(f"{file}: {problem.describe()}", err=True)
+            raise CliError(f"{file}: no entry could be imported") from None
+        except LibraryError as error:
+            raise CliError(f"{file}: {error.message}") from None
+    click.echo("\n".join(describe(result, name)))
 
 
 @main.group()
@@ -491,6 +648,59 @@ def backup(ctx: click.Context, path: Path, force: bool) -> None:
         raise CliError(f"the backup failed its integrity check: {ok}")
     os.replace(tmp, path)
     click.echo(f"Backed up {ctx.obj['home'] / 'nextpaper.db'} to {path}.")
+
+
+@main.group()
+def digest() -> None:
+    """Email digests (SMTP_*, MAIL_FROM and PUBLIC_URL settings)."""
+
+
+@digest.command("send")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and mark nothing.")
+@click.option("--user", "user", metavar="NAME", help="Only this user's digest, if it is due.")
+@click.pass_context
+def digest_send(ctx: click.Context, dry_run: bool, user: str | None) -> None:
+    """Send every digest that is due (at most one per user and period)."""
+    from tqdm import tqdm
+
+    from .jobs.digest import send_due
+    from .jobs.smtp import MailError
+    from .serving.service import Serving
+    from .store import storage
+
+    config = _settings(ctx)
+    with _database(ctx) as db:
+        if user is not None:
+            _require_user(db, user)
+        serving = Serving(
+            _model_store(ctx).root, trending_min_readers=int(config["TRENDING_MIN_READERS"])
+        )
+        with tqdm(desc="digests", unit="user", disable=not _progress_enabled()) as bar:
+            try:
+                report = send_due(
+                    db, serving, config, dry_run=dry_run, user_id=user, progress=bar.update
+                )
+            except MailError as error:
+                raise CliError(
+                    f"{error} ({error.sent} digest(s) sent before it; the others stay due)"
+                ) from None
+        if user is not None and report.handled == 0:
+            settings = storage.user_settings(db, user)
+            if settings["digest"] == "off" or not settings["email"]:
+                click.echo(
+                    f"{user} gets no digest (digest {settings['digest']}, email "
+                    f"{settings['email'] or 'not set'})."
+                )
+            else:
+                click.echo(f"{user}'s {settings['digest']} digest was already sent this period.")
+    for user_id, email, new, trending in report.planned:
+        click.echo(f"would send to {user_id} <{email}>: {new} new, {trending} trending")
+    click.echo(report.summary(dry_run))
+    if report.refused:
+        user_id, said = report.refused[0]
+        raise CliError(
+            f"the SMTP server refused {len(report.refused)} digest(s), e.g. {user_id}'s: {said}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from .. import parts
 from ..ids import InvalidPaper, normalize_id
 from ..jobs import training
-from ..store import storage
+from ..store import storage, user_settings
 from ..store.db import get_db
 from ..store.validation import Invalid, clean_date, clean_event_row
 from . import auth
@@ -27,6 +27,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_N = 100
 MAX_HISTORY_PAGE = 1000
+MAX_DAYS = 365
 
 
 # --- request helpers --------------------------------------------------------------------------
@@ -292,3 +293,73 @@ def admin_train():
     status = parts().trainer.start()
     loaded = parts().serving.current()
     return jsonify({**status, "model": loaded.summary() if loaded else None}), 202
+
+
+# --- new, trending and the caller's settings (digests: server/jobs/digest.py) -----------------
+
+
+@bp.get("/new")
+@login_required
+def new_papers():
+    days = _int_arg("days", 1, 1, MAX_DAYS)
+    n = _int_arg("n", 20, 1, MAX_N)
+    serving = parts().serving
+    body = serving.new_body(get_db(), g.caller.user_id, days=days, n=n, encode=_encode)
+    return _json_bytes(body)
+
+
+@bp.get("/trending")
+@login_required
+def trending():
+    days = _int_arg("days", 7, 1, MAX_DAYS)
+    n = _int_arg("n", 20, 1, MAX_N)
+    serving = parts().serving
+    body = serving.trending_body(get_db(), g.caller.user_id, days=days, n=n, encode=_encode)
+    return _json_bytes(body)
+
+
+@bp.get("/settings")
+@login_required
+def get_settings():
+    return jsonify(storage.user_settings(get_db(), g.caller.user_id))
+
+
+@bp.put("/settings")
+@login_required
+def put_settings():
+    body = _json_body()
+    db = get_db()
+    try:
+        settings = user_settings.updated(storage.user_settings(db, g.caller.user_id), body)
+    except Invalid as error:
+        raise ApiError(error.code, error.message) from None
+    storage.set_user_settings(db, g.caller.user_id, **settings)
+    return jsonify(settings)
+
+
+# --- the caller's reference library (server/library/) -------------------------------------
+
+
+@bp.post("/library")
+@login_required
+def import_library():
+    """A BibTeX, RIS or CSL-JSON file, or a list of ids, uploaded as the multipart field
+    ``file``: its papers become the caller's saved papers."""
+    from ..library import LibraryError
+    from ..library import import_library as run_import
+
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(
+            "unsupported_media_type",
+            "Upload the library as multipart/form-data with the file in a field named 'file'.",
+            415,
+        )
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError("missing_file", "Send the library file in a form field named 'file'.")
+    try:
+        result = run_import(get_db(), g.caller.user_id, upload.read(), record=parts().writer.record)
+    except LibraryError as error:
+        status = 415 if error.code == "unsupported_library_format" else 400
+        raise ApiError(error.code, error.message, status) from None
+    return jsonify(result.to_json())

@@ -91,6 +91,11 @@ _SCHEMAS: dict[str, Any] = {
             "doi": {"type": "string"},
             "arxiv_id": {"type": "string"},
             "published": {"type": "string", "format": "date"},
+            "categories": {
+                "description": "arXiv categories, primary first (e.g. cs.LG), when known.",
+                "type": "array",
+                "items": {"type": "string"},
+            },
         },
     },
     "PaperRef": {
@@ -106,6 +111,7 @@ _SCHEMAS: dict[str, Any] = {
             "doi": {"type": "string"},
             "arxiv_id": {"type": "string"},
             "published": {"type": "string", "format": "date"},
+            "categories": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
         },
     },
     "Event": {
@@ -151,6 +157,11 @@ _SCHEMAS: dict[str, Any] = {
             "title": {"type": "string"},
             "action": {"type": "string", "enum": ["opened", "read", "saved", "liked"]},
             "readers": {"type": "integer", "minimum": 2},
+            "days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "popular: the readers were counted over the last this many days",
+            },
             "terms": {"type": "array", "items": {"type": "string"}},
         },
     },
@@ -188,6 +199,172 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 _AUTH_ERRORS = (401, 429)
+
+_SETTINGS = {
+    "type": "object",
+    "required": ["email", "digest"],
+    "properties": {
+        "email": {"type": ["string", "null"], "format": "email"},
+        "digest": {"type": "string", "enum": ["off", "daily", "weekly"]},
+    },
+}
+
+
+def _digest_paths() -> dict[str, Any]:
+    """New and trending papers, the caller's digest settings."""
+    return {
+        "/api/v1/new": {
+            "get": {
+                "summary": "Papers published in the last `days` days, ranked for you",
+                "parameters": [_int_param("days", 1, 1, 365), _int_param("n", 20, 1, 100)],
+                "responses": {
+                    "200": _json(_ITEMS, "New papers"),
+                    **_errors(400, *_AUTH_ERRORS),
+                },
+            }
+        },
+        "/api/v1/trending": {
+            "get": {
+                "summary": "Read most here over the last `days` days (decayed by age; only "
+                "papers with at least TRENDING_MIN_READERS other readers)",
+                "parameters": [_int_param("days", 7, 1, 365), _int_param("n", 20, 1, 100)],
+                "responses": {
+                    "200": _json(_ITEMS, "Trending papers"),
+                    **_errors(400, *_AUTH_ERRORS),
+                },
+            }
+        },
+        "/api/v1/settings": {
+            "get": {
+                "summary": "Your email address and digest frequency",
+                "responses": {
+                    "200": _json(_SETTINGS, "Your settings"),
+                    **_errors(*_AUTH_ERRORS),
+                },
+            },
+            "put": {
+                "summary": "Change your email address and/or digest frequency",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                **_SETTINGS,
+                                "required": [],
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_SETTINGS, "Your settings, as stored"),
+                    **_errors(400, 415, *_AUTH_ERRORS),
+                },
+            },
+        },
+        "/feeds/{secret}.atom": {
+            "get": {
+                "summary": "Your Atom feed: the items of your digest (the URL is the credential; "
+                "`nextpaper users feed-url NAME` prints it)",
+                "security": [],
+                "parameters": [_path_param("secret", "^[A-Za-z0-9_-]{43}$")],
+                "responses": {
+                    "200": {
+                        "description": "Atom 1.0 feed",
+                        "content": {"application/atom+xml": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(404),
+                },
+            }
+        },
+        "/l/{token}": {
+            "get": {
+                "summary": "A digest's one-click link (save, not interested, unsubscribe): a "
+                "page asking to confirm",
+                "security": [],
+                "parameters": [_path_param("token", "^[A-Za-z0-9_.-]{20,2000}$")],
+                "responses": {"200": _HTML_PAGE, **_page_errors(400, 404, 410)},
+            },
+            "post": {
+                "summary": "Do what a one-click link says (RFC 8058 one-click unsubscribe too)",
+                "security": [],
+                "parameters": [_path_param("token", "^[A-Za-z0-9_.-]{20,2000}$")],
+                "responses": {"200": _HTML_PAGE, **_page_errors(400, 404, 410)},
+            },
+        },
+    }
+
+
+def _path_param(name: str, pattern: str) -> dict[str, Any]:
+    schema = {"type": "string", "pattern": pattern}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+_HTML_PAGE = {"description": "A page", "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _page_errors(*statuses: int) -> dict[str, Any]:
+    """Errors of a route a person opens: a page for a browser, the error shape otherwise."""
+    errors = _errors(*statuses)
+    for response in errors.values():
+        response["content"]["text/html"] = {"schema": {"type": "string"}}
+    return errors
+
+
+def _library_paths() -> dict[str, Any]:
+    """Importing the caller's reference library (server/library/)."""
+    rejected = {
+        "type": "object",
+        "required": ["index", "code", "message"],
+        "properties": {
+            "index": {"type": "integer", "description": "the entry's position, from 0"},
+            "line": {"type": "integer", "description": "the line it starts on, from 1"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    }
+    return {
+        "/api/v1/library": {
+            "post": {
+                "summary": "Import your library (BibTeX, RIS, CSL-JSON, or a list of arXiv "
+                "ids, DOIs and URLs) as saved papers; importing again adds nothing",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["imported", "already", "papers", "format", "rejected"],
+                            "properties": {
+                                "imported": {"type": "integer", "minimum": 0},
+                                "already": {"type": "integer", "minimum": 0},
+                                "papers": {"type": "integer", "minimum": 1},
+                                "format": {
+                                    "type": "string",
+                                    "enum": ["bibtex", "ris", "csl-json", "list"],
+                                },
+                                "rejected": {"type": "array", "items": rejected},
+                            },
+                        },
+                        "What was imported, and the entries that were not",
+                    ),
+                    **_errors(400, 413, 415, *_AUTH_ERRORS),
+                },
+            }
+        }
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -453,5 +630,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **_digest_paths(),
+            **_library_paths(),
         },
     }

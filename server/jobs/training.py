@@ -134,6 +134,21 @@ def add_papers_and_publish(db: sqlite_utils.Database, store: ModelStore) -> dict
         return {"version": version, **release, "added": len(paper_ids)}
 
 
+def add_new_papers_now(home: Path, serving: Any = None) -> None:
+    """Add the catalog's new papers to the current model in a child process, then have
+    ``serving`` (a :class:`~server.serving.service.Serving`) load the result: what the server
+    does right after its daily arXiv sync, so that the digests sent next know the day's
+    papers. A failure is logged; the server goes on."""
+    done = subprocess.run(
+        Trainer(home).command(new_papers=True), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        log.error("adding the new papers to the model failed: %s", reason)
+    elif serving is not None:
+        serving.models.refresh(wait=True)
+
+
 EVENT_LOG = ".events.npz"  # in the models folder: the events the last training read
 
 

@@ -69,11 +69,14 @@ class PopularPapers:
         exclude: set[str],
         since: str | None,
         loaded: Any = None,
+        most_read: list[tuple[str, dict, str]] | None = None,
     ) -> None:
         """Top ``picked`` up to ``n`` items from the most-read papers and the newest, leaving
         out ``exclude`` and, with ``since``, papers dated before it. A paper counts as popular
         from ``MIN_READERS`` readers on (a reason never points at one person); the readers are
         other people, as the caller leaves out (``exclude``) the papers the reader has seen.
+        ``most_read``: ``(paper_id, reason, date)`` rows to take instead of the most read of
+        all time (the trending list, :mod:`server.serving.trending`, which keeps the same rules).
 
         The two lists interleave by rank: the i-th most read paper counts 1 / (1 + i), the
         i-th newest ``FRESH_SHARE`` / (1 + i), so a newcomer sees what others read and, about
@@ -86,12 +89,16 @@ class PopularPapers:
 
         taken = exclude | {paper_id for paper_id, _, _ in picked}
         wanted = n - len(picked)
+        if most_read is None:
+            most_read = [
+                (paper_id, {"type": "popular", "readers": readers}, date)
+                for paper_id, readers, date in self.get(db, loaded)
+                if readers >= MIN_READERS
+            ]
         popular = [
-            (paper_id, {"type": "popular", "readers": readers})
-            for paper_id, readers, date in self.get(db, loaded)
-            if readers >= MIN_READERS
-            and paper_id not in taken
-            and (since is None or (date or "") >= since)
+            (paper_id, dict(reason))
+            for paper_id, reason, date in most_read
+            if paper_id not in taken and (since is None or (date or "") >= since)
         ][:wanted]
         newest = [
             (paper_id, {"type": "fresh"})

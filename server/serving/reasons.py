@@ -36,6 +36,9 @@ def sentence(reason: dict[str, Any], *, related: bool = False) -> str:
             return f"{_people(readers)} who read this paper also read it"
         return f"Read by {_people(readers)} whose reading overlaps yours"
     if kind == "popular":
+        days = reason.get("days")
+        if days:
+            return f"Read by {_people(readers)} here in the last {_days(days)}"
         return f"Read by {_people(readers)} here"
     if kind == "fresh":
         return "New in the catalog"
@@ -50,6 +53,10 @@ def _quoted(reason: dict[str, Any]) -> str:
 
 def _people(count: int) -> str:
     return f"{count} other readers"
+
+
+def _days(count: int) -> str:
+    return "day" if count == 1 else f"{count} days"
 
 
 def _listed(terms: list[str]) -> str:

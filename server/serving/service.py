@@ -8,12 +8,15 @@ kept answers and bodies (:mod:`server.serving.caches`) and the popular list
 (the fold-in that makes a new open count at once; a paper the model does not know yet counts
 through its title and abstract), asks the model, tops the answer up from the
 popular and newest papers, and attaches the stored papers and the titles that
-``because_you_read`` reasons name.
+``because_you_read`` reasons name. New papers (``/new``: the same answer among the papers of
+the last days, topped up from the trending ones) and the trending lists
+(:class:`~server.serving.trending.TrendingPapers`) are answered here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,17 @@ from .caches import Answer, ModelAnswers, ResponseBodies, fingerprint
 from .holder import LoadedModel, ModelHolder
 from .popular import Picked, PopularPapers
 from .reasons import sentence
+from .trending import TrendingPapers
 
 Encode = Callable[[dict[str, Any]], bytes]
+
+# /new tops its answer up from what was read most over this window (and the newest papers).
+NEW_TRENDING_DAYS = 7
+
+
+def days_ago(days: int) -> str:
+    """The ISO date ``days`` days before today (UTC): ``since`` for "the last ``days`` days"."""
+    return (datetime.now(UTC).date() - timedelta(days=days)).isoformat()
 
 
 class Serving:
@@ -36,12 +48,16 @@ class Serving:
     ----------
     models : the ``models/`` folder of the home
     check_seconds : how often the holder looks for a newly published model
+    trending_min_readers : the ``TRENDING_MIN_READERS`` setting
     """
 
-    def __init__(self, models: str | Path, check_seconds: float = 0.5) -> None:
+    def __init__(
+        self, models: str | Path, check_seconds: float = 0.5, trending_min_readers: int = 2
+    ) -> None:
         self.store = ModelStore(models)
         self.models = ModelHolder(self.store, check_seconds=check_seconds)
         self.popular = PopularPapers()
+        self.trending = TrendingPapers(trending_min_readers)
         self.answers = ModelAnswers()
         self.bodies = ResponseBodies()
 
@@ -60,6 +76,39 @@ class Serving:
     def similar(self, db: sqlite_utils.Database, paper: dict[str, Any], *, n: int) -> dict:
         """The body of ``GET /api/v1/papers/<id>/similar`` for a stored paper."""
         return self._similar(db, self.current(), paper, n)
+
+    def new(
+        self,
+        db: sqlite_utils.Database,
+        user_id: str,
+        *,
+        since: str,
+        n: int,
+        history: list[tuple[str, str, int | None]] | None = None,
+    ) -> dict:
+        """Papers dated ``since`` or later, ranked for ``user_id`` (the body of ``GET
+        /api/v1/new``, and what digests and feeds hold); ``history``: the user's, when the
+        caller read it already."""
+        if history is None:
+            history = storage.user_history(db, user_id)
+        return self._new(db, self.current(), history, fingerprint(history), n, since)
+
+    def trending_papers(
+        self,
+        db: sqlite_utils.Database,
+        user_id: str,
+        *,
+        days: int,
+        n: int,
+        history: list[tuple[str, str, int | None]] | None = None,
+        exclude: frozenset[str] | set[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """The body of ``GET /api/v1/trending``: what others read most over the last ``days``
+        days, without the papers ``user_id`` has seen nor ``exclude`` (``history``: as for
+        :meth:`new`)."""
+        if history is None:
+            history = storage.user_history(db, user_id)
+        return self._trending(db, history, days, n, exclude)
 
     # --------------------------------------------------------- answers as JSON bytes
     def recommendations_body(
@@ -103,6 +152,45 @@ class Serving:
         )
         return self.bodies.get(key, lambda: encode(self._similar(db, loaded, paper, n)))
 
+    def new_body(
+        self, db: sqlite_utils.Database, user_id: str, *, days: int, n: int, encode: Encode
+    ) -> bytes:
+        """:meth:`new` for the last ``days`` days, encoded, or the body kept for the same
+        question and data."""
+        since = days_ago(days)
+        history = storage.user_history(db, user_id)
+        digest = fingerprint(history)
+        loaded = self.current()
+        self.trending.get(db, NEW_TRENDING_DAYS)  # counted before the key names its generation
+        key = (
+            "new",
+            loaded.version if loaded else None,
+            n,
+            since,
+            digest,
+            storage.catalog_version(db),
+            self.trending.generation,
+        )
+        return self.bodies.get(
+            key, lambda: encode(self._new(db, loaded, history, digest, n, since))
+        )
+
+    def trending_body(
+        self, db: sqlite_utils.Database, user_id: str, *, days: int, n: int, encode: Encode
+    ) -> bytes:
+        """:meth:`trending_papers`, encoded, or the body kept for the same question and data."""
+        history = storage.user_history(db, user_id)
+        self.trending.get(db, days)  # counted before the key names its generation
+        key = (
+            "trending",
+            days,
+            n,
+            fingerprint(history),
+            storage.catalog_version(db),
+            self.trending.generation,
+        )
+        return self.bodies.get(key, lambda: encode(self._trending(db, history, days, n)))
+
     # ------------------------------------------------ one answer, from one model version
     def _recommendations(
         self,
@@ -112,9 +200,11 @@ class Serving:
         digest: bytes,
         n: int,
         since: str | None,
+        most_read: list[tuple[str, dict, str]] | None = None,
     ) -> dict[str, Any]:
         """The answer for a user's ``history`` (``digest``: its fingerprint) from ``loaded``,
-        the version the caller keyed it by."""
+        the version the caller keyed it by; topped up from ``most_read`` instead of the most
+        read of all time when given (see :meth:`PopularPapers.top_up`)."""
         picked: Picked = []
         if loaded is not None and history:
             texts = _texts_of_new_papers(db, loaded.model, history)
@@ -130,8 +220,37 @@ class Serving:
             from recommender.interactions import seen_papers
 
             seen = seen_papers(history)
-            self.popular.top_up(db, picked, n, exclude=seen, since=since, loaded=loaded)
+            self.popular.top_up(
+                db, picked, n, exclude=seen, since=since, loaded=loaded, most_read=most_read
+            )
         return {"model_version": loaded.version if loaded else None, "items": _items(db, picked)}
+
+    def _new(
+        self,
+        db: sqlite_utils.Database,
+        loaded: LoadedModel | None,
+        history: list[tuple[str, str, int | None]],
+        digest: bytes,
+        n: int,
+        since: str,
+    ) -> dict[str, Any]:
+        """The recommendation among papers dated ``since`` or later, topped up from the
+        trending papers and the newest: a reader without history gets those alone."""
+        trending = self.trending.as_popular(db, NEW_TRENDING_DAYS)
+        return self._recommendations(db, loaded, history, digest, n, since, most_read=trending)
+
+    def _trending(
+        self,
+        db: sqlite_utils.Database,
+        history: list[tuple[str, str, int | None]],
+        days: int,
+        n: int,
+        exclude: frozenset[str] | set[str] = frozenset(),
+    ) -> dict[str, Any]:
+        from recommender.interactions import seen_papers
+
+        picked = self.trending.top(db, n, days=days, exclude=seen_papers(history) | exclude)
+        return {"model_version": None, "items": _items(db, picked)}
 
     def _similar(
         self, db: sqlite_utils.Database, loaded: LoadedModel | None, paper: dict[str, Any], n: int

@@ -211,3 +211,42 @@ def close_db(_error: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is not None:
         current_app.extensions["nextpaper"].connections.release(db)
+
+
+@_migration("0007_arxiv_sync")
+def _arxiv_sync(db: sqlite_utils.Database) -> None:
+    # A paper's arXiv categories (a JSON list of strings, like ``authors``), and where each
+    # harvest of arXiv's OAI-PMH interface resumes (server/jobs/sync.py).
+    db.execute("ALTER TABLE papers ADD COLUMN categories TEXT")
+    db.execute("CREATE TABLE sync_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@_migration("0008_digests")
+def _digests(db: sqlite_utils.Database) -> None:
+    # A user's email digest settings; their Atom feed's secret, kept as its SHA-256 (the URL is
+    # checked against it, a leaked database does not give the feeds away) beside the random
+    # nonce the secret is derived from with the home's key (server/signing.py), so that
+    # `nextpaper users feed-url` can print the same URL again; and the log of digests claimed
+    # and sent, one row per user and period (`daily:2026-12-07`, `weekly:2026-W50`), which
+    # makes a second run, or a restarted one, send nobody a second copy (server/jobs/digest.py).
+    db.execute("ALTER TABLE users ADD COLUMN email TEXT")
+    db.execute(
+        "ALTER TABLE users ADD COLUMN digest TEXT NOT NULL DEFAULT 'off' "
+        "CHECK (digest IN ('off', 'daily', 'weekly'))"
+    )
+    db.execute("ALTER TABLE users ADD COLUMN feed_nonce TEXT")
+    db.execute("ALTER TABLE users ADD COLUMN feed_secret_hash TEXT")
+    db.execute("CREATE UNIQUE INDEX users_feed_secret_hash ON users(feed_secret_hash)")
+    db.execute(
+        """
+        CREATE TABLE digest_sends (
+            user_id TEXT NOT NULL REFERENCES users(user_id),
+            period TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('sending', 'sent')),
+            claimed_at TEXT NOT NULL,
+            sent_at TEXT,
+            paper_ids TEXT,
+            PRIMARY KEY (user_id, period)
+        )"""
+    )
+    db.execute("CREATE INDEX digest_sends_claimed_at ON digest_sends(claimed_at)")

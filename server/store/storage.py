@@ -96,7 +96,7 @@ def _many_rows(statement: str, count: int) -> str:
     return f"{head}VALUES {', '.join([f'({row})'] * count)}{tail}"
 
 
-PAPER_FIELDS = ("title", "abstract", "authors", "url", "doi", "arxiv_id", "published")
+PAPER_FIELDS = ("title", "abstract", "authors", "url", "doi", "arxiv_id", "published", "categories")
 # The recommender's twin is recommender.interactions.EVENT_TYPES (a test keeps them equal).
 EVENT_TYPES = ("open", "read", "like", "dismiss", "save", "unlike", "unsave", "undismiss")
 
@@ -170,12 +170,14 @@ def user_for_token_hash(db: sqlite_utils.Database, token_hash: str) -> tuple[str
 # --- papers -----------------------------------------------------------------------------------
 
 # A stored field is replaced only by something at least as rich: a non-empty title, a longer
-# abstract or author list; identifiers, URL and date are filled in when still missing. The WHERE
+# abstract or author list; identifiers, URL and date are filled in when still missing; arXiv
+# categories are replaced by any non-empty list (arXiv reclassifies papers). The WHERE
 # clause skips the update (and its write to disk) when it would change nothing, as for a paper
 # opened again with the same metadata.
 _UPSERT_PAPER = """
-INSERT INTO papers (paper_id, title, abstract, authors, url, doi, arxiv_id, published, first_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO papers
+    (paper_id, title, abstract, authors, url, doi, arxiv_id, published, categories, first_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (paper_id) DO UPDATE SET
     title = CASE WHEN length(coalesce(excluded.title, '')) > 0
                  THEN excluded.title ELSE papers.title END,
@@ -188,7 +190,8 @@ ON CONFLICT (paper_id) DO UPDATE SET
     url = coalesce(papers.url, excluded.url),
     doi = coalesce(papers.doi, excluded.doi),
     arxiv_id = coalesce(papers.arxiv_id, excluded.arxiv_id),
-    published = coalesce(papers.published, excluded.published)
+    published = coalesce(papers.published, excluded.published),
+    categories = coalesce(excluded.categories, papers.categories)
 WHERE (length(coalesce(excluded.title, '')) > 0 AND excluded.title IS NOT papers.title)
    OR length(coalesce(excluded.abstract, '')) > length(coalesce(papers.abstract, ''))
    OR length(coalesce(excluded.authors, '')) > length(coalesce(papers.authors, ''))
@@ -196,6 +199,7 @@ WHERE (length(coalesce(excluded.title, '')) > 0 AND excluded.title IS NOT papers
    OR (papers.doi IS NULL AND excluded.doi IS NOT NULL)
    OR (papers.arxiv_id IS NULL AND excluded.arxiv_id IS NOT NULL)
    OR (papers.published IS NULL AND excluded.published IS NOT NULL)
+   OR (excluded.categories IS NOT NULL AND excluded.categories IS NOT papers.categories)
 """
 
 
@@ -205,8 +209,10 @@ authors_json = json.JSONEncoder(ensure_ascii=False).encode
 
 def paper_row(paper: dict[str, Any]) -> tuple:
     """A paper dict → its row for :func:`record_event_rows`: ``(paper_id, title, abstract,
-    authors as JSON, url, doi, arxiv_id, published)``, with empty values as None."""
+    authors as JSON, url, doi, arxiv_id, published, categories as JSON)``, with empty values as
+    None."""
     authors = paper.get("authors")
+    categories = paper.get("categories")
     return (
         paper["paper_id"],
         paper.get("title") or None,
@@ -216,6 +222,7 @@ def paper_row(paper: dict[str, Any]) -> tuple:
         paper.get("doi") or None,
         paper.get("arxiv_id") or None,
         paper.get("published") or None,
+        authors_json(categories) if categories else None,
     )
 
 
@@ -237,13 +244,16 @@ def upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -
         _upsert_papers(db, papers)
 
 
+_JSON_FIELDS = ("authors", "categories")  # lists of strings, stored as JSON text
+
+
 def paper_from_row(row: Sequence[Any]) -> dict[str, Any]:
     """The API's paper object from a ``papers`` row (``paper_id`` first, then PAPER_FIELDS)."""
     paper: dict[str, Any] = {"id": row[0]}
     for name, value in zip(PAPER_FIELDS, row[1:], strict=True):
         if value is None:
             continue
-        paper[name] = json.loads(value) if name == "authors" else value
+        paper[name] = json.loads(value) if name in _JSON_FIELDS else value
     paper.setdefault("title", "")
     return paper
 
@@ -551,3 +561,277 @@ def events_mark(db: sqlite_utils.Database, upto: int) -> list[Any]:
     newer = db.execute("SELECT count(*) FROM events WHERE seq > ?", [upto]).fetchone()[0]
     row = db.execute("SELECT user_id, event_id FROM events WHERE seq = ?", [upto]).fetchone()
     return [total - newer, *(row or (None, None))]
+
+
+# --- the arXiv sync's papers and resume points ------------------------------------------------
+
+
+def sync_state(db: sqlite_utils.Database, name: str) -> str | None:
+    """The value kept under ``name`` by :func:`store_harvest` (a resume datestamp), or None."""
+    row = db.execute("SELECT value FROM sync_state WHERE name = ?", [name]).fetchone()
+    return None if row is None else row[0]
+
+
+def store_harvest(
+    db: sqlite_utils.Database,
+    papers: Sequence[dict[str, Any]],
+    *,
+    state: str | None = None,
+    value: str | None = None,
+) -> int:
+    """Upsert one harvested page's papers and move the resume point ``state`` forward to
+    ``value``, in one transaction, so a stored page and its resume point never part. The value
+    only grows (ISO dates compare as text): a run over older dates never moves it back.
+
+    Returns how many of the papers were new to the catalog.
+    """
+    ids = list(dict.fromkeys(p["paper_id"] for p in papers))
+    with write_transaction(db):
+        known = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known += db.execute(
+                f"SELECT count(*) FROM papers WHERE paper_id IN ({marks})", chunk
+            ).fetchone()[0]
+        _upsert_papers(db, papers)
+        if state is not None and value is not None:
+            advance_sync_state(db, state, value)
+        return len(ids) - known
+
+
+def advance_sync_state(db: sqlite_utils.Database, name: str, value: str) -> None:
+    """Keep ``value`` under ``name`` unless a later one (compared as text) is already kept."""
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO sync_state (name, value) VALUES (?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET value = max(value, excluded.value)",
+            [name, value],
+        )
+
+
+# --- digests, feeds and trending: user settings, feed secrets, the digest log, recent reading --
+
+
+def user_settings(db: sqlite_utils.Database, user_id: str) -> dict[str, Any] | None:
+    """``{"email", "digest"}`` of a user (None for an unknown user)."""
+    row = db.execute("SELECT email, digest FROM users WHERE user_id = ?", [user_id]).fetchone()
+    return None if row is None else {"email": row[0], "digest": row[1]}
+
+
+def set_user_settings(
+    db: sqlite_utils.Database, user_id: str, *, email: str | None, digest: str
+) -> None:
+    """Store a user's checked settings (:mod:`server.store.user_settings`)."""
+    with write_transaction(db):
+        db.execute(
+            "UPDATE users SET email = ?, digest = ? WHERE user_id = ?", [email, digest, user_id]
+        )
+
+
+def user_feed(db: sqlite_utils.Database, user_id: str) -> tuple[str, str] | None:
+    """``(nonce, secret hash)`` of the user's feed (None: the user has no feed yet)."""
+    row = db.execute(
+        "SELECT feed_nonce, feed_secret_hash FROM users WHERE user_id = ?", [user_id]
+    ).fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def set_feed_secret(db: sqlite_utils.Database, user_id: str, nonce: str, secret_hash: str) -> None:
+    """Give the user a feed secret (its nonce and hash), replacing the previous one."""
+    with write_transaction(db):
+        db.execute(
+            "UPDATE users SET feed_nonce = ?, feed_secret_hash = ? WHERE user_id = ?",
+            [nonce, secret_hash, user_id],
+        )
+
+
+def user_for_feed_hash(db: sqlite_utils.Database, secret_hash: str) -> str | None:
+    """The user whose feed secret hashes to ``secret_hash``, else None."""
+    row = db.execute(
+        "SELECT user_id FROM users WHERE feed_secret_hash = ?", [secret_hash]
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def due_digests(
+    db: sqlite_utils.Database,
+    *,
+    daily: str,
+    weekly: str,
+    after: str = "",
+    limit: int = 500,
+    user_id: str | None = None,
+) -> list[tuple[str, str, str]]:
+    """``(user_id, email, digest)`` of up to ``limit`` users, in id order after ``after``, whose
+    digest is on, who have an address, and who have no digest claimed or sent for the current
+    period (``daily`` and ``weekly`` name it, e.g. ``daily:2026-12-07``, ``weekly:2026-W50``);
+    with ``user_id``, that user only. Paging by id keeps a run's memory flat."""
+    only = "AND u.user_id = ?" if user_id is not None else ""
+    params: list[Any] = [after, daily, weekly]
+    if user_id is not None:
+        params.append(user_id)
+    return [
+        tuple(row)
+        for row in db.execute(
+            f"""SELECT u.user_id, u.email, u.digest FROM users u
+                WHERE u.user_id > ? AND u.digest != 'off' AND u.email IS NOT NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM digest_sends s WHERE s.user_id = u.user_id AND s.period =
+                          CASE u.digest WHEN 'daily' THEN ? ELSE ? END)
+                  {only}
+                ORDER BY u.user_id LIMIT ?""",
+            [*params, limit],
+        )
+    ]
+
+
+def last_digest(db: sqlite_utils.Database, user_id: str) -> tuple[str, list[str]] | None:
+    """``(sent_at, paper_ids)`` of the user's latest digest sent, else None."""
+    row = db.execute(
+        "SELECT sent_at, paper_ids FROM digest_sends WHERE user_id = ? AND status = 'sent' "
+        "ORDER BY sent_at DESC LIMIT 1",
+        [user_id],
+    ).fetchone()
+    return None if row is None else (row[0], json.loads(row[1] or "[]"))
+
+
+def claim_digests(
+    db: sqlite_utils.Database, claims: Sequence[tuple[str, str]], *, at: str | None = None
+) -> list[bool]:
+    """Claim ``(user_id, period)`` pairs for sending (status ``sending``, at ``at``, by default
+    now), in one transaction; for each, whether this call claimed it (False: another run
+    already claimed or sent it)."""
+    now = at or now_iso()
+    with write_transaction(db):
+        return [
+            db.execute(
+                "INSERT OR IGNORE INTO digest_sends (user_id, period, status, claimed_at) "
+                "VALUES (?, ?, 'sending', ?)",
+                [user_id, period, now],
+            ).rowcount
+            == 1
+            for user_id, period in claims
+        ]
+
+
+def finish_digests(
+    db: sqlite_utils.Database,
+    sent: Sequence[tuple[str, str, Sequence[str]]],
+    released: Sequence[tuple[str, str]] = (),
+    *,
+    at: str | None = None,
+) -> None:
+    """Mark claimed digests ``(user_id, period, paper_ids)`` sent (at ``at``, by default now),
+    and drop the claims of ``released`` ones (not sent: the next run may send them), in one
+    transaction."""
+    now = at or now_iso()
+    with write_transaction(db):
+        for user_id, period, paper_ids in sent:
+            db.execute(
+                "UPDATE digest_sends SET status = 'sent', sent_at = ?, paper_ids = ? "
+                "WHERE user_id = ? AND period = ?",
+                [now, json.dumps(list(paper_ids)), user_id, period],
+            )
+            # only the latest digest's papers are read again (last_digest)
+            db.execute(
+                "UPDATE digest_sends SET paper_ids = NULL "
+                "WHERE user_id = ? AND period != ? AND paper_ids IS NOT NULL",
+                [user_id, period],
+            )
+        for user_id, period in released:
+            db.execute(
+                "DELETE FROM digest_sends WHERE user_id = ? AND period = ? AND status = 'sending'",
+                [user_id, period],
+            )
+
+
+def prune_digest_log(db: sqlite_utils.Database, before: str) -> int:
+    """Forget the digests claimed before ``before`` (ISO, as stored), but each user's latest
+    one sent; return how many. A period is at most a week, so a log of the last eight days
+    still names every period's digest."""
+    with write_transaction(db):
+        return db.execute(
+            """DELETE FROM digest_sends WHERE claimed_at < ? AND NOT (
+                   status = 'sent' AND sent_at = (
+                       SELECT max(s.sent_at) FROM digest_sends s
+                       WHERE s.user_id = digest_sends.user_id AND s.status = 'sent'))""",
+            [before],
+        ).rowcount
+
+
+def digest_log(db: sqlite_utils.Database, user_id: str | None = None) -> list[dict[str, Any]]:
+    """Every digest claimed or sent (of one user), oldest claim first."""
+    where, params = ("WHERE user_id = ?", [user_id]) if user_id is not None else ("", [])
+    return [
+        {
+            "user_id": row[0],
+            "period": row[1],
+            "status": row[2],
+            "claimed_at": row[3],
+            "sent_at": row[4],
+            "paper_ids": json.loads(row[5] or "[]"),
+        }
+        for row in db.execute(
+            "SELECT user_id, period, status, claimed_at, sent_at, paper_ids FROM digest_sends "
+            f"{where} ORDER BY claimed_at, user_id",
+            params,
+        )
+    ]
+
+
+# Reading, for trending: what a reader does with a paper they read (not a dismissal, nor an
+# undo).
+READING_TYPES = ("open", "read", "like", "save")
+
+
+def first_seq_received_since(db: sqlite_utils.Database, moment: str) -> int:
+    """The ``seq`` from which on every event was received at ``moment`` (ISO, as stored) or
+    later: a binary search over the rowid, as ``received_at`` grows with ``seq`` (but for a
+    few seconds between writers), so the events of a recent window are read without scanning
+    the whole log or an index that every insert would pay for."""
+    low, high = db.execute(
+        "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) + 1 FROM events"
+    ).fetchone()
+    while low < high:
+        middle = (low + high) // 2
+        row = db.execute(
+            "SELECT seq, received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", [middle]
+        ).fetchone()
+        if row is None or row[1] >= moment:
+            high = middle
+        else:
+            low = row[0] + 1
+    return low
+
+
+def recent_readings(
+    db: sqlite_utils.Database, *, from_seq: int, since: str
+) -> Iterator[tuple[str, str, str]]:
+    """``(paper_id, user_id, last reading ts)`` for each paper and reader with a reading event
+    (:data:`READING_TYPES`) at ``since`` or later among the events from ``from_seq`` on."""
+    marks = ",".join("?" * len(READING_TYPES))
+    yield from db.execute(
+        f"""SELECT paper_id, user_id, max(ts) FROM events
+            WHERE seq >= ? AND ts >= ? AND type IN ({marks})
+            GROUP BY paper_id, user_id""",
+        [from_seq, since, *READING_TYPES],
+    )
+
+
+def paper_dates(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str, str]:
+    """Each stored paper's date: published, or the day first seen when undated (what
+    ``since`` filters on)."""
+    found: dict[str, str] = {}
+    ids = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            db.execute(
+                "SELECT paper_id, coalesce(published, substr(first_seen, 1, 10)) FROM papers "
+                f"WHERE paper_id IN ({marks})",
+                chunk,
+            ).fetchall()
+        )
+    return found

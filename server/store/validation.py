@@ -20,6 +20,7 @@ from .storage import EVENT_TYPES, authors_json
 MAX_EVENT_ID_LENGTH = 200
 MAX_DWELL_MS = 7 * 24 * 3600 * 1000  # a week: anything longer is a clock bug, not reading
 MAX_AUTHORS = 1000
+MAX_CATEGORIES = 100
 EARLIEST_TS = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 # A lone UTF-16 surrogate (JSON allows "\\ud800") is not text: UTF-8 and SQLite cannot store it.
@@ -109,9 +110,23 @@ def _identity(raw: dict) -> tuple[str, str | None]:
 _TEXT_FIELDS = ("title", "abstract", "doi", "arxiv_id")  # optional strings, kept verbatim
 
 
+def _string_list(raw: dict, name: str, limit: int) -> list[str] | None:
+    """An optional list of strings of the paper (``categories``), checked."""
+    values = raw.get(name)
+    if values is None:
+        return None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise Invalid("invalid_paper", f"paper.{name} must be a list of strings")
+    if len(values) > limit:
+        raise Invalid("invalid_paper", f"paper.{name} has more than {limit} entries")
+    for value in values:
+        _check_unicode(value, "invalid_paper", f"paper.{name}")
+    return values
+
+
 def _paper_fields(raw: Any) -> tuple:
     """A paper object's checked fields, verbatim but for the id and url:
-    ``(paper_id, title, abstract, authors, url, doi, arxiv_id, published)``."""
+    ``(paper_id, title, abstract, authors, url, doi, arxiv_id, published, categories)``."""
     if not isinstance(raw, dict):
         raise Invalid("invalid_paper", "paper must be an object")
     paper_id, url = _identity(raw)
@@ -130,7 +145,8 @@ def _paper_fields(raw: Any) -> tuple:
     published = get("published")
     if published is not None:
         published = clean_date(published)
-    return paper_id, title, abstract, authors, url, doi, arxiv_id, published
+    categories = _string_list(raw, "categories", MAX_CATEGORIES)
+    return paper_id, title, abstract, authors, url, doi, arxiv_id, published, categories
 
 
 def clean_paper(raw: Any) -> dict[str, Any]:
@@ -139,7 +155,7 @@ def clean_paper(raw: Any) -> dict[str, Any]:
 
 
 def _paper_dict(fields: tuple) -> dict[str, Any]:
-    paper_id, title, abstract, authors, url, doi, arxiv_id, published = fields
+    paper_id, title, abstract, authors, url, doi, arxiv_id, published, categories = fields
     return {
         "paper_id": paper_id,
         "title": title,
@@ -149,6 +165,7 @@ def _paper_dict(fields: tuple) -> dict[str, Any]:
         "doi": doi,
         "arxiv_id": arxiv_id,
         "published": published,
+        "categories": categories or None,
     }
 
 
@@ -260,7 +277,7 @@ def clean_event_row(raw: Any) -> tuple[tuple, tuple]:
     """:func:`clean_event` as the rows the event writer stores, without dicts in between:
     ``(storage.event_row(event), storage.paper_row(paper))``."""
     event_id, event_type, ts, dwell_ms, paper = _event_fields(raw)
-    paper_id, title, abstract, authors, url, doi, arxiv_id, published = paper
+    paper_id, title, abstract, authors, url, doi, arxiv_id, published, categories = paper
     return (event_id, event_type, ts, paper_id, dwell_ms), (
         paper_id,
         title or None,
@@ -270,4 +287,5 @@ def clean_event_row(raw: Any) -> tuple[tuple, tuple]:
         doi or None,
         arxiv_id or None,
         published,
+        authors_json(categories) if categories else None,
     )

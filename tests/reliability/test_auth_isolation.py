@@ -5,6 +5,7 @@ refused to non-admins, and revocation effective at once."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 
@@ -321,6 +322,72 @@ def check_saved(client, alice, bob, root):
         assert SECRET_PAPER not in response.get_data(as_text=True)
 
 
+def check_library(client, alice, bob, root):
+    # bob's and the admin's imports save papers for themselves only, and say nothing of alice
+    bib = b"@misc{x, title = {Bob's paper}, eprint = {2401.00001}, archivePrefix = {arXiv}}\n"
+    for headers in (bob, root):
+        response = client.post(
+            "/api/v1/library",
+            data={"file": (io.BytesIO(bib), "library.bib")},
+            headers=headers,
+            content_type="multipart/form-data",
+        )
+        assert response.get_json()["imported"] == 1
+        _no_trace_of_alice(response)
+    assert "library:arxiv:2401.00001" in _bob_events(client, bob)
+    assert _alice_total(client, alice) == 3
+    assert client.get("/api/v1/saved", headers=alice).get_json()["total"] == 0
+
+
+def check_new(client, alice, bob, root):
+    response = client.get("/api/v1/new?days=365&n=100", headers=bob)
+    assert response.status_code == 200
+    _no_trace_of_alice(response)
+    for item in response.get_json()["items"]:
+        for reason in item["reasons"]:
+            assert reason["type"] != "because_you_read" or reason["paper_id"] == "seed:c3"
+            assert reason.get("readers", 2) >= 2  # never one other person
+    alice_items = {
+        i["paper"]["id"]
+        for i in client.get("/api/v1/new?days=365&n=100", headers=alice).get_json()["items"]
+    }
+    assert not {"seed:c1", "seed:c2", SECRET_PAPER} & alice_items
+
+
+def check_trending(client, alice, bob, root):
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    again = {"events": [event("alice-read", {"id": SECRET_PAPER}, "read", ts=now)]}
+    assert client.post("/api/v1/events", json=again, headers=alice).status_code == 200
+    # alice alone read her secret paper: listing it would point at her
+    for headers in (bob, root):
+        response = client.get("/api/v1/trending?days=1", headers=headers)
+        assert response.status_code == 200 and response.get_json()["items"] == []
+        assert SECRET_PAPER not in response.get_data(as_text=True)
+    # a second reader (root) makes it trending for bob, counted, never named (a window not
+    # asked before: a window's count is kept for a while)
+    read = {"events": [event("root-1", {"id": SECRET_PAPER}, ts=now)]}
+    assert client.post("/api/v1/events", json=read, headers=root).status_code == 200
+    response = client.get("/api/v1/trending?days=2", headers=bob)
+    _no_trace_of_alice(response)
+    [item] = response.get_json()["items"]
+    assert item["reasons"][0]["readers"] == 2
+    for headers in (alice, root):  # they read it: not theirs to be shown
+        assert client.get("/api/v1/trending?days=2", headers=headers).get_json()["items"] == []
+
+
+def check_settings(client, alice, bob, root):
+    mine = {"email": "alice-7f3a@example.org", "digest": "daily"}
+    assert client.put("/api/v1/settings", json=mine, headers=alice).get_json() == mine
+    for headers in (bob, root):
+        response = client.get("/api/v1/settings", headers=headers)
+        assert response.get_json() == {"email": None, "digest": "off"}
+        changed = client.put("/api/v1/settings", json={"digest": "off"}, headers=headers)
+        assert "alice" not in changed.get_data(as_text=True)
+    assert client.get("/api/v1/settings", headers=alice).get_json() == mine
+
+
 def check_delete_history(client, alice, bob, root):
     assert client.delete("/api/v1/history", headers=bob).get_json() == {"deleted": 1}
     assert client.delete("/api/v1/history", headers=root).get_json() == {"deleted": 0}
@@ -372,6 +439,11 @@ USER_ROUTES = {
     ("GET", "/api/v1/saved"): check_saved,
     ("DELETE", "/api/v1/history"): check_delete_history,
     ("GET", "/api/v1/export"): check_export,
+    ("POST", "/api/v1/library"): check_library,
+    ("GET", "/api/v1/new"): check_new,
+    ("GET", "/api/v1/trending"): check_trending,
+    ("GET", "/api/v1/settings"): check_settings,
+    ("PUT", "/api/v1/settings"): check_settings,
 }
 ADMIN_ROUTES = {
     ("GET", "/api/v1/users/<user_id>/recommendations"): check_admin_user_recommendations,
@@ -379,6 +451,63 @@ ADMIN_ROUTES = {
     ("GET", "/api/v1/admin/model"): check_admin_model,
 }
 ALL_CHECKED = {**USER_ROUTES, **ADMIN_ROUTES}
+
+
+def _alice_feed(client) -> tuple[str, str]:
+    """The paths of alice's and bob's feeds (as `nextpaper users feed-url` makes them)."""
+    from server.http.feeds import feed_url
+    from server.store.db import open_database
+
+    config = client.application.config
+    db = open_database(config["DATABASE"])
+    try:
+        urls = [feed_url(db, config, name) for name in ("alice", "bob")]
+    finally:
+        db.close()
+    return tuple(url.removeprefix(config["PUBLIC_URL"].rstrip("/")) for url in urls)
+
+
+def check_feed(client, alice, bob, root):
+    alice_feed, bob_feed = _alice_feed(client)
+    text = client.get(bob_feed).get_data(as_text=True)
+    for secret in ("alice", SECRET_EVENT, SECRET_PAPER):
+        assert secret not in text
+    assert SECRET_PAPER not in client.get(alice_feed).get_data(as_text=True)  # she read it
+    # the URL is the credential: a token, a forged or a neighbouring secret open nothing
+    secret = alice_feed.removeprefix("/feeds/").removesuffix(".atom")
+    for path in (
+        f"/feeds/{_token(alice)}.atom",
+        f"/feeds/{secret[:-1]}{'A' if secret[-1] != 'A' else 'B'}.atom",
+        f"/feeds/{secret.swapcase()}.atom",
+        f"/feeds/{auth.hash_token(_token(alice))}.atom",
+    ):
+        assert_error(client.get(path), 404, "feed_not_found")
+
+
+def check_link(client, alice, bob, root):
+    from server import signing
+
+    key = signing.home_key(client.application.config["HOME"])
+    link = signing.sign_link(key, signing.Link("alice", "save", "seed:c4"))
+    # a link made with another key, or alice's altered to name bob, does nothing
+    other_key = signing.sign_link(b"k" * 32, signing.Link("bob", "save", "seed:c4"))
+    bobs = signing.sign_link(key, signing.Link("bob", "save", "seed:c4")).rsplit(".", 2)[0]
+    altered = ".".join([bobs, *link.rsplit(".", 2)[1:]])
+    for bad in (other_key, altered):
+        assert_error(client.post(f"/l/{bad}"), 400, "invalid_link")
+    before = _bob_events(client, bob)
+    page = client.get(f"/l/{link}")
+    assert page.status_code == 200 and SECRET_PAPER not in page.get_data(as_text=True)
+    assert client.post(f"/l/{link}").status_code == 200
+    assert _bob_events(client, bob) == before  # alice's link acts for alice only
+    assert _alice_total(client, alice) == 4
+
+
+CAPABILITY_ROUTES = {  # no token: the URL itself, made for one user, is the credential
+    ("GET", "/feeds/<secret>.atom"): check_feed,
+    ("GET", "/l/<token>"): check_link,
+    ("POST", "/l/<token>"): check_link,
+}
 
 
 def _routes(app):
@@ -395,9 +524,10 @@ def _example_path(rule: str) -> str:
 
 def test_every_route_is_classified(app):
     """A new route must be added to PUBLIC, USER_ROUTES or ADMIN_ROUTES with an isolation check."""
-    unknown = [r for r in _routes(app) if r not in PUBLIC and r not in ALL_CHECKED]
+    classified = {**ALL_CHECKED, **CAPABILITY_ROUTES}
+    unknown = [r for r in _routes(app) if r not in PUBLIC and r not in classified]
     assert not unknown, f"routes without an isolation test: {unknown}"
-    stale = [r for r in ALL_CHECKED if r not in set(_routes(app))]
+    stale = [r for r in classified if r not in set(_routes(app))]
     assert not stale, f"isolation checks for routes that no longer exist: {stale}"
 
 
@@ -405,6 +535,12 @@ def test_every_route_is_classified(app):
 def test_another_users_token_sees_nothing_of_the_first_users_data(client, two_users, route):
     alice, bob, root = two_users
     ALL_CHECKED[route](client, alice, bob, root)
+
+
+@pytest.mark.parametrize("route", sorted(CAPABILITY_ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_a_capability_url_serves_only_its_owner(client, two_users, route):
+    alice, bob, root = two_users
+    CAPABILITY_ROUTES[route](client, alice, bob, root)
 
 
 @pytest.mark.parametrize("route", sorted(ALL_CHECKED), ids=lambda r: f"{r[0]} {r[1]}")

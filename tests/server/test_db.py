@@ -24,6 +24,8 @@ def test_migrates_an_empty_database(tmp_path):
         "0004_catalog_version",
         "0005_leaner_paper_inserts",
         "0006_erasures",
+        "0007_arxiv_sync",
+        "0008_digests",
     ]
     again.close()
 
