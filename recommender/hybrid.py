@@ -11,7 +11,10 @@ trains each component:
 * ``als``  -- implicit ALS; a request folds the user's current history into a user vector,
   and an ANN index over the item factors (:mod:`recommender.ann`) finds its top papers;
 * ``text`` -- TF-IDF over title and abstract (:mod:`recommender.text`);
-* ``pop``  -- log readers.
+* ``pop``  -- log readers;
+* ``bridge`` -- for a paper nobody has read (yet), the co-reading of the ``bridge_k`` read
+  papers closest to it in text, weighted by their cosine: a new paper borrows the readers of
+  the papers it resembles.
 
 The blend's weights are chosen at each fit on validation users carved from the events
 (:mod:`recommender.tuning`). Scoring, ranking and reasons are :mod:`recommender.scoring`'s,
@@ -42,7 +45,7 @@ from .ann import InnerProductIndex
 from .collaborative import USER_FACTORS_FILE, ALSModel
 from .interactions import Interactions, actions, history_vector
 from .neighbours import ease_neighbours, item_neighbours
-from .sparse_utils import grown, load_csr, save_csr
+from .sparse_utils import grown, load_csr, row_positions, save_csr
 from .text import TextModel
 
 FORMAT_VERSION = 3  # 2: published_days.npy instead of freshness.npy; 3: readers_of
@@ -85,6 +88,11 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_max_postings": 250_000,
     "text_candidate_postings": 20_000,
     "text_centering": 0.7,
+    # a paper without readers borrows the co-reading of its bridge_k closest read papers in
+    # text (each query within bridge_postings postings); chosen on citeulike-t's cold split
+    # and checked on movielens-100k's (bench/HISTORY.md)
+    "bridge_k": 5,
+    "bridge_postings": 5_000,
     # blend
     "w_knn": 1.0,
     "w_ease": 1.0,
@@ -94,6 +102,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "text_floor": 0.3,
     "history_half": 3.0,
     "w_pop": 0.02,
+    # relative to the text weight, the other signal of an unread paper; it grows with the
+    # history's evidence, as it stacks two inferences (co-read, then alike in text)
+    "w_bridge": 1.0,
+    "bridge_half": 9.0,
     # papers close to a dismissed one (co-read with it, or alike in text) lose up to this
     # much; chosen by hand, as no shared dataset has dismissals to tune it on
     "w_dismissed": 0.5,
@@ -141,11 +153,13 @@ class _Previous:
     ``paper_rows``: for each of this training's papers its row in the previous model (-1 when
     new); ``text``: the previous text model; ``user_rows``, ``user_factors``,
     ``item_factors``: the previous ALS solution and where this training's users were in it;
-    ``tuning``: the blend the previous training chose. Missing parts are None.
+    ``tuning``: the blend the previous training chose; ``bridge``: its bridge matrix. Missing
+    parts are None.
     """
 
     text: TextModel | None = None
     paper_rows: np.ndarray | None = None
+    bridge: sp.csr_matrix | None = None
     user_rows: np.ndarray | None = None
     user_factors: np.ndarray | None = None
     item_factors: np.ndarray | None = None
@@ -164,6 +178,10 @@ class _Previous:
             prev = cls(TextModel.load(folder, mmap=True), _rows_in(old_papers, paper_ids))
         except (OSError, ValueError, KeyError):
             return cls()
+        try:
+            prev.bridge = load_csr(folder / "bridge")
+        except (OSError, ValueError):
+            prev.bridge = None
         try:
             chosen = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["tuning"]
             prev.tuning = tuning.Tuning(**chosen) if chosen else None
@@ -241,6 +259,7 @@ class HybridRecommender:
         self.n_interactions = 0
         self.neighbours = sp.csr_matrix((0, 0), dtype=np.float32)
         self.ease = sp.csr_matrix((0, 0), dtype=np.float32)
+        self.bridge = sp.csr_matrix((0, 0), dtype=np.float32)
         self.als: ALSModel | None = None
         self.als_index: InnerProductIndex | None = None
         self.text = TextModel()
@@ -258,6 +277,18 @@ class HybridRecommender:
     @property
     def n_papers(self) -> int:
         return len(self.paper_ids)
+
+    @property
+    def bridge(self) -> sp.csr_matrix:
+        """Rows of the papers nobody has read: their ``bridge_k`` closest read papers in text,
+        with the cosine (``bridge_t``: its transpose, from a read paper to the unread ones it
+        bridges to)."""
+        return self._bridge
+
+    @bridge.setter
+    def bridge(self, m: sp.csr_matrix) -> None:
+        self._bridge = m
+        self.bridge_t = sp.csr_matrix(m.T, dtype=np.float32)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -327,6 +358,8 @@ class HybridRecommender:
             self.params.update(self.tuning.weights)
             lap("tuning")
         self._fit_collaborative(x, prev, progress, lap)
+        self.bridge = self._bridged(np.flatnonzero(self.readers == 0), prev)
+        lap("bridge")
         self.fit_timings = timings
         self.fit_seconds = time.perf_counter() - t0
         return self
@@ -361,10 +394,67 @@ class HybridRecommender:
         self.neighbours = grown(self.neighbours, n + m, n + m)
         self.ease = grown(self.ease, n + m, n + m)
         self.text.add_rows([texts[i] for i in keep])
+        self.bridge = sp.csr_matrix(
+            sp.vstack([grown(self.bridge, n, n + m), self._bridged(np.arange(n, n + m))[n:]])
+        )
         if self.als is not None:  # the index keeps its papers: new ones are text candidates
             self.als.add_items(m)
         self._readers_order = None
         self._since = None
+
+    def _bridged(self, rows: np.ndarray, prev: _Previous | None = None) -> sp.csr_matrix:
+        """The bridge matrix (n_papers x n_papers) with rows only for ``rows`` (sorted): each
+        one's ``bridge_k`` closest papers in text among those with readers.
+
+        A retrain keeps the previous model's row of a paper whose text row it kept (same
+        vocabulary, same text), less the papers that lost their readers: searching the text
+        of every unread paper is the cost of a first training, and a retrain pays it only for
+        papers that were read before. Papers read since the previous model are not added to
+        the rows it lends."""
+        p = self.params
+        n = self.n_papers
+        rows = np.asarray(rows, np.int64)
+        if not p["bridge_k"] or not p["w_bridge"] or not self.text.n_terms or not rows.size:
+            return sp.csr_matrix((n, n), dtype=np.float32)
+        read = np.zeros(n, bool)
+        read[: self.readers.size] = np.asarray(self.readers) > 0
+        lent = self._lent_bridge(rows, prev, read)
+        search = rows if lent is None else rows[np.diff(lent.indptr)[rows] == 0]
+        near = self.text.nearest(search, read, int(p["bridge_k"]), int(p["bridge_postings"]))
+        lens = np.zeros(n, np.int64)
+        lens[search] = np.diff(near.indptr)
+        found = sp.csr_matrix(
+            (near.data, near.indices, np.concatenate([[0], np.cumsum(lens)])),
+            shape=(n, n),
+            dtype=np.float32,
+        )
+        return found if lent is None else sp.csr_matrix(found + lent)
+
+    def _lent_bridge(
+        self, rows: np.ndarray, prev: _Previous | None, read: np.ndarray
+    ) -> sp.csr_matrix | None:
+        """The previous model's bridge rows that still hold for ``rows``, in this model's
+        paper order (None when it has none to lend)."""
+        if prev is None or prev.bridge is None or prev.text is None:
+            return None
+        if self.text.vectorizer is not prev.text.vectorizer:  # the vocabulary was refitted
+            return None
+        old = prev.paper_rows
+        if old is None or old.max(initial=-1) >= prev.bridge.shape[0]:
+            return None
+        known = rows[old[rows] >= 0]
+        known = known[prev.text.hashes[old[known]] == self.text.hashes[known]]
+        new_index = np.full(prev.bridge.shape[1], -1, np.int64)  # previous paper -> this one
+        new_index[old[old >= 0]] = np.flatnonzero(old >= 0)
+        pos, lens = row_positions(prev.bridge, old[known])
+        targets = new_index[prev.bridge.indices[pos]]
+        ok = targets >= 0
+        ok[ok] = read[targets[ok]]
+        owner = np.repeat(known, lens)
+        n = self.n_papers
+        return sp.csr_matrix(
+            (prev.bridge.data[pos][ok], (owner[ok], targets[ok])), shape=(n, n), dtype=np.float32
+        )
 
     def _fit_collaborative(
         self, x: sp.csr_matrix, prev: _Previous, progress: bool, lap: Callable[[str], None]
@@ -667,6 +757,7 @@ class HybridRecommender:
         save_csr(folder / "neighbours", self.neighbours)
         save_csr(folder / "ease", self.ease)
         save_csr(folder / "readers_of", self.readers_of)
+        save_csr(folder / "bridge", self.bridge)
         self.text.save(folder)
         if self.als is not None:
             self.als.save(folder)
@@ -742,6 +833,12 @@ class HybridRecommender:
         self.neighbours = load_csr(folder / "neighbours", mmap=mmap)
         self.ease = load_csr(folder / "ease", mmap=mmap)
         self.readers_of = load_csr(folder / "readers_of", mmap=mmap)
+        n = len(self.paper_ids)
+        self.bridge = (  # models saved before the bridge have none
+            load_csr(folder / "bridge", mmap=mmap)
+            if (folder / "bridge.shape.json").is_file()
+            else sp.csr_matrix((n, n), dtype=np.float32)
+        )
         self.text = TextModel.load(folder, mmap=mmap)
         self.text.centering = float(self.params["text_centering"])
         if manifest["components"].get("als"):

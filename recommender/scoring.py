@@ -23,6 +23,8 @@ papers, the paper's readers)::
     ease = c * w_ease * ease_j                  # EASE co-reading
     als  = c * w_als * n / (n + als_half) * als_j
     text = (w_text * (1 - c) + text_floor) * text_j
+    bridge = w_bridge * (w_text * (1 - c) + text_floor) * n / (n + bridge_half) * bridge_j
+                            # an unread paper: the co-reading of its closest read papers in text
     pop  = w_pop * pop_j                        # log readers, scaled over the catalog
     dismissed = -w_dismissed * near_j           # closeness to what the reader dismissed
 
@@ -45,7 +47,7 @@ from .sparse_utils import dense_block, sparse_row_sum, unique_ints
 if TYPE_CHECKING:
     from .hybrid import HybridRecommender
 
-COMPONENTS = ("knn", "ease", "als", "text", "pop", "dismissed")
+COMPONENTS = ("knn", "ease", "als", "text", "bridge", "pop", "dismissed")
 # A reason names other readers only when at least this many contributed.
 MIN_READERS = 2
 # A reason cites a history paper for its text only when their cosine is at least this.
@@ -56,6 +58,7 @@ MAX_CITED = 200
 SMALL_FILTER = 5000
 
 Sparse = tuple[np.ndarray, np.ndarray]  # (sorted columns, values)
+_EMPTY: Sparse = (np.empty(0, np.int64), np.empty(0, np.float64))
 
 
 class Texts(NamedTuple):
@@ -76,8 +79,10 @@ class Signal:
     and confidences; ``evidence``: the blend's ``n``; ``knn``/``ease``: the co-reading sums
     over the history's rows of the two neighbour matrices; ``als``: the folded-in user vector
     (None when ALS does not take part); ``text``: the profile as (terms, unit weights), None
-    without text; ``dismissed``: the papers the reader dismissed, with their co-reading sums
-    and text profile, None without any; ``texts``: the history's texts outside the model.
+    without text; ``bridge``: the co-reading sums carried over to unread papers from their
+    closest read papers in text; ``dismissed``: the papers the reader dismissed, with their
+    co-reading sums and text profile, None without any; ``texts``: the history's texts
+    outside the model.
     """
 
     papers: np.ndarray
@@ -87,6 +92,7 @@ class Signal:
     ease: Sparse
     als: np.ndarray | None
     text: Sparse | None
+    bridge: Sparse = _EMPTY
     dismissed: tuple[np.ndarray, Sparse, Sparse | None] | None = None
     texts: Texts | None = None
 
@@ -108,9 +114,6 @@ class Scored:
     @cached_property
     def total(self) -> np.ndarray:
         return sum(self.parts.values())  # type: ignore[return-value]
-
-
-_EMPTY: Sparse = (np.empty(0, np.int64), np.empty(0, np.float64))
 
 
 def signal(
@@ -148,6 +151,7 @@ def signal(
         papers, weights = papers[order], weights[order]
     n_text = 0 if texts is None else len(texts.ids)
     knn = sparse_row_sum(model.neighbours, papers, weights) if papers.size else _EMPTY
+    bridge = sparse_row_sum(model.bridge_t, *knn) if model.bridge.nnz and knn[0].size else _EMPTY
     ease = sparse_row_sum(model.ease, papers, np.ones(papers.size)) if papers.size else _EMPTY
     user = None
     if als and model.als is not None and papers.size:
@@ -166,7 +170,7 @@ def signal(
         gone_text = model.text.profile(gone, ones) if model.text.n_terms else None
         gone_text = gone_text if gone_text is not None and gone_text[0].size else None
         away = (gone, sparse_row_sum(model.neighbours, gone, ones), gone_text)
-    return Signal(papers, weights, n, knn, ease, user, profile, away, texts)
+    return Signal(papers, weights, n, knn, ease, user, profile, bridge, away, texts)
 
 
 def gather(
@@ -177,15 +181,16 @@ def gather(
 ) -> np.ndarray:
     """The papers worth scoring for ``sig``: sorted model indices.
 
-    The ``neighbour_candidates`` strongest co-read papers of each neighbour matrix, the
-    ``als_candidates`` largest ALS scores (the ANN index), the ``text_candidates`` best text
-    matches within ``text_candidate_postings`` postings and, with ``popular``, the
-    ``popular_candidates`` most read; only papers set in ``allowed`` (a bool mask over the
-    papers) when it is given.
+    The ``neighbour_candidates`` strongest co-read papers of each neighbour matrix and of
+    the bridge to unread papers, the ``als_candidates`` largest ALS scores (the ANN index),
+    the ``text_candidates`` best text matches within ``text_candidate_postings`` postings
+    and, with ``popular``, the ``popular_candidates`` most read; only papers set in
+    ``allowed`` (a bool mask over the papers) when it is given.
     """
     p = model.params
     k = int(p["neighbour_candidates"])
     lists = [_strongest(*sig.knn, k, allowed), _strongest(*sig.ease, k, allowed)]
+    lists.append(_strongest(*sig.bridge, k, allowed))
     if popular:
         lists.append(model.most_read(int(p["popular_candidates"]), allowed))
     if sig.als is not None:
@@ -226,6 +231,8 @@ def components(
     if sig.text is not None:
         text = model.text.scores(*sig.text, None if every else items)
         comp["text"], scale["text"] = _scaled(text)
+    if sig.bridge[0].size:
+        comp["bridge"], scale["bridge"] = _scaled(_over(items, every, *sig.bridge))
     comp["pop"] = np.asarray(model.popularity if every else model.popularity[items], np.float64)
     if sig.dismissed is not None:
         _, gone_knn, gone_text = sig.dismissed
@@ -246,11 +253,13 @@ def blend(
     n = evidence
     c = n / (n + p["history_half"])
     w_als = p["w_als"] * (n / (n + p["als_half"]) if p["als_half"] else 1.0)
+    w_text = p["w_text"] * (1.0 - c) + p["text_floor"]
     weight = {
         "knn": c * p["w_knn"],
         "ease": c * p["w_ease"],
         "als": c * w_als,
-        "text": p["w_text"] * (1.0 - c) + p["text_floor"],
+        "text": w_text,
+        "bridge": p["w_bridge"] * w_text * n / (n + p["bridge_half"]),
         "pop": p["w_pop"],
         "dismissed": -p["w_dismissed"],
     }
@@ -287,7 +296,10 @@ def reasons(
     * text: ``similar_text`` with the ``paper_id`` of the history paper closest to it in text
       (cosine at least :data:`TEXT_CITE`; also a paper that joined the catalog after
       training), else with the ``terms`` it shares with the history;
-    * popularity: ``popular`` with its ``readers``, when at least MIN_READERS.
+    * popularity: ``popular`` with its ``readers``, when at least MIN_READERS;
+    * bridge (a paper nobody has read): ``because_you_read`` the history paper whose
+      co-reading reached the paper's closest text neighbour, with ``via_paper_id``, that
+      neighbour, and the ``readers`` of both, when at least MIN_READERS.
 
     The papers answered are ones the reader has not seen, so the readers counted are other
     people. When no group can be stated, the reason is what is true of the paper: the history
@@ -302,6 +314,7 @@ def reasons(
             parts["als"][at],
             parts["text"][at],
             parts["pop"][at],
+            parts["bridge"][at],
         ]
     )
     hist = sig.papers[:MAX_CITED]  # strongest first
@@ -344,6 +357,8 @@ def reasons(
                 }
             elif g == 3 and readers[i] >= MIN_READERS:
                 reason = {"type": "popular", "readers": int(readers[i])}
+            elif g == 4:
+                reason = _bridge_reason(model, sig, int(items[i]), hist, weights[:, 0])
             if reason is not None:
                 break
         if reason is None:  # nothing that ranked it can be said: what is true of it
@@ -354,6 +369,28 @@ def reasons(
             )
         out.append([reason])
     return out
+
+
+def _bridge_reason(
+    model: HybridRecommender, sig: Signal, item: int, hist: np.ndarray, weights: np.ndarray
+) -> dict[str, Any] | None:
+    """The bridge's reason for ``item``: the history paper whose co-reading reached the
+    bridge paper (outside the history) that added most to it, when at least MIN_READERS
+    read both; else None."""
+    lo, hi = model.bridge.indptr[item], model.bridge.indptr[item + 1]
+    near = np.asarray(model.bridge.indices[lo:hi], np.int64)
+    share = model.bridge.data[lo:hi] * _at(*sig.knn, near) * ~np.isin(near, sig.papers)
+    if not hist.size or share.max(initial=0) <= 0:
+        return None
+    via = int(near[np.argmax(share)])
+    source = weights * dense_block(model.neighbours, hist, np.array([via]))[:, 0]
+    if source.max(initial=0) <= 0:
+        return None
+    paper = int(hist[np.argmax(source)])
+    both = model.co_readers(paper, via)
+    if both < MIN_READERS:
+        return None
+    return _cites(model, paper, "because_you_read", readers=both, via_paper_id=model.paper_ids[via])
 
 
 def _cites(model: HybridRecommender, paper: int, kind: str, **more: Any) -> dict[str, Any]:
@@ -429,6 +466,13 @@ def _over(items: np.ndarray, every: bool, cols: np.ndarray, vals: np.ndarray) ->
     hit = items[at] == cols
     out[at[hit]] = vals[hit]
     return out
+
+
+def _at(cols: np.ndarray, vals: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The values of the sparse vector (``cols`` sorted, ``vals``) at ``where`` (0 where it
+    has none)."""
+    at = np.minimum(np.searchsorted(cols, where), cols.size - 1)
+    return np.where(cols[at] == where, vals[at], 0.0)
 
 
 def _scaled(x: np.ndarray) -> tuple[np.ndarray, float]:

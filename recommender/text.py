@@ -354,6 +354,43 @@ class TextModel:
             buffer = local.query = np.zeros(self.n_terms, np.float32)
         return buffer
 
+    def nearest(
+        self, rows: np.ndarray, allowed: np.ndarray, k: int, budget: int, chunk: int = 512
+    ) -> sp.csr_matrix:
+        """Each of ``rows``'s ``k`` closest papers by cosine among those whose ``allowed`` (a
+        bool mask over the papers) is set, itself excluded: csr of shape (len(rows),
+        n_papers) holding those cosines. Each row's query keeps its strongest terms within
+        ``budget`` postings (:meth:`within_budget`), so the cost is bounded on any catalog."""
+        rows = np.asarray(rows, np.int64)
+        n = self.matrix.shape[0]
+        if rows.size == 0 or k <= 0 or not self.n_terms:
+            return sp.csr_matrix((rows.size, n), dtype=np.float32)
+        keep = sp.diags(np.asarray(allowed, np.float32))
+        blocks = []
+        for start in range(0, rows.size, chunk):
+            part = rows[start : start + chunk]
+            pos, lens = row_positions(self.matrix, part)
+            terms, weights = self.matrix.indices[pos], self.matrix.data[pos]
+            owner = np.repeat(np.arange(part.size), lens)
+            if budget:  # each row's strongest terms while their postings fit the budget
+                df = np.diff(self.matrix_t.indptr)[terms]
+                order = np.lexsort((-weights, owner))
+                spent = np.cumsum(df[order])
+                first = np.r_[0, np.cumsum(lens)[:-1]]
+                before = np.repeat(np.r_[0, spent][first], lens)
+                fits = np.zeros(order.size, bool)
+                fits[order] = (spent - before) <= budget
+                fits[order[first[lens > 0]]] = True  # ... and at least one term
+                owner, terms, weights = owner[fits], terms[fits], weights[fits]
+            query = sp.csr_matrix((weights, (owner, terms)), shape=(part.size, self.n_terms))
+            cosine = (query @ self.matrix_t @ keep).tocoo()
+            other = cosine.col != part[cosine.row]  # not itself
+            cosine = sp.csr_matrix(
+                (cosine.data[other], (cosine.row[other], cosine.col[other])), shape=cosine.shape
+            )
+            blocks.append(topk_per_row(cosine, k))
+        return sp.csr_matrix(sp.vstack(blocks), dtype=np.float32)
+
     def similarities(self, rows: np.ndarray, others: np.ndarray) -> np.ndarray:
         """Cosine of each paper in ``rows`` with each in ``others``; dense float32, shape
         (len(rows), len(others)). Both sides are laid out over the terms ``others`` use, so

@@ -20,6 +20,12 @@ def sentence(reason: dict[str, Any], *, related: bool = False) -> str:
     cited = _quoted(reason) if reason.get("paper_id") else None
     action = reason.get("action", "opened")
     if kind == "because_you_read":
+        if readers and reason.get("via_paper_id"):
+            via = _quoted(reason, "via_")
+            return (
+                f"You {action} {cited}; {_people(readers)} who read it also read {via}, "
+                "close in subject to this"
+            )
         if readers:
             return f"You {action} {cited}; {_people(readers)} who read it also read this"
         return f"Related to {cited}, which you {action}"
@@ -47,8 +53,9 @@ def sentence(reason: dict[str, Any], *, related: bool = False) -> str:
     return "Picked from your reading"
 
 
-def _quoted(reason: dict[str, Any]) -> str:
-    return f"“{(reason.get('title') or '').strip() or reason['paper_id']}”"
+def _quoted(reason: dict[str, Any], prefix: str = "") -> str:
+    title = (reason.get(f"{prefix}title") or "").strip()
+    return f"“{title or reason[f'{prefix}paper_id']}”"
 
 
 def _people(count: int) -> str:

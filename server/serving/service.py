@@ -303,7 +303,7 @@ def _items(db: sqlite_utils.Database, picked: Picked, *, related: bool = False) 
     one paper). A paper erased from the catalog since training is left out."""
     wanted = [paper_id for paper_id, _, _ in picked]
     for _, _, reasons in picked:
-        wanted += [r["paper_id"] for r in reasons if r.get("paper_id")]
+        wanted += [r[key] for r in reasons for key in ("paper_id", "via_paper_id") if r.get(key)]
     papers = storage.get_papers(db, wanted)
     items = []
     for paper_id, score, reasons in picked:
@@ -313,6 +313,8 @@ def _items(db: sqlite_utils.Database, picked: Picked, *, related: bool = False) 
         for reason in reasons:
             if reason.get("paper_id") in papers:
                 reason["title"] = papers[reason["paper_id"]].get("title", "")
+            if reason.get("via_paper_id") in papers:
+                reason["via_title"] = papers[reason["via_paper_id"]].get("title", "")
             reason["text"] = sentence(reason, related=related)
         items.append({"paper": paper, "score": round(float(score), 6), "reasons": reasons})
     return items

@@ -327,7 +327,9 @@ def test_papers_added_after_training_are_recommended_from_their_text(tiny_model,
     assert ids(model.recommend(reader_a, n=2, since="2026-12-01"))[0] == "arxiv:2612.00002"
     recs = model.recommend(reader_a, n=2, since="2026-12-01")
     check_reasons(recs, {p for p, _, _ in reader_a})
-    assert recs[0].reasons[0]["type"] == "similar_text"
+    # said from its text, or from the co-reading of the read papers it is close to in text
+    reason = recs[0].reasons[0]
+    assert reason["type"] == "similar_text" or reason["via_paper_id"].startswith("p:a")
     # nobody read them: no co-reading, ALS or popularity part, and the old answers stand
     assert model.readers[-2:].tolist() == [0, 0] and model.popularity[-2:].tolist() == [0, 0]
     assert not model.als.item_factors[-2:].any()
@@ -341,3 +343,92 @@ def test_papers_added_after_training_are_recommended_from_their_text(tiny_model,
     assert ids(again.recommend(reader_b, n=2, since="2026-12-01")) == ids(
         model.recommend(reader_b, n=2, since="2026-12-01")
     )
+
+
+def _bridged_catalog(**params):
+    """Six readers read "protein folding" and "galaxy lensing" together; two papers nobody
+    read: one close in text to the galaxy paper, one about nothing anyone read. Filler papers
+    give the text model a vocabulary. The bridge counts in full from the first paper read
+    (``bridge_half`` 0), so that one is enough."""
+    papers = {
+        "p:folding": "protein folding enzyme kinetics",
+        "p:galaxy": "galaxy cluster dark matter weak lensing",
+        "p:0-unrelated": "quantum error correction surface codes",
+        "p:1-lensing-survey": "weak lensing survey of galaxy cluster dark matter halos",
+    }
+    papers |= {f"p:filler{i}": f"topic{i} method{i} dataset{i % 3}" for i in range(12)}
+    events = [(f"u{u}", p, "read", None) for u in range(6) for p in ("p:folding", "p:galaxy")]
+    events += [(f"v{i}", f"p:filler{i}", "read", None) for i in range(12)]
+    events += [(f"v{i}", f"p:filler{(i + 1) % 12}", "read", None) for i in range(12)]
+    inter = build_interactions(events, paper_ids=list(papers))
+    params = {"als_factors": 4, "als_iterations": 3, "tune": False, "bridge_half": 0, **params}
+    return HybridRecommender(**params).fit(inter, list(papers.values()))
+
+
+def test_an_unread_paper_borrows_the_co_reading_of_its_text_neighbours():
+    model = _bridged_catalog()
+    assert model.readers[model.paper_index["p:1-lensing-survey"]] == 0
+    reader = [("p:folding", "save", None)]
+    unread = ["p:0-unrelated", "p:1-lensing-survey"]
+    recs = model.recommend(reader, n=2, candidates=unread)
+    # the folding reader shares no word with the survey, but readers of folding read galaxy
+    assert ids(recs) == ["p:1-lensing-survey", "p:0-unrelated"]
+    assert recs[0].score > recs[1].score
+    assert recs[0].reasons == [
+        {
+            "type": "because_you_read",
+            "paper_id": "p:folding",
+            "readers": 6,
+            "via_paper_id": "p:galaxy",
+            "action": "saved",
+        }
+    ]
+    # the same answer for a paper that joined the catalog after training
+    model.add_papers(["p:2-new-survey"], ["galaxy cluster lensing dark matter map"])
+    assert ids(model.recommend(reader, n=1, candidates=["p:0-unrelated", "p:2-new-survey"])) == [
+        "p:2-new-survey"
+    ]
+    # without the bridge, the survey's generic words rank it last
+    flat = _bridged_catalog(w_bridge=0.0)
+    assert ids(flat.recommend(reader, n=2, candidates=unread)) == unread
+
+
+def test_a_retrain_searches_text_only_for_unread_papers_without_a_row_to_reuse(
+    tmp_path, monkeypatch
+):
+    from recommender.text import TextModel
+
+    papers = {f"p:{i}": f"topic{i % 7} method{i % 5} dataset{i % 3} idea{i}" for i in range(80)}
+    events = [(f"u{i}", f"p:{(i + j) % 60}", "read", None) for i in range(60) for j in range(4)]
+    searched = []
+    nearest = TextModel.nearest
+
+    def counting(self, rows, *args, **kwargs):
+        searched.append(len(rows))
+        return nearest(self, rows, *args, **kwargs)
+
+    monkeypatch.setattr(TextModel, "nearest", counting)
+    params = {"als_factors": 4, "als_iterations": 2, "tune": False}
+    first = HybridRecommender(**params).fit(
+        build_interactions(events, list(papers)), [*papers.values()]
+    )
+    assert searched == [20] and first.bridge.nnz == 20 * 5  # papers 60..79 are unread
+    (tmp_path / "v1").mkdir()
+    first.save(tmp_path / "v1")
+    # one unread paper is read now, and another paper joins the catalog
+    papers["p:new"] = "topic1 method1 dataset1 idea-new"
+    events.append(("u0", "p:60", "read", None))
+    inter = build_interactions(events, list(papers))
+    again = HybridRecommender(**params).fit(inter, [*papers.values()], previous=tmp_path / "v1")
+    assert searched == [20, 1]  # only the new paper's text is searched
+    reused = again.bridge.toarray()
+    assert not reused[again.paper_index["p:60"]].any()  # read now: no bridge of its own
+    assert np.count_nonzero(reused[again.paper_index["p:new"]]) == 5
+
+    def row(model, paper):
+        m = model.bridge
+        lo, hi = m.indptr[model.paper_index[paper]], m.indptr[model.paper_index[paper] + 1]
+        return {model.paper_ids[c]: v for c, v in zip(m.indices[lo:hi], m.data[lo:hi], strict=True)}
+
+    for i in range(61, 80):  # the rows lent, each as the previous model had it
+        assert row(again, f"p:{i}") == row(first, f"p:{i}") != {}

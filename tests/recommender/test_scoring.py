@@ -37,23 +37,33 @@ def topical():
     return build_interactions(events, paper_ids=paper_ids), texts, events
 
 
+SERVED = {
+    "tune": False,  # every component takes part, with the default weights
+    "als_factors": 16,
+    "als_iterations": 6,
+    "neighbours_k": 30,
+    "ease_max_items": 400,
+    "serve_exact_below": 0,  # force the gathered path on this small catalog
+    "neighbour_candidates": 60,
+    "als_candidates": 40,
+    "text_candidates": 40,
+    "popular_candidates": 10,
+    "text_candidate_postings": 2_000,
+}
+
+
 @pytest.fixture(scope="module")
 def served_model(topical):
     inter, texts, _ = topical
-    model = HybridRecommender(
-        tune=False,  # every component takes part, with the default weights
-        als_factors=16,
-        als_iterations=6,
-        neighbours_k=30,
-        ease_max_items=400,
-        serve_exact_below=0,  # force the gathered path on this small catalog
-        neighbour_candidates=60,
-        als_candidates=40,
-        text_candidates=40,
-        popular_candidates=10,
-        text_candidate_postings=2_000,
-    )
-    return model.fit(inter, texts)
+    return HybridRecommender(**SERVED).fit(inter, texts)
+
+
+@pytest.fixture(scope="module")
+def bridged_model(topical):
+    """The served model with the bridge counting in full from the first paper, so that it
+    leads often enough to be checked."""
+    inter, texts, _ = topical
+    return HybridRecommender(**SERVED, bridge_half=0).fit(inter, texts)
 
 
 def _histories(events, count):
@@ -103,24 +113,27 @@ def test_contributions_add_up_to_the_score(served_model, topical):
         assert [r.paper_id for r in recs] == [model.paper_ids[i] for i in scored.items[at]]
 
 
+@pytest.mark.parametrize("which", ["served_model", "bridged_model"])
 def test_each_reason_is_the_largest_contribution_that_can_be_said_with_its_evidence(
-    served_model, topical
+    which, topical, request
 ):
     """Computed here from the training matrix and the model's matrices, densely, for every
     answer: the reason comes from the largest contribution whose evidence holds (co-reading
     and ALS only with at least two other readers, popularity too), co-reading cites the
     history paper with the largest share of the knn and EASE parts and counts the users who
     read both, text cites the history paper whose own text is closest (cosine 0.1 at least,
-    weighted by confidence), else names shared terms."""
+    weighted by confidence), else names shared terms; the bridge of an unread paper cites the
+    history paper whose co-reading reached its bridge paper (outside the history) with the
+    largest cosine-weighted sum, with the readers of both."""
     inter, _, events = topical
-    model = served_model
+    model = request.getfixturevalue(which)
     p = model.params
     readers = (inter.matrix > 0).astype(np.int32).T.tocsr()  # papers x users
     both = (readers @ readers.T).toarray()  # users who read both papers
     neighbours, ease = model.neighbours.toarray(), model.ease.toarray()
-    text = model.text.matrix.toarray()
+    text, bridge = model.text.matrix.toarray(), model.bridge.toarray()
     seen = {"because_you_read": 0, "similar_text": 0, "similar_readers": 0, "popular": 0}
-    cited_by_text = 0
+    cited_by_text = bridged = 0
     for history in _histories(events, 60):
         sig = _signal(model, history)
         scored = scoring.score(model, sig, scoring.gather(model, sig))
@@ -133,29 +146,48 @@ def test_each_reason_is_the_largest_contribution_that_can_be_said_with_its_evide
                 share += p["w_ease"] * ease[sig.papers, j] / scored.scale["ease"]
             source = sig.papers[np.isclose(share, share.max())] if share.max() > 0 else []
             n_readers = readers[j].nnz
+            knn = sig.weights @ neighbours[sig.papers]  # the history's co-reading sums
+            reach = bridge[j] * knn
+            reach[sig.papers] = 0
+            via = np.flatnonzero(np.isclose(reach, reach.max())) if reach.max() > 0 else []
+            via_source = {
+                v: sig.papers[np.isclose(h, h.max())]
+                for v in via
+                if (h := sig.weights * neighbours[sig.papers, v]).max() > 0
+            }
             group = {
                 "co": scored.parts["knn"][k] + scored.parts["ease"][k],
                 "als": scored.parts["als"][k],
                 "text": scored.parts["text"][k],
                 "pop": scored.parts["pop"][k],
+                "bridge": scored.parts["bridge"][k],
             }
             sayable = {
                 "co": any(both[h, j] >= 2 for h in source),
                 "als": n_readers >= 2,
                 "text": True,
                 "pop": n_readers >= 2,
+                "bridge": any(both[h, v] >= 2 for v in via_source for h in via_source[v]),
             }
             order = sorted(group, key=lambda g: -group[g])
             lead = next((g for g in order if group[g] > 0 and sayable[g]), None)
             (reason,) = rec.reasons
             kind = {"co": "because_you_read", "als": "similar_readers", "text": "similar_text"}
+            kind["bridge"] = "because_you_read"
             if lead is None:
                 assert reason["type"] in ("because_you_read", "for_you"), (rec, group)
                 assert "readers" not in reason
                 continue
             assert reason["type"] == kind.get(lead, "popular"), (rec, group)
             seen[reason["type"]] += 1
-            if lead == "co":
+            if lead == "bridge":
+                assert n_readers == 0, rec
+                v = model.paper_index[reason["via_paper_id"]]
+                h = model.paper_index[reason["paper_id"]]
+                assert v in via_source and h in via_source[v], rec
+                assert reason["readers"] == both[h, v] >= 2, rec
+                bridged += 1
+            elif lead == "co":
                 h = model.paper_index[reason["paper_id"]]
                 assert h in source and reason["readers"] == both[h, j] >= 2, (rec, group)
             elif lead in ("als", "pop"):
@@ -172,6 +204,7 @@ def test_each_reason_is_the_largest_contribution_that_can_be_said_with_its_evide
     # the check saw every kind of reason but popularity, which seldom leads (test_reasons.py)
     assert min(seen[k] for k in seen if k != "popular") >= 3, seen
     assert cited_by_text >= 3, cited_by_text
+    assert bridged >= (3 if which == "bridged_model" else 1), bridged
 
 
 def test_evaluation_scores_every_paper_as_a_request_does(served_model, topical):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.jobs.training import train_and_publish
+from server.jobs.training import add_papers_and_publish, train_and_publish
 from server.model_versions import ModelStore
 from server.serving.reasons import sentence
 from server.store import storage
@@ -128,6 +128,19 @@ def test_popular_counts_only_other_readers(client, make_user, db, app, seeded):
             "You liked “T”; 3 other readers who read it also read this",
         ),
         (
+            {
+                "type": "because_you_read",
+                "paper_id": "a",
+                "title": "T",
+                "action": "opened",
+                "readers": 4,
+                "via_paper_id": "b",
+                "via_title": "V",
+            },
+            False,
+            "You opened “T”; 4 other readers who read it also read “V”, close in subject to this",
+        ),
+        (
             {"type": "because_you_read", "paper_id": "a", "title": "T", "action": "read"},
             False,
             "Related to “T”, which you read",
@@ -165,3 +178,47 @@ def test_popular_counts_only_other_readers(client, make_user, db, app, seeded):
 )
 def test_each_reason_type_has_its_sentence(reason, related, text):
     assert sentence(reason, related=related) == text
+
+
+def test_a_new_paper_is_recommended_through_what_readers_of_your_reading_read(
+    client, make_user, db, app, seeded
+):
+    """Three readers read a paper on air mobility with one on cell segmentation; a new paper
+    on cell segmentation, unread, reaches a reader of the air-mobility paper through them."""
+    store = ModelStore(app.config["MODELS"])
+    flying = seeded[0]
+    cells = next(p for p in seeded if "Cell Instance" in p["title"])
+    for i in range(3):
+        post(
+            client,
+            make_user(f"u{i}"),
+            [event(f"u{i}-{j}", {"id": p["id"]}) for j, p in enumerate((flying, cells))],
+        )
+    train_and_publish(db, store)
+    today = storage.now_iso()[:10]
+    new = {
+        "paper_id": "arxiv:2612.09999",
+        "title": f"Revisiting {cells['title']}",
+        "abstract": cells["abstract"],
+        "published": today,
+    }
+    storage.upsert_papers(db, [new])
+    assert add_papers_and_publish(db, store)["added"] == 1
+    reader = make_user("reader")
+    post(client, reader, [event("r1", {"id": flying["id"]})])
+    items = client.get("/api/v1/new?days=1&n=5", headers=reader).get_json()["items"]
+    # second only to the paper those readers read with it
+    assert [item["paper"]["id"] for item in items[:2]] == [cells["id"], new["paper_id"]]
+    assert items[1]["reasons"] == [
+        {
+            "type": "because_you_read",
+            "paper_id": flying["id"],
+            "title": flying["title"],
+            "action": "opened",
+            "readers": 3,
+            "via_paper_id": cells["id"],
+            "via_title": cells["title"],
+            "text": f"You opened “{flying['title']}”; 3 other readers who read it also read "
+            f"“{cells['title']}”, close in subject to this",
+        }
+    ]
