@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Development tools from npm (web-ext, to lint the Firefox variant); the extension has no npm deps.
+# Development tools from npm (web-ext, to lint the Firefox variant; axe-core, for the web app's
+# accessibility checks); the extension has no npm deps.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)

@@ -1,11 +1,14 @@
 /**
- * Options: backend URL and token (checked against the backend), pause, excluded sites and
- * "delete my history". Settings live in chrome.storage.local: backendUrl, token, paused,
- * excludedSites; setting backendUrl and token from outside is enough to connect.
+ * Options: backend URL and token (checked against the backend, which also tells whose token it
+ * is), pause, excluded sites and "delete my history". Settings live in chrome.storage.local:
+ * backendUrl, token, paused, excludedSites; setting backendUrl and token from outside is enough
+ * to connect. A token the backend rejects is never saved; one that could not be checked (the
+ * backend is down) is saved with a warning. Excluded sites are saved only when every entry is
+ * a host name.
  */
 
 import { apiUrl } from "./lib/queue.js";
-import { cleanBackendUrl, needsHostPermission, originPattern, parseSites } from "./lib/format.js";
+import { checkSites, cleanBackendUrl, needsHostPermission, originPattern } from "./lib/format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,6 +25,38 @@ async function load() {
   $("paused").checked = Boolean(s.paused);
   $("excludedSites").value = (s.excludedSites || []).join("\n");
   showQueue();
+  if (s.backendUrl && s.token) {
+    const mine = ++accountCheck;
+    showAccount("Checking whose token this is…");
+    const answer = await check(s.backendUrl, s.token);
+    if (mine !== accountCheck) return; // a save started meanwhile says what it found
+    if (answer.kind === "ok") showAccount(...whose(answer.user));
+    else if (answer.kind === "rejected") showAccount("The backend rejects the saved token: enter a new one.");
+    else showAccount(`Whose token this is could not be checked: ${answer.text}`);
+  }
+}
+
+let accountCheck = 0; // bumped by every check; an older check's late answer is dropped
+
+/** The line under the connection form: whose token this is ("" for none). `name` is shown
+ * in bold (inserted as text). */
+function showAccount(text, name = null, after = "") {
+  const node = $("account");
+  node.replaceChildren();
+  if (!name) {
+    node.textContent = text;
+    return;
+  }
+  const strong = document.createElement("strong");
+  strong.textContent = name;
+  node.append(text, strong, after);
+}
+
+/** showAccount's arguments for the user the backend named. */
+function whose(user) {
+  const name = user && typeof user.user_id === "string" ? user.user_id : null;
+  if (!name) return ["The backend did not say whose token this is."];
+  return ["This token belongs to ", name, user.is_admin ? " (an admin)." : "."];
 }
 
 async function showQueue() {
@@ -32,19 +67,27 @@ async function showQueue() {
   $("queue-status").textContent = parts.join(" ");
 }
 
-/** GET /api/v1/history?limit=1 with the token: 200 is good, 401 is a bad token. */
+/**
+ * Ask the backend whose token this is: GET /api/v1/export, the one route that names the
+ * caller (`user.user_id`, `user.is_admin`). Returns {kind: "ok", user} | {kind: "rejected"}
+ * (401/403) | {kind: "unreachable", text} | {kind: "error", text} (any other answer).
+ */
 async function check(backendUrl, token) {
+  let response;
   try {
-    const response = await fetch(apiUrl(backendUrl, "/api/v1/history?limit=1"), {
+    response = await fetch(apiUrl(backendUrl, "/api/v1/export"), {
       headers: { Authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(10000),
+      signal: AbortSignal.timeout(15000),
     });
-    if (response.ok) return ["ok", "Connected. Your token works."];
-    if (response.status === 401 || response.status === 403) return ["bad", "The backend rejected this token."];
-    return ["bad", `The backend answered HTTP ${response.status}. Is this a NextPaper server?`];
   } catch (error) {
-    return ["bad", `Cannot reach ${backendUrl} (${error.message}).`];
+    return { kind: "unreachable", text: `${backendUrl} could not be reached (${error.message}).` };
   }
+  if (response.status === 401 || response.status === 403) return { kind: "rejected" };
+  if (!response.ok) {
+    return { kind: "error", text: `The backend answered HTTP ${response.status}. Is this a NextPaper server?` };
+  }
+  const body = await response.json().catch(() => null);
+  return { kind: "ok", user: body && typeof body === "object" ? body.user : null };
 }
 
 $("connection").addEventListener("submit", (event) => {
@@ -65,10 +108,26 @@ $("connection").addEventListener("submit", (event) => {
     .then(async (ok) => {
       if (!ok) return say("connection-status", "bad", `Access to ${host} was not allowed, so nothing was saved: the extension cannot reach a backend there without it.`);
       say("connection-status", "", "Checking…");
-      const [kind, text] = await check(backendUrl, token);
+      const mine = ++accountCheck;
+      showAccount("");
+      const answer = await check(backendUrl, token);
+      if (answer.kind === "rejected") {
+        return say(
+          "connection-status",
+          "bad",
+          "The backend rejected this token, so it was not saved. Check it, or make a new one with “nextpaper users add NAME”.",
+        );
+      }
       await chrome.storage.local.set({ backendUrl, token });
       $("backendUrl").value = backendUrl;
-      say("connection-status", kind, kind === "ok" ? text : `${text} Saved anyway.`);
+      if (answer.kind === "ok") {
+        say("connection-status", "ok", "Connected. Your token works.");
+        if (mine === accountCheck) showAccount(...whose(answer.user));
+      } else if (answer.kind === "unreachable") {
+        say("connection-status", "warn", `Saved, but not checked: ${answer.text} The token is checked when the backend answers.`);
+      } else {
+        say("connection-status", "warn", `${answer.text} Saved anyway.`);
+      }
       setTimeout(showQueue, 1500);
     })
     .catch((error) => say("connection-status", "bad", `Nothing was saved: ${error.message || error}`));
@@ -79,7 +138,12 @@ $("paused").addEventListener("change", async () => {
 });
 
 $("save-sites").addEventListener("click", async () => {
-  const sites = parseSites($("excludedSites").value);
+  const { sites, bad } = checkSites($("excludedSites").value);
+  if (bad.length) {
+    const named = bad.map((entry) => `“${entry}”`).join(", ");
+    const what = bad.length === 1 ? "is not a host name" : "are not host names";
+    return say("sites-status", "bad", `Not saved: ${named} ${what}. Write one host per line or comma, like example.com or *.example.com.`);
+  }
   await chrome.storage.local.set({ excludedSites: sites });
   $("excludedSites").value = sites.join("\n");
   say("sites-status", "ok", sites.length ? `Saved ${sites.length} ${sites.length === 1 ? "site" : "sites"}.` : "Saved.");

@@ -12,6 +12,8 @@ import { paperFromPdfUrl } from "./lib/metadata.js";
 import { paperIdFromUrl, normalizeUrl } from "./lib/ids.js";
 import { isExcluded } from "./lib/format.js";
 import { createMarkStore, FEEDBACK_TYPES, pendingSaveIds } from "./lib/marks.js";
+import { badgeFor } from "./lib/badge.js";
+import { KEPT_KEY } from "./lib/kept.js";
 
 const ALARM = "nextpaper-flush";
 const HEARTBEAT = "nextpaper-heartbeat";
@@ -47,6 +49,7 @@ async function flush({ force = false } = {}) {
   } else {
     await chrome.alarms.clear(ALARM);
   }
+  await showBadges().catch(report);
   return result;
 }
 
@@ -54,9 +57,60 @@ function report(error) {
   console.warn("NextPaper:", error);
 }
 
+/** Queue events and send them; returns the queued copies (with their ids). */
 async function record(events) {
-  await queue.enqueue(events);
-  return flush().catch(report);
+  const made = await queue.enqueue(events);
+  await flush().catch(report);
+  return made;
+}
+
+// --- the toolbar badge ----------------------------------------------------------------------
+// session key "badges": {[tabId]: id of the open recorded in that tab}. The badge says whether
+// that open has reached the backend (lib/badge.js); it goes when the tab leaves the page.
+
+const action = chrome.action || chrome.browserAction;
+
+/** Show every badged tab's state (after each send, and when a badge is set). */
+async function showBadges() {
+  if (!action) return;
+  const got = await chrome.storage.session.get(["badges"]);
+  const badges = got.badges || {};
+  if (!Object.keys(badges).length) return;
+  const local = await chrome.storage.local.get([QUEUE_KEY, SYNC_KEY]);
+  for (const [tab, eventId] of Object.entries(badges)) {
+    const tabId = Number(tab);
+    const badge = badgeFor(eventId, local[QUEUE_KEY], local[SYNC_KEY]);
+    try {
+      await action.setBadgeBackgroundColor({ tabId, color: badge.color });
+      await action.setBadgeText({ tabId, text: badge.text });
+      await action.setTitle({ tabId, title: badge.title });
+    } catch {
+      /* the tab has gone */
+    }
+  }
+}
+
+async function setBadge(tabId, eventId) {
+  const got = await chrome.storage.session.get(["badges"]);
+  await chrome.storage.session.set({ badges: { ...(got.badges || {}), [tabId]: eventId } });
+  await showBadges();
+}
+
+async function clearBadge(tabId) {
+  const got = await chrome.storage.session.get(["badges"]);
+  const badges = got.badges || {};
+  if (!(tabId in badges)) return;
+  delete badges[tabId];
+  await chrome.storage.session.set({ badges });
+  if (!action) return;
+  try {
+    await action.setBadgeText({ tabId, text: "" });
+    const manifest = chrome.runtime.getManifest();
+    const title = (manifest.action || manifest.browser_action || {}).default_title || "NextPaper";
+    await action.setTitle({ tabId, title }); // back to the manifest's title
+  } catch {
+    /* the tab has gone */
+  }
 }
 
 // --- page views and reading time ---------------------------------------------------------------
@@ -77,7 +131,15 @@ function withViews(fn) {
     const events = [];
     const result = await fn(state, events);
     await chrome.storage.session.set({ views: state });
-    if (events.length) await record(events);
+    if (events.length) {
+      const made = await record(events);
+      // an open that fn marked for the badge: its tab shows whether it reached the backend
+      if (result && result.badge) {
+        const { tabId, event } = result.badge;
+        delete result.badge;
+        await setBadge(tabId, made[events.indexOf(event)].id);
+      }
+    }
     return result;
   });
   viewLock = run.catch(report);
@@ -131,8 +193,9 @@ async function paperOpened(tabId, paper) {
       old.paper = paper;
       old.url = paper.url;
       delete old.pending;
-      events.push({ type: "open", paper });
-      return { recorded: true };
+      const open = { type: "open", paper };
+      events.push(open);
+      return { recorded: true, badge: { tabId, event: open } };
     }
     if (old && old.paper.id === paper.id && old.url === paper.url) {
       // The same page view reported twice (SPA re-render, PDF + page): keep the richer paper.
@@ -141,8 +204,9 @@ async function paperOpened(tabId, paper) {
     }
     if (!(old && old.pending)) stopClock(old, events); // a pending view was never opened
     state[tabId] = { paper, url: paper.url, activeSince: foreground ? Date.now() : null };
-    events.push({ type: "open", paper });
-    return { recorded: true };
+    const open = { type: "open", paper };
+    events.push(open);
+    return { recorded: true, badge: { tabId, event: open } };
   });
 }
 
@@ -173,6 +237,7 @@ function viewEnded(tabId) {
     }
     stopClock(view, events);
     delete state[tabId];
+    await clearBadge(tabId);
   });
 }
 
@@ -310,6 +375,9 @@ const handlers = {
   async deleteHistory() {
     const dropped = await queue.discard();
     await chrome.storage.session.set({ views: {} });
+    for (const tab of Object.keys((await chrome.storage.session.get(["badges"])).badges || {})) {
+      await clearBadge(Number(tab)); // those opens are gone
+    }
     const { backendUrl, token } = await settings();
     if (!backendUrl || !token) return { ok: false, dropped, error: "Not connected to a backend." };
     try {
@@ -322,6 +390,7 @@ const handlers = {
         return { ok: false, dropped, status: response.status, error: (body.error && body.error.message) || `HTTP ${response.status}` };
       }
       await marks.clear(); // the likes, saves and dismissals went with the history
+      await chrome.storage.local.remove(KEPT_KEY); // and the lists drawn from it
       return { ok: true, dropped, body };
     } catch (error) {
       return { ok: false, dropped, error: `Backend unreachable: ${error.message}` };
@@ -345,9 +414,11 @@ chrome.alarms.onAlarm.addListener((alarm) => {
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area !== "local") return;
   if (changes.backendUrl || changes.token) {
-    // New connection settings: forget the old failures and try at once.
+    // New connection settings: forget the old failures and try at once. The kept lists were
+    // another connection's (maybe another user's).
     chrome.storage.local
-      .set({ [SYNC_KEY]: {} })
+      .remove(KEPT_KEY)
+      .then(() => chrome.storage.local.set({ [SYNC_KEY]: {} }))
       .then(() => flush({ force: true }))
       .catch(report);
   }

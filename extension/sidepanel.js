@@ -8,6 +8,9 @@
  * seconds (undismiss, lib/undo.js). Every string from a page or the backend goes in with
  * textContent; links only after lib/format.js validated them as http(s).
  *
+ * The last answer of each list (For you, Related for a paper) is kept in chrome.storage.local
+ * (lib/kept.js) and shown, marked as offline with its age, while the backend cannot be reached.
+ *
  * `sidepanel.html?paper=<id>` shows the related view for that paper and `?view=saved` opens on
  * the saved list (also handy in a tab).
  */
@@ -15,9 +18,11 @@
 import { apiUrl } from "./lib/queue.js";
 import { paperIdFromUrl } from "./lib/ids.js";
 import { paperFromPdfUrl } from "./lib/metadata.js";
-import { authorsLine, paperLink, reasonsLine, shorten } from "./lib/format.js";
+import { authorsLine, reasonsLine, shorten } from "./lib/format.js";
+import { paperLink } from "./lib/links.js";
 import { MARKS_KEY, isMarked, toggleEvent } from "./lib/marks.js";
 import { createUndo } from "./lib/undo.js";
+import { KEPT_KEY, ageText, keepList, keptList, listName } from "./lib/kept.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -97,9 +102,12 @@ function skeletons() {
   $("items").replaceChildren(...[1, 2, 3].map(() => el("li", { class: "skeleton", "aria-hidden": "true" })));
 }
 
-/** Which list the items are ("feed" or "saved"; a saved list dims the papers unsaved in it). */
-function showList(name, nodes) {
+/** Which list the items are ("feed" or "saved"; a saved list dims the papers unsaved in it);
+ * `offline` when they are a kept answer shown while the backend cannot be reached. */
+function showList(name, nodes, { offline = false } = {}) {
   $("items").dataset.list = name;
+  if (offline) $("items").dataset.offline = "true";
+  else delete $("items").dataset.offline;
   $("items").replaceChildren(...nodes);
 }
 
@@ -191,12 +199,21 @@ function toggle(kind, paper, pressed) {
   return button;
 }
 
-/** Title (a link when it validates), authors: the top of every card. */
+/** Title, authors: the top of every card. The title links to the paper's page, or to a
+ * search for its title when no page is known (lib/links.js). */
 function card(paper) {
   const title = typeof paper.title === "string" && paper.title.trim() ? paper.title : paper.id;
-  const href = paperLink(paper);
-  const titleNode = href
-    ? el("a", { class: "title", href, target: "_blank", rel: "noopener noreferrer", text: title })
+  const link = paperLink(paper);
+  const titleNode = link
+    ? el("a", {
+        class: "title",
+        href: link.href,
+        target: "_blank",
+        rel: "noopener noreferrer",
+        "data-link": link.kind,
+        ...(link.kind === "search" ? { title: "No page known for this paper: search Google Scholar for its title" } : {}),
+        text: title,
+      })
     : el("span", { class: "title", text: title });
   const li = el("li", { class: "item", "data-paper-id": paper.id });
   li.append(titleNode);
@@ -405,15 +422,50 @@ async function renderFeed(settings, status, stale, paper) {
   shownPath = path;
   const result = await getJson(settings, path);
   if (stale()) return;
-  if (result.problem) return showProblem(result, settings, status);
+  const name = listName(related ? paper.id : null);
+  let items;
+  let keptAt = null;
+  if (result.problem) {
+    const kept = result.problem === "unreachable" ? await keptAnswer(name) : null;
+    if (stale()) return;
+    if (!kept) return showProblem(result, settings, status);
+    items = kept.items;
+    keptAt = kept.at;
+  } else {
+    items = result.body.items;
+    keep(name, items).catch(() => null);
+  }
   const marks = await getMarks();
   if (stale()) return;
-  const nodes = result.body.items
+  const nodes = items
     .filter((item) => item && item.paper && !isMarked(marks, item.paper.id, "dismiss"))
     .map((item) => renderItem(item, marks, related))
     .filter(Boolean);
-  showList("feed", nodes);
+  showList("feed", nodes, { offline: keptAt !== null });
+  if (keptAt !== null) showOffline(settings, status, keptAt);
   if (!nodes.length) showEmpty(related);
+}
+
+/** The kept answer of a list ({at, items}) or null. */
+async function keptAnswer(name) {
+  return keptList((await chrome.storage.local.get([KEPT_KEY]))[KEPT_KEY], name);
+}
+
+/** Keep a list's answer for when the backend is down. */
+async function keep(name, items) {
+  const kept = (await chrome.storage.local.get([KEPT_KEY]))[KEPT_KEY];
+  await chrome.storage.local.set({ [KEPT_KEY]: keepList(kept, name, items, Date.now()) });
+}
+
+/** The banner over a kept list: offline, since when, and what waits to be sent. */
+function showOffline(settings, status, at) {
+  const n = status.pending || 0;
+  setBanner(
+    "offline",
+    `Offline: ${settings.backendUrl} is not answering. This list is from ${ageText(at, Date.now())}.` +
+      (n ? ` ${n} ${n === 1 ? "event is" : "events are"} waiting to be sent.` : ""),
+    { label: "Try again", run: () => send({ type: "flush" }).catch(() => null).then(() => render({ force: true })) },
+  );
 }
 
 async function renderSaved(settings, status, stale) {

@@ -2,8 +2,9 @@
 
 ``create_app()`` reads settings (:mod:`server.settings`), migrates the database, builds the
 app's long-lived parts once (:class:`Parts`: serving, the event writer, the trainer, the
-connections, the rate limiter) and wires the API blueprint, the error shape, and the security
-and timing hooks. Code that runs in a request reaches the parts through :func:`parts`.
+connections, the rate limiter) and wires the API blueprint, the web app (:mod:`server.web`), the
+error shape, and the security and timing hooks. Code that runs in a request reaches the parts
+through :func:`parts`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def parts() -> Parts:
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from . import settings
+    from . import settings, web
     from .http import api, errors, feeds, links, security, timing
     from .jobs.training import Trainer
     from .serving.service import Serving
@@ -80,4 +81,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(feeds.bp)  # /feeds/<secret>.atom
     app.register_blueprint(links.bp)  # /l/<signed>: digests' one-click links
+    web.install(app)  # the pages at /: session key and cookie, CSRF, HTML error pages
     return app

@@ -151,6 +151,8 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # faiss logs each CPU-specific build it tries and misses (ModuleNotFoundError) at INFO
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     runtime.limit_arenas()  # before any thread starts
     os.environ["NEXTPAPER_HOME"] = str(ctx.obj["home"])
     try:
@@ -322,6 +324,21 @@ def users_feed_url(ctx: click.Context, name: str, replace: bool) -> None:
         url = feeds.feed_url(db, _settings(ctx), name, replace=replace)
     if replace:
         click.echo(f"New feed URL for {name}; the previous one no longer works:")
+    click.echo(url)
+
+
+@users.command("login-link")
+@click.argument("name")
+@click.pass_context
+def users_login_link(ctx: click.Context, name: str) -> None:
+    """Print a one-time sign-in link for the web app (last line)."""
+    from .web import login_links
+
+    with _database(ctx) as db:
+        _require_user(db, name)
+    url = login_links.login_url(_settings(ctx), name)
+    minutes = login_links.MAX_AGE // 60
+    click.echo(f"Sign-in link for {name} (works once, for the next {minutes} minutes):")
     click.echo(url)
 
 

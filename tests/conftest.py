@@ -48,6 +48,20 @@ def synthetic_papers(count: int, published: str = "2026-01-01") -> list[dict]:
     return papers
 
 
+@pytest.fixture(scope="session")
+def playwright_session():
+    """The one Playwright driver of a run (its sync API cannot be started twice at once in a
+    thread, so the extension's and the web app's browser tests share it)."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        if os.environ.get("NEXTPAPER_REQUIRE_BROWSER") == "1":
+            pytest.fail("NEXTPAPER_REQUIRE_BROWSER=1 but the playwright package is not installed")
+        pytest.skip("the playwright package is not installed")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
 @pytest.fixture
 def papers_file(tmp_path: Path) -> Path:
     """A JSON Lines catalog of 60 synthetic papers (``seed:p0`` … ``seed:p59``)."""

@@ -1,7 +1,8 @@
 /**
- * How the side panel words things: reasons, author lines, short abstracts, safe links.
- * Pure (no DOM, no chrome.*), unit-tested under node. Everything returned is plain text or a
- * validated http(s) URL; the caller inserts it with textContent / setAttribute("href").
+ * How the side panel words things: reasons, author lines, short abstracts; excluded sites and
+ * backend URLs as the options page reads them. Pure (no DOM, no chrome.*), unit-tested under
+ * node. Everything returned is plain text or a validated http(s) URL; the caller inserts it
+ * with textContent / setAttribute("href"). Title links are lib/links.js's.
  */
 
 import { normalizeUrl } from "./ids.js";
@@ -62,36 +63,6 @@ export function shorten(text, limit = 280) {
   return `${(space > limit * 0.6 ? cut.slice(0, space) : cut).replace(/[\s,.;:]+$/, "")}…`;
 }
 
-const FROM_ID = [
-  [/^arxiv:(.+)$/, (m) => `https://arxiv.org/abs/${m[1]}`],
-  [/^doi:(.+)$/, (m) => `https://doi.org/${encodeURI(m[1])}`],
-  [/^openreview:(.+)$/, (m) => `https://openreview.net/forum?id=${encodeURIComponent(m[1])}`],
-  [/^acl:(.+)$/, (m) => `https://aclanthology.org/${encodeURIComponent(m[1])}/`],
-  [/^s2:([0-9a-f]{40})$/, (m) => `https://www.semanticscholar.org/paper/${m[1]}`],
-  [/^url:(.+)$/, (m) => m[1]],
-];
-
-/** A link for a paper: its own http(s) url, else one made from its id, else null. Never a
- * javascript:/data: URL, whatever the backend sent. */
-export function paperLink(paper) {
-  const candidates = [];
-  if (paper && typeof paper.url === "string") candidates.push(paper.url);
-  if (paper && typeof paper.id === "string") {
-    for (const [re, make] of FROM_ID) {
-      const m = re.exec(paper.id);
-      if (m) candidates.push(make(m));
-    }
-  }
-  for (const candidate of candidates) {
-    try {
-      return normalizeUrl(candidate);
-    } catch {
-      /* try the next */
-    }
-  }
-  return null;
-}
-
 /** Is `url` on one of the excluded sites? Entries are host names (a leading "*." or "." is
  * allowed); each also covers its subdomains. Pasted URLs are reduced to their host. */
 export function isExcluded(url, excludedSites) {
@@ -120,6 +91,50 @@ export function parseSites(sites) {
         .filter(Boolean),
     ),
   ];
+}
+
+const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const HOST_NAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
+
+/** The options page's excluded-sites text -> {sites, bad}. One entry per line or comma, each a
+ * host name ("example.com", subdomains included), a domain written "*.example.com", or a pasted
+ * http(s) URL (its host is kept). `sites` are the clean host names (non-ASCII names in the
+ * punycode that tab URLs show), `bad` the entries that are none of these, as typed. */
+export function checkSites(text) {
+  const sites = [];
+  const bad = [];
+  for (const raw of String(text ?? "").split(/[\n,]/)) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const site = siteFromEntry(entry);
+    if (!site) bad.push(entry);
+    else if (!sites.includes(site)) sites.push(site);
+  }
+  return { sites, bad };
+}
+
+function siteFromEntry(entry) {
+  let host = entry.toLowerCase();
+  if (/^[a-z][a-z0-9+.-]*:\/\//.test(host)) {
+    if (!/^https?:\/\//.test(host)) return null;
+    try {
+      host = new URL(host).hostname;
+    } catch {
+      return null;
+    }
+  } else {
+    host = host.replace(/^\*?\./, "");
+    if (/[^\x00-\x7f]/.test(host)) {
+      if (/[\s/?#@:\\]/.test(host)) return null;
+      try {
+        host = new URL(`http://${host}/`).hostname; // to punycode
+      } catch {
+        return null;
+      }
+    }
+  }
+  host = host.replace(/\.$/, "");
+  return HOST_NAME.test(host) ? host : null;
 }
 
 /** "http://127.0.0.1:5000/" -> "http://127.0.0.1:5000", or null if not an http(s) origin URL. */

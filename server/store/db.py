@@ -250,3 +250,30 @@ def _digests(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX digest_sends_claimed_at ON digest_sends(claimed_at)")
+
+
+@_migration("0009_web_sessions")
+def _web_sessions(db: sqlite_utils.Database) -> None:
+    # The web app's sign-ins (server/web/): each session's SHA-256 (the cookie carries the
+    # random session id, so a leaked database signs nobody in), ended by signing out or by
+    # revoking the user's tokens; and the one-time sign-in links already used, by the SHA-256
+    # of their nonce, so that a link works once (kept a day, longer than a link lives).
+    db.execute(
+        """
+        CREATE TABLE web_sessions (
+            session_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(user_id),
+            created_at TEXT NOT NULL,
+            ended_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX web_sessions_user_id ON web_sessions(user_id)")
+    db.execute(
+        """
+        CREATE TABLE login_links_used (
+            nonce_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(user_id),
+            used_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX login_links_used_at ON login_links_used(used_at)")

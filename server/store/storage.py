@@ -147,11 +147,17 @@ def add_token(db: sqlite_utils.Database, user_id: str, token_hash: str) -> None:
 
 
 def revoke_tokens(db: sqlite_utils.Database, user_id: str) -> int:
-    """Revoke every live token of ``user_id``; return how many were revoked."""
+    """Revoke every live token of ``user_id`` and end their web sessions (however they signed
+    in); return how many tokens were revoked."""
     with write_transaction(db):
+        now = now_iso()
         cursor = db.execute(
             "UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            [now_iso(), user_id],
+            [now, user_id],
+        )
+        db.execute(
+            "UPDATE web_sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL",
+            [now, user_id],
         )
         return cursor.rowcount
 
@@ -835,3 +841,77 @@ def paper_dates(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str
             ).fetchall()
         )
     return found
+
+
+# --- the web app: sessions, one-time sign-in links, a reader's marks on papers ----------------
+
+
+def start_web_session(db: sqlite_utils.Database, session_hash: str, user_id: str) -> None:
+    """Store a new web session of ``user_id`` by the SHA-256 of its random id."""
+    with write_transaction(db):
+        db.execute(
+            "INSERT INTO web_sessions (session_hash, user_id, created_at) VALUES (?, ?, ?)",
+            [session_hash, user_id, now_iso()],
+        )
+
+
+def web_session_user(db: sqlite_utils.Database, session_hash: str) -> tuple[str, bool] | None:
+    """``(user_id, is_admin)`` of a live web session, else None. A session ends when it is
+    signed out, and when its user's tokens are revoked (:func:`revoke_tokens`)."""
+    row = db.execute(
+        """SELECT users.user_id, users.is_admin
+           FROM web_sessions AS s JOIN users ON users.user_id = s.user_id
+           WHERE s.session_hash = ? AND s.ended_at IS NULL""",
+        [session_hash],
+    ).fetchone()
+    return None if row is None else (row[0], bool(row[1]))
+
+
+def end_web_session(db: sqlite_utils.Database, session_hash: str) -> None:
+    """Sign one web session out (its cookie no longer signs anyone in)."""
+    with write_transaction(db):
+        db.execute(
+            "UPDATE web_sessions SET ended_at = ? WHERE session_hash = ? AND ended_at IS NULL",
+            [now_iso(), session_hash],
+        )
+
+
+def use_login_link(
+    db: sqlite_utils.Database, nonce_hash: str, user_id: str, *, forget_before: str
+) -> bool:
+    """Record the use of a one-time sign-in link; False when it was used already. Uses older
+    than ``forget_before`` (of links expired by then) are forgotten on the way."""
+    with write_transaction(db):
+        db.execute("DELETE FROM login_links_used WHERE used_at < ?", [forget_before])
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO login_links_used (nonce_hash, user_id, used_at) "
+            "VALUES (?, ?, ?)",
+            [nonce_hash, user_id, now_iso()],
+        )
+        return cursor.rowcount == 1
+
+
+_MARK_TYPES = ("like", "unlike", "save", "unsave", "dismiss", "undismiss")
+
+
+def paper_marks(
+    db: sqlite_utils.Database, user_id: str, paper_ids: Sequence[str]
+) -> dict[str, set[str]]:
+    """What holds now of the user's ``like``, ``save`` and ``dismiss`` on each paper (the
+    latest of each and its ``un…`` wins), for the papers that have any."""
+    ids = list(dict.fromkeys(paper_ids))
+    held: dict[str, dict[str, bool]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = db.execute(
+            f"""SELECT paper_id, type FROM events
+                WHERE user_id = ? AND paper_id IN ({",".join("?" * len(chunk))})
+                  AND type IN ({",".join("?" * len(_MARK_TYPES))})
+                ORDER BY seq""",
+            [user_id, *chunk, *_MARK_TYPES],
+        )
+        for paper_id, event_type in rows:
+            mark = event_type.removeprefix("un")
+            held.setdefault(paper_id, {})[mark] = mark == event_type
+    marks = {paper: {mark for mark, on in state.items() if on} for paper, state in held.items()}
+    return {paper_id: found for paper_id, found in marks.items() if found}

@@ -377,16 +377,9 @@ class Browser:
 
 
 @pytest.fixture(scope="session")
-def playwright_instance():
+def playwright_instance(playwright_session):
     require_browser()
-    try:
-        from playwright import sync_api
-    except ImportError:
-        if os.environ.get("NEXTPAPER_REQUIRE_BROWSER") == "1":
-            pytest.fail("NEXTPAPER_REQUIRE_BROWSER=1 but the playwright package is not installed")
-        pytest.skip("the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        yield p
+    return playwright_session
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  reasonText, reasonsLine, authorsLine, shorten, paperLink, isExcluded, parseSites,
+  reasonText, reasonsLine, authorsLine, shorten, isExcluded, parseSites, checkSites,
   cleanBackendUrl, needsHostPermission, originPattern, MAX_REASON_CHARS,
 } from "../../extension/lib/format.js";
 
@@ -81,20 +81,6 @@ test("shorten", () => {
   assert.equal(shorten("alpha beta gamma delta", 12), "alpha beta…");
 });
 
-test("links are http(s) only, from url or id", () => {
-  assert.equal(paperLink({ id: "arxiv:2401.00001" }), "https://arxiv.org/abs/2401.00001");
-  assert.equal(paperLink({ id: "doi:10.1000/xyz" }), "https://doi.org/10.1000/xyz");
-  assert.equal(paperLink({ id: "openreview:abc" }), "https://openreview.net/forum?id=abc");
-  assert.equal(paperLink({ id: "acl:P19-1001" }), "https://aclanthology.org/P19-1001/");
-  assert.equal(paperLink({ id: "s2:" + "a".repeat(40) }), "https://www.semanticscholar.org/paper/" + "a".repeat(40));
-  assert.equal(paperLink({ id: "url:https://example.com/p" }), "https://example.com/p");
-  assert.equal(paperLink({ id: "seed:1", url: "https://example.com/x" }), "https://example.com/x");
-  assert.equal(paperLink({ id: "seed:1", url: "javascript:alert(1)" }), null);
-  assert.equal(paperLink({ id: "arxiv:2401.00001", url: "javascript:alert(1)" }), "https://arxiv.org/abs/2401.00001");
-  assert.equal(paperLink({ id: "seed:1" }), null);
-  assert.equal(paperLink(null), null);
-});
-
 test("excluded sites cover subdomains and accept pasted URLs", () => {
   const sites = "example.com\n*.private.org, https://secret.net/path";
   assert.deepEqual(parseSites(sites), ["example.com", "private.org", "secret.net"]);
@@ -116,4 +102,20 @@ test("backend URL helpers", () => {
   assert.equal(needsHostPermission("http://localhost:8000"), false);
   assert.equal(needsHostPermission("https://papers.example.org"), true);
   assert.equal(originPattern("https://papers.example.org:8443"), "https://papers.example.org/*");
+});
+
+test("excluded sites as typed: host names, *.domain or URLs, one per line or comma", () => {
+  assert.deepEqual(checkSites("example.com\n*.Private.org, https://secret.net/path\n\n .trailing.dot.  ,localhost\n192.168.1.1"), {
+    sites: ["example.com", "private.org", "secret.net", "trailing.dot", "localhost", "192.168.1.1"],
+    bad: [],
+  });
+  assert.deepEqual(checkSites("bücher.example"), { sites: ["xn--bcher-kva.example"], bad: [] });
+  assert.deepEqual(checkSites("example.com, example.com"), { sites: ["example.com"], bad: [] });
+  assert.deepEqual(checkSites(""), { sites: [], bad: [] });
+  // "not a host!!" is one bad entry, not three sites
+  assert.deepEqual(checkSites("not a host!!"), { sites: [], bad: ["not a host!!"] });
+  const bad = ["a b", "host!!", "-dash.com", "dash-.com", "a..b", "*", "*example.com", "ftp://files.example",
+    "example.com/path", "user@example.com", "example.com:8080", "x".repeat(64) + ".com", "bü cher.example",
+    "javascript:alert(1)", "exa_mple.com"];
+  assert.deepEqual(checkSites(bad.join("\n")), { sites: [], bad });
 });

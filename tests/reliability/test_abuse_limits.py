@@ -224,7 +224,7 @@ def test_security_headers_on_every_kind_of_response(home, monkeypatch):
         "401": client.get("/api/v1/history"),
         "403": client.post("/api/v1/admin/train", headers=alice),
         "404": client.get("/api/v1/nowhere"),
-        "404 root": client.get("/favicon.ico"),
+        "404 api root": client.get("/api/favicon.ico"),
         "404 paper": client.get("/api/v1/papers/seed%3Anone", headers=alice),
         "405": client.put("/api/v1/history", headers=alice),
         "413": client.post("/api/v1/events", data="x" * (1024 * 1024 + 1), headers=json_headers),

@@ -510,6 +510,37 @@ CAPABILITY_ROUTES = {  # no token: the URL itself, made for one user, is the cre
 }
 
 
+# The web app's pages: open to anyone (the sign-in form, the sign-in posts, a login link, the
+# pages' assets), or needing a signed-in session cookie. Which user's data a session sees is
+# checked in tests/web/test_pages.py (test_a_reader_sees_and_changes_only_their_own_marks);
+# here, that none of them answers without one.
+WEB_PUBLIC = {
+    ("GET", "/assets/<path:filename>"),
+    ("POST", "/sign-in"),
+    ("GET", "/login/<token>"),
+    ("POST", "/login/<token>"),
+}
+WEB_SESSION = {
+    ("GET", "/"): "/",  # without a session: the sign-in form, nothing of anyone's feed
+    ("GET", "/papers/<path:paper_id>"): "/papers/seed%3Ac1",
+    ("POST", "/marks"): "/marks",
+    ("POST", "/sign-out"): "/sign-out",
+}
+
+
+def test_web_pages_show_and_change_nothing_without_a_session(client, two_users):
+    alice, _, _ = two_users
+    before = client.get("/api/v1/history", headers=alice).get_json()
+    for (method, _), path in WEB_SESSION.items():
+        response = client.open(path, method=method, data={"type": "save", "paper_id": "seed:c1"})
+        page = response.get_data(as_text=True)
+        if response.status_code == 200:
+            assert 'name="token"' in page and "seed:c1" not in page, (method, path)
+        else:
+            assert response.status_code in (302, 303, 400, 401, 403), (method, path)
+    assert client.get("/api/v1/history", headers=alice).get_json() == before
+
+
 def _routes(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -525,7 +556,11 @@ def _example_path(rule: str) -> str:
 def test_every_route_is_classified(app):
     """A new route must be added to PUBLIC, USER_ROUTES or ADMIN_ROUTES with an isolation check."""
     classified = {**ALL_CHECKED, **CAPABILITY_ROUTES}
-    unknown = [r for r in _routes(app) if r not in PUBLIC and r not in classified]
+    unknown = [
+        r
+        for r in _routes(app)
+        if r not in PUBLIC and r not in classified and r not in WEB_PUBLIC and r not in WEB_SESSION
+    ]
     assert not unknown, f"routes without an isolation test: {unknown}"
     stale = [r for r in classified if r not in set(_routes(app))]
     assert not stale, f"isolation checks for routes that no longer exist: {stale}"

@@ -178,7 +178,7 @@ def test_hostile_text_is_stored_and_returned_verbatim(client, make_user):
 
 def test_routing_errors_have_the_error_shape(client, make_user):
     assert_error(client.get("/api/v1/nowhere"), 404, "not_found")
-    assert_error(client.get("/"), 404, "not_found")
+    assert_error(client.get("/api"), 404, "not_found")
     response = client.put("/api/v1/events")
     assert_error(response, 405, "method_not_allowed")
     assert "POST" in response.headers["Allow"]

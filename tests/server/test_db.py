@@ -26,6 +26,7 @@ def test_migrates_an_empty_database(tmp_path):
         "0006_erasures",
         "0007_arxiv_sync",
         "0008_digests",
+        "0009_web_sessions",
     ]
     again.close()
 

@@ -1,0 +1,57 @@
+"""The web app: server-rendered pages at ``/`` for people without (or beside) the extension.
+
+One blueprint, ``web``, with its templates and static files beside it. Its modules, by job:
+
+* :mod:`.sessions` — the signed session cookie, who is signed in, sign-in and sign-out;
+* :mod:`.login_links` — one-time sign-in links (``nextpaper users login-link``);
+* :mod:`.pages` — the pages (sign in, the feed, a paper);
+* :mod:`.actions` — the forms that record Like, Save, Dismiss and their undo;
+* :mod:`.paper_links` — where a paper's title and links lead;
+* :mod:`.errors` — HTML error pages outside ``/api/`` (the API keeps its JSON error shape).
+
+:func:`install` wires them into an app: the session's ``SECRET_KEY`` (derived from the home's
+key), the cookie's flags, CSRF protection on every form (Flask-WTF's ``CSRFProtect``), the
+pages' own Content-Security-Policy, and the error pages. Pages read answers from the same
+:class:`~server.serving.service.Serving` the API uses, and record events through the same
+validation and event writer; nothing here speaks SQL.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",  # the app keeps /static (Flask adds it for every app)
+)
+
+# Pages load their own CSS and script and nothing else; forms post only to this site.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def install(app: Flask) -> None:
+    """Register the web app on ``app`` (after the API's error handlers, which it wraps)."""
+    from flask_wtf.csrf import CSRFProtect
+
+    from . import actions, errors, pages, sessions  # noqa: F401 (their routes join ``bp``)
+
+    sessions.configure(app)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form is good as long as its session
+    app.extensions["nextpaper.csrf"] = CSRFProtect(app)
+    errors.install(app)
+    app.register_blueprint(bp)
+
+
+def apply_page_headers(response):
+    """A page's own security headers (before the app's defaults, which fill in the rest):
+    its CSP, and a Referer sent to this site alone, which Flask-WTF checks over HTTPS."""
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response

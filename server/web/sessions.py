@@ -1,0 +1,113 @@
+"""Web sessions: the signed cookie, who is signed in, signing in and out.
+
+The cookie is Flask's signed session (itsdangerous, keyed by a ``SECRET_KEY`` derived from the
+home's key, so every process of a home agrees and no constant key ships with the code):
+HttpOnly, SameSite=Strict, and Secure whenever the request came over TLS. It holds a random
+session id; the database keeps only the id's SHA-256 (:func:`server.store.storage.
+start_web_session`), so a session is checked on every request and can end on the server:
+
+* signing out ends it;
+* revoking the user's tokens (``nextpaper users revoke``) ends every session that began before;
+* it lasts at most :data:`SESSION_DAYS` days (the cookie's signed age).
+
+Signing in takes an API token, checked as the API checks it (:func:`server.http.auth.
+authenticate`), or a one-time link (:mod:`.login_links`). Either way the old session's values
+are dropped first, so a session id planted before signing in is never the signed-in one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+
+from flask import Flask, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from .. import signing
+from ..store import storage
+from ..store.db import get_db
+
+SESSION_DAYS = 30
+COOKIE_NAME = "nextpaper_session"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The signed-in user of a page."""
+
+    user_id: str
+    is_admin: bool
+
+
+class _TlsAwareSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with ``Secure`` set when the request came over TLS (a
+    plain-HTTP deployment on 127.0.0.1 still gets its cookie back)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(request.is_secure or super().get_cookie_secure(app))
+
+
+def secret_key(home: str) -> str:
+    """The app's ``SECRET_KEY``: derived from the home's key, for this use only."""
+    return hmac.new(signing.home_key(home), b"web-session", hashlib.sha256).hexdigest()
+
+
+def configure(app: Flask) -> None:
+    """Key and flags of the session cookie."""
+    app.secret_key = secret_key(app.config["HOME"])
+    app.session_interface = _TlsAwareSessions()
+    app.config.update(
+        SESSION_COOKIE_NAME=COOKIE_NAME,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
+    )
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def sign_in(user_id: str) -> None:
+    """Start a new session for ``user_id`` in this response's cookie."""
+    session_id = secrets.token_urlsafe(32)
+    storage.start_web_session(get_db(), _hash(session_id), user_id)
+    session.clear()
+    session.permanent = True
+    session["sid"] = session_id
+
+
+def sign_out() -> None:
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        storage.end_web_session(get_db(), _hash(session_id))
+    session.clear()
+
+
+def reader() -> Reader | None:
+    """Who is signed in on this request (checked once per request), or None."""
+    if "reader" not in g:
+        session_id = session.get("sid")
+        found = None
+        if isinstance(session_id, str):
+            found = storage.web_session_user(get_db(), _hash(session_id))
+            if found is None:  # signed out elsewhere, revoked, or from another home
+                session.pop("sid", None)
+        g.reader = Reader(*found) if found else None
+    return g.reader
+
+
+def signed_in(view):
+    """Run ``view`` for a signed-in reader (``g.reader``); else send the browser to sign in."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if reader() is None:
+            return redirect(url_for("web.home", next=request.full_path.rstrip("?")), 303)
+        return view(*args, **kwargs)
+
+    return wrapped
