@@ -1,17 +1,16 @@
 """NextPaper's backend: the Flask app factory.
 
-``create_app()`` reads settings (:mod:`server.settings`), migrates the database, builds the
-app's long-lived parts once (:class:`Parts`: serving, the event writer, the trainer, the
-connections, the rate limiter) and wires the API blueprint, the web app (:mod:`server.web`), the
+``create_app()`` finds its home and reads settings (:mod:`server.settings`, the same way as
+every CLI command), migrates the database, builds the app's long-lived parts once
+(:class:`Parts`: serving, the event writer, the trainer, the connections, the rate limiter)
+and wires the API blueprint, the web app (:mod:`server.web`), the
 error shape, and the security and timing hooks. Code that runs in a request reaches the parts
 through :func:`parts`.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
@@ -22,12 +21,6 @@ if TYPE_CHECKING:
     from .serving.service import Serving
     from .store.db import Connections
     from .store.writer import EventWriter
-
-DEFAULT_HOME = "instance"
-
-
-def home_from_env() -> Path:
-    return Path(os.environ.get("NEXTPAPER_HOME", DEFAULT_HOME)).resolve()
 
 
 @dataclass
@@ -54,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .store.db import Connections, close_db, open_database
     from .store.writer import EventWriter
 
-    home = Path((test_config or {}).get("HOME") or home_from_env()).resolve()
+    home = settings.resolve_home((test_config or {}).get("HOME"))
     app = Flask(__name__, instance_path=str(home), instance_relative_config=True)
     app.config.update(settings.load(home, test_config))
     app.json.sort_keys = False

@@ -1,8 +1,11 @@
 """The ``nextpaper`` command line.
 
-Every command takes ``--home DIR`` (env ``NEXTPAPER_HOME``, default ``./instance``), which holds
-``nextpaper.db`` and ``models/``. Bad input ends with a one-line error and exit status 2; long
-work shows a progress bar on a terminal and stays quiet when piped.
+Every command takes ``--home DIR``, which holds ``nextpaper.db`` and ``models/``; without it,
+``NEXTPAPER_HOME``, else the per-user data folder (:func:`server.settings.resolve_home`, as for
+the server), whatever folder the command runs in. Only ``init`` and ``serve`` create a database;
+every other command on a home without one says so and names the home. Bad input ends with a
+one-line error and exit status 2; long work shows a progress bar on a terminal and stays quiet
+when piped.
 """
 
 from __future__ import annotations
@@ -16,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-
-from . import DEFAULT_HOME
 
 ADMIN_TOKEN_FILE = "admin-token"
 LOAD_EXTENSION = (
@@ -37,12 +38,16 @@ def _progress_enabled() -> bool:
 
 
 @contextmanager
-def _database(ctx: click.Context):
-    from .store.db import SchemaTooNew, open_database
+def _database(ctx: click.Context, *, create: bool = False):
+    """The home's database, migrated; unless ``create`` (``init``), a home without one is an
+    error, so a command run against the wrong home never makes a second, empty database."""
+    from .store.db import DB_FILENAME, SchemaTooNew, open_database
 
     home: Path = ctx.obj["home"]
+    if not create and not (home / DB_FILENAME).is_file():
+        raise CliError(f"no NextPaper database in {home}: run nextpaper init")
     try:
-        db = open_database(home / "nextpaper.db")
+        db = open_database(home / DB_FILENAME)
     except SchemaTooNew as error:
         raise CliError(str(error)) from None
     except sqlite3.DatabaseError as error:
@@ -57,7 +62,8 @@ def _require_user(db, user_id: str) -> None:
     from .store import storage
 
     if storage.get_user(db, user_id) is None:
-        raise CliError(f"no user {user_id!r}")
+        home = click.get_current_context().obj["home"]
+        raise CliError(f"no user {user_id!r} in {home}")
 
 
 def _settings(ctx: click.Context):
@@ -79,16 +85,16 @@ def _model_store(ctx: click.Context):
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="NEXTPAPER_HOME",
-    default=DEFAULT_HOME,
-    show_default=True,
-    help="Folder holding nextpaper.db and models/.",
+    help="Folder holding nextpaper.db and models/ [default: $NEXTPAPER_HOME, else the "
+    "per-user data folder, e.g. ~/.local/share/nextpaper].",
 )
 @click.pass_context
-def main(ctx: click.Context, home: Path) -> None:
+def main(ctx: click.Context, home: Path | None) -> None:
     """NextPaper: a self-hosted paper recommender."""
+    from .settings import resolve_home
+
     ctx.ensure_object(dict)
-    ctx.obj["home"] = home.resolve()
+    ctx.obj["home"] = resolve_home(home)
 
 
 @main.command()
@@ -99,7 +105,11 @@ def init(ctx: click.Context) -> None:
     from .store import storage
 
     home: Path = ctx.obj["home"]
-    with _database(ctx) as db:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"cannot create the home {home}: {error.strerror}") from None
+    with _database(ctx, create=True) as db:
         if storage.has_admin(db):
             click.echo(f"NextPaper home: {home} (database ready, admin exists)")
             if (home / ADMIN_TOKEN_FILE).exists():
@@ -260,6 +270,34 @@ def users_add(ctx: click.Context, name: str, admin: bool) -> None:
         token = auth.issue_token(db, name)
     click.echo(f"Created {'admin ' if admin else ''}user {name}. API token (shown once):")
     click.echo(token)
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per user.")
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool) -> None:
+    """List every user by name: admin or not, email, digest, and live API tokens."""
+    from .store import storage
+
+    with _database(ctx) as db:
+        rows = storage.list_users(db)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo(
+            f"No users in {ctx.obj['home']}; add one with nextpaper users add NAME.", err=True
+        )
+        return
+    width = max(len(row["user_id"]) for row in rows)
+    mail = max(len(row["email"] or "-") for row in rows)
+    for row in rows:
+        tokens = row["tokens"]
+        click.echo(
+            f"{row['user_id']:<{width}}  {'admin' if row['is_admin'] else 'user':<5}  "
+            f"{row['email'] or '-':<{mail}}  digest {row['digest']:<6}  "
+            f"{tokens} token{'' if tokens == 1 else 's'}"
+        )
 
 
 @users.command("token")

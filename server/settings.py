@@ -4,10 +4,14 @@ Defaults below, then ``config.py`` in the home folder, then ``NEXTPAPER_*`` envi
 variables (JSON values parsed as Flask's ``from_prefixed_env`` does); tests pass a mapping
 instead of the last two. The app factory and every CLI command read settings through
 :func:`load`, so a command and the server it runs beside always agree.
+
+The home folder itself is found by :func:`resolve_home`, also for both, so that a command run
+from any folder reaches the database the server uses.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Config
@@ -43,6 +47,23 @@ DEFAULTS: dict = {
     "MAIL_FROM": "NextPaper <nextpaper@localhost>",
     "PUBLIC_URL": "http://127.0.0.1:5000",
 }
+
+
+def resolve_home(explicit: str | os.PathLike | None = None) -> Path:
+    """The home folder: ``explicit`` (``--home``), else ``NEXTPAPER_HOME``, else the per-user
+    data folder (``~/.local/share/nextpaper`` on Linux), as an absolute path.
+
+    Never the current folder: a command run from elsewhere would find (or make) another
+    database than the server's. platformdirs knows each system's per-user data folder (XDG on
+    Linux, ``Application Support`` on macOS, ``AppData`` on Windows), so we need not.
+    """
+    if not explicit:
+        explicit = os.environ.get("NEXTPAPER_HOME") or None  # empty counts as unset
+    if not explicit:
+        import platformdirs
+
+        explicit = platformdirs.user_data_dir("nextpaper", appauthor=False)
+    return Path(explicit).expanduser().resolve()
 
 
 def load(home: Path, overrides: dict | None = None) -> Config:

@@ -147,6 +147,14 @@ def run_cli(home: Path, *args: str, check: bool = True, timeout: float = 300, **
     return result
 
 
+def initialised(home: Path) -> Path:
+    """``home`` with its database, as ``nextpaper init`` makes it (the other commands refuse a
+    home without one)."""
+    if not (home / "nextpaper.db").exists():
+        run_cli(home, "init")
+    return home
+
+
 class LiveServer:
     """A real ``nextpaper serve`` process on a free port; it can be stopped and started again
     on the same port and home (its log, ``serve-<port>.log``, collects every run)."""

@@ -915,3 +915,69 @@ def paper_marks(
             held.setdefault(paper_id, {})[mark] = mark == event_type
     marks = {paper: {mark for mark, on in state.items() if on} for paper, state in held.items()}
     return {paper_id: found for paper_id, found in marks.items() if found}
+
+
+# --- the web app's own pages: one history event, a user's API tokens ---------------------------
+
+
+def delete_event(db: sqlite_utils.Database, user_id: str, event_id: str) -> bool:
+    """Erase one event of the user by its client id; False when there is none. Counted in
+    :func:`erasures` as an erased history is, so the next retrain forgets it too."""
+    with write_transaction(db):
+        deleted = db.execute(
+            "DELETE FROM events WHERE user_id = ? AND event_id = ?", [user_id, event_id]
+        ).rowcount
+        if deleted:
+            db.execute("UPDATE erasures SET count = count + 1")
+        return bool(deleted)
+
+
+def live_tokens(db: sqlite_utils.Database, user_id: str) -> list[dict[str, str]]:
+    """The user's unrevoked API tokens, newest first: ``token_hash`` (what is stored; the token
+    itself never is) and ``created_at``."""
+    return [
+        {"token_hash": row[0], "created_at": row[1]}
+        for row in db.execute(
+            "SELECT token_hash, created_at FROM tokens WHERE user_id = ? AND revoked_at IS NULL "
+            "ORDER BY created_at DESC, rowid DESC",
+            [user_id],
+        )
+    ]
+
+
+def revoke_token(
+    db: sqlite_utils.Database, user_id: str, token_hash: str, *, keep_session: str | None = None
+) -> bool:
+    """Revoke one live token of ``user_id``; False when the user has no such live token. The
+    user's web sessions end too (one may have begun with that token), all but the one whose
+    hash is ``keep_session``."""
+    with write_transaction(db):
+        now = now_iso()
+        revoked = db.execute(
+            "UPDATE tokens SET revoked_at = ? "
+            "WHERE user_id = ? AND token_hash = ? AND revoked_at IS NULL",
+            [now, user_id, token_hash],
+        ).rowcount
+        if revoked:
+            db.execute(
+                "UPDATE web_sessions SET ended_at = ? "
+                "WHERE user_id = ? AND ended_at IS NULL AND session_hash IS NOT ?",
+                [now, user_id, keep_session],
+            )
+        return bool(revoked)
+
+
+# --- the command line's user list ----------------------------------------------------------------
+
+
+def list_users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every user, ordered by name: ``user_id``, ``is_admin``, ``email``, ``digest`` and
+    ``tokens``, how many of the user's API tokens are live (not revoked)."""
+    rows = db.execute(
+        """SELECT users.user_id, users.is_admin, users.email, users.digest,
+                  (SELECT count(*) FROM tokens
+                    WHERE tokens.user_id = users.user_id AND tokens.revoked_at IS NULL)
+           FROM users ORDER BY users.user_id"""
+    )
+    keys = ("user_id", "is_admin", "email", "digest", "tokens")
+    return [dict(zip(keys, row, strict=True)) | {"is_admin": bool(row[1])} for row in rows]

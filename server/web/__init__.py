@@ -6,6 +6,10 @@ One blueprint, ``web``, with its templates and static files beside it. Its modul
 * :mod:`.login_links` — one-time sign-in links (``nextpaper users login-link``);
 * :mod:`.pages` — the pages (sign in, the feed, a paper);
 * :mod:`.actions` — the forms that record Like, Save, Dismiss and their undo;
+* :mod:`.saved` — the saved papers, their export and library import by upload;
+* :mod:`.history` — what was recorded, deleting one event or all, and its export;
+* :mod:`.settings` — digest settings, the Atom feed's URL and the reader's API tokens;
+* :mod:`.paging` — pages of a long list;
 * :mod:`.paper_links` — where a paper's title and links lead;
 * :mod:`.errors` — HTML error pages outside ``/api/`` (the API keeps its JSON error shape).
 
@@ -39,7 +43,8 @@ def install(app: Flask) -> None:
     """Register the web app on ``app`` (after the API's error handlers, which it wraps)."""
     from flask_wtf.csrf import CSRFProtect
 
-    from . import actions, errors, pages, sessions  # noqa: F401 (their routes join ``bp``)
+    # their routes join ``bp``
+    from . import actions, errors, history, pages, saved, sessions, settings  # noqa: F401
 
     sessions.configure(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens

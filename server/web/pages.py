@@ -64,7 +64,7 @@ def _preview(text: str | None) -> str:
     return cut.rstrip(",.;:") + "…"
 
 
-def _authors(authors: list[str] | None) -> str:
+def short_authors(authors: list[str] | None) -> str:
     authors = authors or []
     shown = ", ".join(authors[:SHOWN_AUTHORS])
     return shown + (" et al." if len(authors) > SHOWN_AUTHORS else "")
@@ -104,7 +104,7 @@ def cards(items: list[dict[str, Any]], tab: str | None = None) -> list[dict[str,
                 "paper": paper,
                 "href": title_link(paper),
                 "page": url_for("web.paper", paper_id=paper["id"], **where),
-                "authors": _authors(paper.get("authors")),
+                "authors": short_authors(paper.get("authors")),
                 "date": paper.get("published") or "",
                 "preview": _preview(paper.get("abstract")),
                 "reasons": [r["text"] for r in item.get("reasons", []) if r.get("text")],

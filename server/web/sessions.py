@@ -88,6 +88,12 @@ def sign_out() -> None:
     session.clear()
 
 
+def current_hash() -> str | None:
+    """What the database keeps of this request's session id (None: no session)."""
+    session_id = session.get("sid")
+    return _hash(session_id) if isinstance(session_id, str) else None
+
+
 def reader() -> Reader | None:
     """Who is signed in on this request (checked once per request), or None."""
     if "reader" not in g:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from relay import Listener, pump
 
-from tests.conftest import LiveServer, run_cli
+from tests.conftest import LiveServer, initialised, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "extension"
@@ -191,7 +191,7 @@ class Backend(LiveServer):
         self.pool_thread: threading.Thread | None = None
 
     def cli(self, *args: str) -> str:
-        return run_cli(self.home, *args, timeout=60).stdout
+        return run_cli(initialised(self.home), *args, timeout=60).stdout
 
     def new_user(self) -> str:
         """A fresh user's token (from the pool while it lasts, else made now)."""

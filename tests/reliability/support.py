@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_cli
+from tests.conftest import initialised, run_cli
 
 TS = "2026-11-20T10:00:00Z"
 
@@ -42,7 +42,7 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
 def add_user(home: Path, name: str, admin: bool = False) -> str:
     """Create a user with the real CLI; return its token (the last line of stdout)."""
     args = ["users", "add", name] + (["--admin"] if admin else [])
-    return run_cli(home, *args).stdout.strip().splitlines()[-1]
+    return run_cli(initialised(home), *args).stdout.strip().splitlines()[-1]
 
 
 def request(

@@ -525,6 +525,19 @@ WEB_SESSION = {
     ("GET", "/papers/<path:paper_id>"): "/papers/seed%3Ac1",
     ("POST", "/marks"): "/marks",
     ("POST", "/sign-out"): "/sign-out",
+    ("GET", "/saved"): "/saved",
+    ("GET", "/saved/export/<format_name>"): "/saved/export/bibtex",
+    ("POST", "/saved/import"): "/saved/import",
+    ("GET", "/history"): "/history",
+    ("POST", "/history/delete"): "/history/delete",
+    ("GET", "/history/erase"): "/history/erase",
+    ("POST", "/history/erase"): "/history/erase",
+    ("GET", "/history/export"): "/history/export",
+    ("GET", "/settings"): "/settings",
+    ("POST", "/settings"): "/settings",
+    ("POST", "/settings/feed"): "/settings/feed",
+    ("POST", "/settings/tokens"): "/settings/tokens",
+    ("POST", "/settings/tokens/revoke"): "/settings/tokens/revoke",
 }
 
 

@@ -11,6 +11,16 @@ import pytest
 from tests.conftest import run_cli, synthetic_papers
 
 
+def new_home(tmp_path: Path) -> Path:
+    """A home with an empty, migrated database, as ``nextpaper init`` leaves it (without its
+    admin): every command but ``init`` and ``serve`` refuses a home without a database."""
+    from server.store.db import open_database
+
+    home = tmp_path / "home"
+    open_database(home / "nextpaper.db").close()
+    return home
+
+
 def count(home: Path, sql: str) -> int:
     with sqlite3.connect(home / "nextpaper.db") as conn:
         return conn.execute(sql).fetchone()[0]
@@ -30,7 +40,7 @@ def test_init_creates_the_database_and_an_admin_token_once(tmp_path):
 
 
 def test_users_add_prints_the_token_last_and_stores_only_its_hash(tmp_path):
-    home = tmp_path / "home"
+    home = new_home(tmp_path)
     result = run_cli(home, "users", "add", "alice")
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("np_") and len(token) == 46
@@ -46,7 +56,7 @@ def test_users_add_prints_the_token_last_and_stores_only_its_hash(tmp_path):
 
 
 def test_papers_import_our_shape_and_arxiv_snapshot(tmp_path, papers_file):
-    home = tmp_path / "home"
+    home = new_home(tmp_path)
     run_cli(home, "papers", "import", str(papers_file))
     seeds = sum(1 for line in papers_file.read_text().splitlines() if line.strip())
     assert count(home, "SELECT count(*) FROM papers") == seeds
@@ -89,7 +99,7 @@ def test_papers_import_our_shape_and_arxiv_snapshot(tmp_path, papers_file):
 
 
 def test_bad_lines_are_reported_and_good_ones_kept(tmp_path, papers_file):
-    home = tmp_path / "home"
+    home = new_home(tmp_path)
     run_cli(home, "papers", "import", str(papers_file))
     before = count(home, "SELECT count(*) FROM papers")
     mixed = tmp_path / "mixed.jsonl"
@@ -109,7 +119,7 @@ def test_bad_lines_are_reported_and_good_ones_kept(tmp_path, papers_file):
 
 
 def test_events_import_creates_users_and_papers_and_is_idempotent(tmp_path):
-    home = tmp_path / "home"
+    home = new_home(tmp_path)
     csv_file = tmp_path / "history.csv"
     csv_file.write_text(
         "user_id,paper_id,timestamp,type,dwell_ms\n"
@@ -132,7 +142,7 @@ def test_events_import_creates_users_and_papers_and_is_idempotent(tmp_path):
 
 
 def test_train_recommend_and_evaluate_commands(tmp_path, papers_file):
-    home = tmp_path / "home"
+    home = new_home(tmp_path)
     run_cli(home, "papers", "import", str(papers_file))
     ids = [f"seed:p{i}" for i in range(12)]
     rows = [f"u{u},{ids[(u + k) % 12]}" for u in range(6) for k in range(4)]
@@ -213,7 +223,7 @@ def test_evaluate_offers_every_protocol_of_the_recommender():
 
 
 def test_backup_is_a_consistent_copy(tmp_path, papers_file):
-    home = tmp_path / "home"
+    home = new_home(tmp_path)
     run_cli(home, "papers", "import", str(papers_file))
     target = tmp_path / "backup.db"
     run_cli(home, "backup", str(target))
@@ -233,7 +243,7 @@ def test_usage_errors_exit_2(tmp_path, args):
 
 def test_train_prints_the_blend_it_chose_and_the_admin_route_shows_it(tmp_path):
     data = write_dataset(tmp_path / "data", [8] * 30)
-    home = tmp_path / "home"
+    home = new_home(tmp_path)
     run_cli(home, "papers", "import", str(data / "papers.jsonl"))
     run_cli(home, "events", "import", str(data / "interactions.csv"))
     out = run_cli(home, "train").stdout.splitlines()
@@ -265,3 +275,40 @@ def test_train_prints_the_blend_it_chose_and_the_admin_route_shows_it(tmp_path):
     refused = client.get("/api/v1/admin/model", headers=reader)
     assert refused.status_code == 403
     assert refused.get_json()["error"]["code"] == "admin_required"
+
+
+def test_users_list_shows_every_user_in_name_order_with_live_tokens(tmp_path):
+    home = tmp_path / "home"
+    run_cli(home, "init")
+    run_cli(home, "users", "add", "zoe")
+    run_cli(home, "users", "add", "bob")
+    run_cli(home, "users", "token", "bob")
+    run_cli(home, "users", "set", "bob", "--email", "bob@example.org", "--digest", "weekly")
+    run_cli(home, "users", "add", "carol")
+    run_cli(home, "users", "revoke", "carol")
+    assert json.loads(run_cli(home, "users", "list", "--json").stdout) == [
+        {"user_id": "admin", "is_admin": True, "email": None, "digest": "off", "tokens": 1},
+        {
+            "user_id": "bob",
+            "is_admin": False,
+            "email": "bob@example.org",
+            "digest": "weekly",
+            "tokens": 2,
+        },
+        {"user_id": "carol", "is_admin": False, "email": None, "digest": "off", "tokens": 0},
+        {"user_id": "zoe", "is_admin": False, "email": None, "digest": "off", "tokens": 1},
+    ]
+    lines = run_cli(home, "users", "list").stdout.splitlines()
+    assert [line.split() for line in lines] == [
+        ["admin", "admin", "-", "digest", "off", "1", "token"],
+        ["bob", "user", "bob@example.org", "digest", "weekly", "2", "tokens"],
+        ["carol", "user", "-", "digest", "off", "0", "tokens"],
+        ["zoe", "user", "-", "digest", "off", "1", "token"],
+    ]
+
+
+def test_users_list_of_a_home_without_users_prints_none(tmp_path):
+    home = new_home(tmp_path)
+    result = run_cli(home, "users", "list")
+    assert result.stdout == "" and f"No users in {home}" in result.stderr
+    assert json.loads(run_cli(home, "users", "list", "--json").stdout) == []

@@ -337,6 +337,7 @@ def test_exports_are_well_formed_for_the_libraries_that_read_them(db, make_user)
 
 def test_cli_library_import_end_to_end(tmp_path):
     home = tmp_path / "home"
+    run_cli(home, "init")
     run_cli(home, "users", "add", "alice")
     bib = str(FIXTURES / "zotero.bib")
     first = run_cli(home, "library", "import", "alice", bib)
@@ -371,6 +372,7 @@ def test_cli_library_import_end_to_end(tmp_path):
 )
 def test_cli_library_import_fails_in_one_line_with_exit_2(tmp_path, args, says):
     home = tmp_path / "home"
+    run_cli(home, "init")
     run_cli(home, "users", "add", "alice")
     (tmp_path / "not-a-library.txt").write_text("Dear reader,\nthese are not papers.\n")
     (tmp_path / "all-bad.bib").write_text("@misc{a, title={x}}\n\n@misc{b, title={y}}\n")

@@ -36,6 +36,9 @@ def configure(home: Path, url: str, categories=("cs.LG",), interval=0, **extra) 
         **extra,
     }
     (home / "config.py").write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    from server.store.db import open_database
+
+    open_database(home / "nextpaper.db").close()  # as `nextpaper init` leaves it
 
 
 def sync(home: Path, *args: str):

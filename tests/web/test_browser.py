@@ -65,6 +65,7 @@ def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("web-home")
     catalog = home / "papers.jsonl"
     catalog.write_text("".join(json.dumps(p) + "\n" for p in synthetic_papers(36)))
+    run_cli(home, "init")
     run_cli(home, "papers", "import", str(catalog))
     tokens = {
         name: run_cli(home, "users", "add", name).stdout.strip().splitlines()[-1]
@@ -196,5 +197,94 @@ def test_a_login_link_in_chromium(chromium, served):
         page.get_by_role("button", name="Sign in").click()
         page.locator(".who .user").wait_for()
         assert page.locator(".who .user").inner_text() == "alice"
+    finally:
+        context.close()
+
+
+def test_saved_history_and_settings_in_chromium(chromium, served, tmp_path):
+    server, token = served
+    context = chromium.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(server.url + "/")
+        page.get_by_label("Token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
+        page.locator(".items").wait_for()
+
+        # save a paper on the feed, and find it under Saved
+        first = page.locator(".item").first
+        title = first.locator(".title").inner_text()
+        first.locator("button.save").click()
+        page.wait_for_selector('.item:first-child button.save[aria-pressed="true"]')
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Saved").click()
+        page.wait_for_selector('.nav a[aria-current="page"]:text("Saved")')
+        saved = page.locator(".items.saved .title").all_inner_texts()
+        assert saved[0] == title
+        api = _api(server, token, "/api/v1/saved")
+        assert saved == [item["paper"]["title"] for item in api["items"]]
+        check_page(page, "saved", console)
+
+        # export BibTeX: a download with its file name, holding the saved paper
+        with page.expect_download() as info:
+            page.get_by_role("link", name="BibTeX").click()
+        download = info.value
+        assert download.suggested_filename == "nextpaper-saved.bib"
+        bibtex = download.path().read_text(encoding="utf-8")
+        assert title in bibtex and bibtex.lstrip().startswith("@")
+        export = context.request.get(server.url + "/saved/export/bibtex")
+        assert export.headers["content-type"] == "application/x-bibtex; charset=utf-8"
+
+        # import a list of ids with one bad line: the counts and the rejected entry are shown
+        library = tmp_path / "library.txt"
+        library.write_text("arXiv:1706.03762\nnot a paper at all\n")
+        page.get_by_label("Library file").set_input_files(str(library))
+        page.get_by_role("button", name="Import").click()
+        page.locator("#import-result").wait_for()
+        result = page.locator("#import-result").inner_text()
+        assert "Imported 1 paper" in result and "entry 2" in result, result
+        check_page(page, "saved-imported", console)
+
+        # delete one history event
+        page.get_by_role("link", name="History").click()
+        page.locator("table.events").wait_for()
+        before = _api(server, token, "/api/v1/history?limit=1000")["events"]
+        shown = page.locator("tr[data-event-id]").evaluate_all(
+            "rows => rows.map(r => r.dataset.eventId)"
+        )
+        assert shown == [e["id"] for e in before][: len(shown)]
+        check_page(page, "history", console)
+        page.locator("tr[data-event-id]").first.get_by_role("button", name="Delete").click()
+        page.get_by_text("Deleted one event from your history.").wait_for()
+        after = _api(server, token, "/api/v1/history?limit=1000")["events"]
+        assert [e["id"] for e in after] == [e["id"] for e in before][1:]
+        page.get_by_role("link", name="Delete all…").click()
+        page.get_by_role("heading", name="Delete your whole history?").wait_for()
+        check_page(page, "history-erase", console)
+        page.get_by_role("link", name="Cancel").click()
+        page.locator("table.events").wait_for()
+
+        # settings: a refused address, then saved ones
+        page.get_by_role("link", name="Settings").click()
+        assert page.locator(".whoami").inner_text() == "alice"
+        page.get_by_label("Email", exact=True).fill("not an address")
+        page.get_by_label("Digest", exact=True).select_option("weekly")
+        page.get_by_role("button", name="Save settings").click()
+        page.locator("#email-error").wait_for()
+        console.clear()  # the 400 of the refused form
+        check_page(page, "settings-refused", console)
+        page.get_by_label("Email", exact=True).fill("alice@example.org")
+        page.get_by_role("button", name="Save settings").click()
+        page.get_by_text("Settings saved: a weekly digest to alice@example.org.").wait_for()
+        assert _api(server, token, "/api/v1/settings") == {
+            "email": "alice@example.org",
+            "digest": "weekly",
+        }
+        assert page.get_by_label("Feed URL").input_value().endswith(".atom")
+        page.get_by_role("button", name="Create a token").click()
+        new_token = page.get_by_label("Your new token, shown this once: copy it now.")
+        assert new_token.input_value().startswith("np_")
+        check_page(page, "settings", console)
     finally:
         context.close()
