@@ -970,14 +970,32 @@ def revoke_token(
 # --- the command line's user list ----------------------------------------------------------------
 
 
-def list_users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every user, ordered by name: ``user_id``, ``is_admin``, ``email``, ``digest`` and
-    ``tokens``, how many of the user's API tokens are live (not revoked)."""
+def list_users(db: sqlite_utils.Database, limit: int = -1) -> list[dict[str, Any]]:
+    """Every user (the first ``limit``, when given), ordered by name: ``user_id``,
+    ``is_admin``, ``email``, ``digest`` and ``tokens``, how many of the user's API tokens are
+    live (not revoked)."""
     rows = db.execute(
         """SELECT users.user_id, users.is_admin, users.email, users.digest,
                   (SELECT count(*) FROM tokens
                     WHERE tokens.user_id = users.user_id AND tokens.revoked_at IS NULL)
-           FROM users ORDER BY users.user_id"""
+           FROM users ORDER BY users.user_id LIMIT ?""",
+        [limit],
     )
     keys = ("user_id", "is_admin", "email", "digest", "tokens")
     return [dict(zip(keys, row, strict=True)) | {"is_admin": bool(row[1])} for row in rows]
+
+
+# --- the web app's Admin page: the latest digests --------------------------------------------
+
+
+def latest_digests(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` digests claimed most recently (by the ``claimed_at`` index), newest first:
+    ``user_id``, ``period``, ``status`` (``sending``: claimed, not yet accepted by the mail
+    server; ``sent``), ``claimed_at`` and ``sent_at``."""
+    keys = ("user_id", "period", "status", "claimed_at", "sent_at")
+    rows = db.execute(
+        "SELECT user_id, period, status, claimed_at, sent_at FROM digest_sends "
+        "ORDER BY claimed_at DESC, user_id LIMIT ?",
+        [limit],
+    )
+    return [dict(zip(keys, row, strict=True)) for row in rows]

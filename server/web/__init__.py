@@ -44,7 +44,7 @@ def install(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
     # their routes join ``bp``
-    from . import actions, errors, history, pages, saved, sessions, settings  # noqa: F401
+    from . import actions, admin, errors, history, pages, saved, sessions, settings  # noqa: F401
 
     sessions.configure(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens

@@ -538,6 +538,8 @@ WEB_SESSION = {
     ("POST", "/settings/feed"): "/settings/feed",
     ("POST", "/settings/tokens"): "/settings/tokens",
     ("POST", "/settings/tokens/revoke"): "/settings/tokens/revoke",
+    ("GET", "/admin"): "/admin",
+    ("POST", "/admin/train"): "/admin/train",
 }
 
 

@@ -288,3 +288,52 @@ def test_saved_history_and_settings_in_chromium(chromium, served, tmp_path):
         check_page(page, "settings", console)
     finally:
         context.close()
+
+
+def test_admin_page_only_for_admins_in_chromium(chromium, served):
+    server, token = served
+    admin_token = (server.home / "admin-token").read_text().strip()
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    try:
+        # a reader: no Admin link, and the page itself is refused
+        page.goto(server.url + "/")
+        page.get_by_label("Token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
+        page.locator(".items").wait_for()
+        nav = page.get_by_role("navigation", name="Main")
+        assert nav.get_by_role("link", name="Admin").count() == 0
+        page.goto(server.url + "/admin")
+        assert page.get_by_role("heading", name="For admins only").is_visible()
+        console.clear()  # the 403 itself
+        check_page(page, "admin-refused", console)
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_label("Token").wait_for()
+
+        # the admin: the link, every card, and a retrain that publishes a model
+        page.get_by_label("Token").fill(admin_token)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
+        page.wait_for_selector('.nav a[aria-current="page"]:text("Admin")')
+        for heading in ("Users", "The model", "Training", "Last arXiv sync", "Last digests"):
+            assert page.get_by_role("heading", name=heading, exact=True).is_visible(), heading
+        users = page.locator("table.users tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.userId)"
+        )
+        assert users == ["admin", "alice", "bob"]
+        page.get_by_role("button", name="Retrain now").click()
+        page.get_by_text("Retrain started").wait_for()
+        for _ in range(240):
+            if page.locator(".training-last").count():
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        assert "published" in page.locator(".training-last").inner_text()
+        page.goto(server.url + "/admin")  # from the top (the form led to #training)
+        version = page.locator("#model .version").inner_text()
+        assert _api(server, admin_token, "/api/v1/admin/model")["model"]["version"] == version
+        check_page(page, "admin", console)
+    finally:
+        context.close()
