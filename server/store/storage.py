@@ -970,6 +970,11 @@ def revoke_token(
 # --- the command line's user list ----------------------------------------------------------------
 
 
+def count_users(db: sqlite_utils.Database) -> int:
+    """How many users there are."""
+    return int(db.execute("SELECT count(*) FROM users").fetchone()[0])
+
+
 def list_users(db: sqlite_utils.Database, limit: int = -1) -> list[dict[str, Any]]:
     """Every user (the first ``limit``, when given), ordered by name: ``user_id``,
     ``is_admin``, ``email``, ``digest`` and ``tokens``, how many of the user's API tokens are

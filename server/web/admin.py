@@ -136,7 +136,7 @@ def admin():
         "admin.html",
         nav="admin",
         users=storage.list_users(get_db(), USERS_SHOWN),
-        users_total=get_db()["users"].count,
+        users_total=storage.count_users(get_db()),
         users_shown=USERS_SHOWN,
         model=_model(),
         training=_training(),
