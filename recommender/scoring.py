@@ -456,15 +456,12 @@ def similar_reasons(
 
 def _over(items: np.ndarray, every: bool, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
     """Sparse (columns, values) laid out over ``items`` (all papers when ``every``)."""
-    out = np.zeros(items.size, np.float64)
     if cols.size == 0:
-        return out
-    if every:
-        out[cols] = vals
-        return out
-    at = np.minimum(np.searchsorted(items, cols), items.size - 1)
-    hit = items[at] == cols
-    out[at[hit]] = vals[hit]
+        return np.zeros(items.size, np.float64)
+    if not every:
+        return np.asarray(_at(cols, vals, items), np.float64)
+    out = np.zeros(items.size, np.float64)
+    out[cols] = vals
     return out
 
 
