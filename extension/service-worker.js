@@ -178,67 +178,77 @@ async function allowed(url) {
 const sentFromUrl = new Map();
 const LATE_REPORT_MS = 10_000;
 
+// Every tab event enters `withViews` synchronously, in the order the browser sent it; whatever it
+// must look up (settings, the tab's focus) it looks up inside. Decided outside the lock, two
+// quick navigations could be applied in the wrong order and lose the first page's open.
+
+/** End the view of `tabId`: its reading time is counted, and a page left before it could
+ * report itself (within milliseconds) is still an open, known by its URL. */
+async function endView(state, events, tabId) {
+  const view = state[tabId];
+  if (view && view.pending) {
+    events.push({ type: "open", paper: view.paper });
+    sentFromUrl.set(tabId, { id: view.paper.id, at: Date.now() });
+  }
+  stopClock(view, events);
+  delete state[tabId];
+  await clearBadge(tabId);
+}
+
 /** A paper page loaded in a tab (from the content script, or a PDF seen by URL). */
-async function paperOpened(tabId, paper) {
+async function openIn(state, events, tabId, paper) {
   if (!(await allowed(paper.url))) return { recorded: false, reason: "paused or excluded" };
-  const foreground = await isForeground(tabId);
-  return withViews(async (state, events) => {
-    const old = state[tabId];
-    const late = sentFromUrl.get(tabId);
-    if (late && late.id === paper.id && Date.now() - late.at < LATE_REPORT_MS && !(old && old.paper.id === paper.id)) {
-      return { recorded: false, reason: "already recorded from its URL" };
-    }
-    if (old && old.pending && old.paper.id === paper.id) {
-      // The page a pending view was waiting for: its open goes out now, with the metadata.
-      old.paper = paper;
-      old.url = paper.url;
-      delete old.pending;
-      const open = { type: "open", paper };
-      events.push(open);
-      return { recorded: true, badge: { tabId, event: open } };
-    }
-    if (old && old.paper.id === paper.id && old.url === paper.url) {
-      // The same page view reported twice (SPA re-render, PDF + page): keep the richer paper.
-      if (paper.title && !old.paper.title) old.paper = paper;
-      return { recorded: false, reason: "already recorded" };
-    }
-    if (!(old && old.pending)) stopClock(old, events); // a pending view was never opened
-    state[tabId] = { paper, url: paper.url, activeSince: foreground ? Date.now() : null };
+  const old = state[tabId];
+  const late = sentFromUrl.get(tabId);
+  if (late && late.id === paper.id && Date.now() - late.at < LATE_REPORT_MS && !(old && old.paper.id === paper.id)) {
+    return { recorded: false, reason: "already recorded from its URL" };
+  }
+  if (old && old.pending && old.paper.id === paper.id) {
+    // The page a pending view was waiting for: its open goes out now, with the metadata.
+    old.paper = paper;
+    old.url = paper.url;
+    delete old.pending;
     const open = { type: "open", paper };
     events.push(open);
     return { recorded: true, badge: { tabId, event: open } };
-  });
+  }
+  if (old && old.paper.id === paper.id && old.url === paper.url) {
+    // The same page view reported twice (SPA re-render, PDF + page): keep the richer paper.
+    if (paper.title && !old.paper.title) old.paper = paper;
+    return { recorded: false, reason: "already recorded" };
+  }
+  if (old && old.pending && samePage(old.url, paper.url)) {
+    delete state[tabId]; // the page it was waiting for, known by another id: one open
+  } else if (old) {
+    await endView(state, events, tabId); // the tab moved on from another paper
+  }
+  const foreground = await isForeground(tabId);
+  state[tabId] = { paper, url: paper.url, activeSince: foreground ? Date.now() : null };
+  const open = { type: "open", paper };
+  events.push(open);
+  return { recorded: true, badge: { tabId, event: open } };
+}
+
+function paperOpened(tabId, paper) {
+  return withViews((state, events) => openIn(state, events, tabId, paper));
 }
 
 /** A paper page (by its URL) started loading in a tab: its view starts now, pending. */
-async function pageSeen(tabId, url) {
+async function seeIn(state, tabId, url) {
   let id = null;
   try {
     id = paperIdFromUrl(url);
   } catch {
     return;
   }
-  if (!id || id.startsWith("url:") || !(await allowed(url))) return;
+  if (!id || id.startsWith("url:") || state[tabId] || !(await allowed(url))) return;
   const foreground = await isForeground(tabId);
-  await withViews(async (state) => {
-    if (state[tabId]) return; // the page reported itself first
-    state[tabId] = { paper: { id, url }, url, activeSince: foreground ? Date.now() : null, pending: true };
-  });
+  state[tabId] = { paper: { id, url }, url, activeSince: foreground ? Date.now() : null, pending: true };
 }
 
-/** The tab left its page (navigation, close): its view ends. A page left before it could
- * report itself (within milliseconds) is still an open, known by its URL. */
+/** The tab left its page (closed). */
 function viewEnded(tabId) {
-  return withViews(async (state, events) => {
-    const view = state[tabId];
-    if (view && view.pending) {
-      events.push({ type: "open", paper: view.paper });
-      sentFromUrl.set(tabId, { id: view.paper.id, at: Date.now() });
-    }
-    stopClock(view, events);
-    delete state[tabId];
-    await clearBadge(tabId);
-  });
+  return withViews((state, events) => endView(state, events, tabId));
 }
 
 /** Focus moved: only `tabId` (if any) is now visible and focused. */
@@ -271,36 +281,34 @@ function samePage(a, b) {
   }
 }
 
+/** Is `url` (or, without it, a finished load) still the page `view` is about? */
+function stillOn(view, url, status) {
+  if (!url) return status !== "loading";
+  let newId = null;
+  try {
+    newId = paperIdFromUrl(url);
+  } catch {
+    /* not http(s) */
+  }
+  return samePage(view.url, url) || newId === view.paper.id;
+}
+
 chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   // A new document is loading (navigation or reload) or the URL changed (history.pushState).
   // The URL is visible only on hosts the extension has host permissions for (paper sites);
   // elsewhere a "loading" status alone tells that the page is being left.
   if (change.status !== "loading" && !change.url) return;
   const url = change.url || (tab && tab.url) || null;
-  (async () => {
-    const state = await views();
+  withViews(async (state, events) => {
     const view = state[tabId];
-    let keep = false;
-    if (view) {
-      if (url) {
-        let newId = null;
-        try {
-          newId = paperIdFromUrl(url);
-        } catch {
-          /* not http(s) */
-        }
-        keep = samePage(view.url, url) || newId === view.paper.id;
-      } else {
-        keep = change.status !== "loading";
-      }
-      if (!keep) await viewEnded(tabId);
-    }
+    const keep = Boolean(view) && stillOn(view, url, change.status);
+    if (view && !keep) await endView(state, events, tabId);
     // The browser's PDF viewer shows no metadata: PDFs are recorded from the URL. Other paper
     // pages report themselves from their content script; until then their view is pending.
     const pdf = url ? paperFromPdfUrl(url) : null;
-    if (pdf) await paperOpened(tabId, pdf);
-    else if (url && !keep) await pageSeen(tabId, url);
-  })().catch(report);
+    if (pdf) return openIn(state, events, tabId, pdf);
+    if (url && !keep) await seeIn(state, tabId, url);
+  }).catch(report);
 });
 
 chrome.tabs.onRemoved.addListener((tabId) => {

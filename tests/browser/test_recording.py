@@ -62,6 +62,21 @@ def test_a_paper_page_left_before_it_loaded_is_still_recorded_once(browser, back
     assert status == 200 and paper["title"], paper
 
 
+def test_pages_left_in_quick_succession_are_each_recorded_once(browser, backend, user):
+    """Tab events arrive in bursts; each is applied in the order it came. Three paper pages
+    left as soon as they started loading are three opens, none lost and none doubled."""
+    browser.connect(backend.url, user)
+    page = browser.page()
+    expected = [f"arxiv:2499.0001{i}" for i in range(3)]
+    for paper_id in expected:
+        page.goto(f"https://arxiv.org/abs/{paper_id.split(':')[1]}", wait_until="commit")
+    page.goto("https://aclanthology.org/2023.acl-long.1/")
+    expected.append("acl:2023.acl-long.1")
+    backend.wait_for(user, lambda ev: set(expected) <= set(opened(ev)))
+    page.wait_for_timeout(1000)  # anything recorded twice would show up by now
+    assert sorted(opened(backend.history(user))) == sorted(expected)
+
+
 def test_pdfs_are_recorded_from_the_url(browser, backend, user):
     browser.connect(backend.url, user)
     page = browser.page()
