@@ -417,6 +417,37 @@ class TextModel:
         names = self._names()
         return [str(names[int(t)]) for t in np.asarray(terms)[best]]
 
+    def main_terms(
+        self, rows: np.ndarray, texts: Sequence[str], groups: np.ndarray, k: int = 6
+    ) -> tuple[list[str], np.ndarray]:
+        """What a set of papers is about, and how that shifts between groups of them.
+
+        The papers are catalog ``rows`` followed by ``texts`` not in the catalog; ``groups``
+        gives each paper's group (0 .. n_groups - 1, e.g. its month). Returns the ``k`` terms
+        with the largest summed weight over all papers, strongest first, and an
+        ``(n_groups, k)`` array: each group's weight on those terms, as a share of its weight
+        on all ``k`` (rows of groups without any sum to 0)."""
+        groups = np.asarray(groups, np.int64)
+        n_groups = int(groups.max()) + 1 if groups.size else 0
+        if self.vectorizer is None or n_groups == 0:
+            return [], np.zeros((n_groups, 0), np.float32)
+        papers = self.matrix[np.asarray(rows, np.int64)]
+        if len(texts):
+            papers = sp.vstack([papers, self.transform(texts)], format="csr")
+        member = sp.csr_matrix(
+            (np.ones(groups.size, np.float32), (groups, np.arange(groups.size))),
+            shape=(n_groups, groups.size),
+        )
+        mass = (member @ papers).tocsc()
+        total = np.asarray(mass.sum(axis=0)).ravel()
+        top = np.argsort(-total, kind="stable")[:k]
+        top = top[total[top] > 0]
+        names = self._names()
+        per_group = mass[:, top].toarray()
+        sums = per_group.sum(axis=1, keepdims=True)
+        shares = np.divide(per_group, sums, out=np.zeros_like(per_group), where=sums > 0)
+        return [str(names[t]) for t in top], shares.astype(np.float32)
+
     def _names(self) -> np.ndarray:
         """The vocabulary by term index (kept: building it costs the whole vocabulary)."""
         kept = self._term_names

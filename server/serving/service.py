@@ -15,11 +15,12 @@ the last days, topped up from the trending ones) and the trending lists
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from ..model_versions import ModelStore
@@ -64,6 +65,24 @@ class Serving:
     def current(self) -> LoadedModel | None:
         """The model being served (loading the published one on the first call)."""
         return self.models.get()
+
+    def topics(
+        self, db: sqlite_utils.Database, papers: Sequence[tuple[str, int]], k: int = 6
+    ) -> tuple[list[str], np.ndarray]:
+        """What ``papers`` (``(paper_id, group)`` pairs, e.g. a reader's by month) are about,
+        in the served model's text vocabulary: :meth:`recommender.text.TextModel.main_terms`,
+        with papers that joined the catalog after the training counted through their text."""
+        loaded = self.current()
+        if loaded is None or not papers:
+            return [], np.zeros((0, 0), np.float32)
+        model = loaded.model
+        index = model.paper_index
+        texts = _texts_of_new_papers(db, model, [(p, "open", None) for p, _ in papers]) or {}
+        known = [(index[p], g) for p, g in papers if p in index]
+        unknown = [(texts[p], g) for p, g in papers if p not in index and p in texts]
+        rows = np.array([r for r, _ in known], np.int64)
+        groups = np.array([g for _, g in known] + [g for _, g in unknown], np.int64)
+        return model.text.main_terms(rows, [t for t, _ in unknown], groups, k)
 
     # ------------------------------------------------------------- answers as dicts
     def recommendations(

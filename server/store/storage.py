@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -796,19 +796,55 @@ def first_seq_received_since(db: sqlite_utils.Database, moment: str) -> int:
     later: a binary search over the rowid, as ``received_at`` grows with ``seq`` (but for a
     few seconds between writers), so the events of a recent window are read without scanning
     the whole log or an index that every insert would pay for."""
+    return _first_rowid_since(db, "events", "received_at", moment)
+
+
+# The tables whose rows arrive in time order, each with the column that says when: a row's
+# rowid grows with it, as rows are appended as they come (a rowid given again, after the
+# newest row was deleted, goes to a row that is newer still).
+ARRIVALS = {"events": "received_at", "papers": "first_seen"}
+
+
+def _first_rowid_since(db: sqlite_utils.Database, table: str, column: str, moment: str) -> int:
     low, high = db.execute(
-        "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) + 1 FROM events"
+        f"SELECT coalesce(min(rowid), 1), coalesce(max(rowid), 0) + 1 FROM {table}"
     ).fetchone()
     while low < high:
         middle = (low + high) // 2
         row = db.execute(
-            "SELECT seq, received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", [middle]
+            f"SELECT rowid, {column} FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+            [middle],
         ).fetchone()
         if row is None or row[1] >= moment:
             high = middle
         else:
             low = row[0] + 1
     return low
+
+
+def arrivals_by_day(db: sqlite_utils.Database, table: str, days: Sequence[str]) -> list[int]:
+    """For each of ``days`` (consecutive ISO dates, oldest first), how many rows of ``table``
+    (``events`` recorded, ``papers`` added to the catalog) had arrived by its end.
+
+    Read from the rowids at the days' boundaries (a binary search each, as for the events of
+    a recent window), so a year costs a few hundred indexed lookups however many rows there
+    are; rows deleted since (an erased history) still count as having arrived."""
+    column = ARRIVALS[table]
+    first = db.execute(f"SELECT coalesce(min(rowid), 1) FROM {table}").fetchone()[0]
+    after = [date.fromisoformat(day) + timedelta(days=1) for day in days]
+    return [_first_rowid_since(db, table, column, d.isoformat()) - first for d in after]
+
+
+def user_events_since(
+    db: sqlite_utils.Database, user_id: str, since: str
+) -> list[tuple[str, str, str, int | None]]:
+    """``(ts, type, paper_id, dwell_ms)`` of the user's events at ``since`` (ISO) or later,
+    oldest first."""
+    return db.execute(
+        "SELECT ts, type, paper_id, dwell_ms FROM events WHERE user_id = ? AND ts >= ? "
+        "ORDER BY ts, seq",
+        [user_id, since],
+    ).fetchall()
 
 
 def recent_readings(

@@ -9,6 +9,8 @@ One blueprint, ``web``, with its templates and static files beside it. Its modul
 * :mod:`.saved` — the saved papers, their export and library import by upload;
 * :mod:`.history` — what was recorded, deleting one event or all, and its export;
 * :mod:`.settings` — digest settings, the Atom feed's URL and the reader's API tokens;
+* :mod:`.pictures` — what the pictures show (reading by week, topics, the catalog's growth and
+  events by day), drawn by :mod:`.charts`;
 * :mod:`.paging` — pages of a long list;
 * :mod:`.paper_links` — where a paper's title and links lead;
 * :mod:`.errors` — HTML error pages outside ``/api/`` (the API keeps its JSON error shape).
@@ -44,7 +46,17 @@ def install(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
     # their routes join ``bp``
-    from . import actions, admin, errors, history, pages, saved, sessions, settings  # noqa: F401
+    from . import (  # noqa: F401
+        actions,
+        admin,
+        errors,
+        history,
+        pages,
+        pictures,
+        saved,
+        sessions,
+        settings,
+    )
 
     sessions.configure(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens
@@ -56,7 +68,8 @@ def install(app: Flask) -> None:
 
 def apply_page_headers(response):
     """A page's own security headers (before the app's defaults, which fill in the rest):
-    its CSP, and a Referer sent to this site alone, which Flask-WTF checks over HTTPS."""
-    response.headers["Content-Security-Policy"] = PAGE_CSP
+    its CSP (unless the response brings its own, as pictures do), and a Referer sent to this
+    site alone, which Flask-WTF checks over HTTPS."""
+    response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
     response.headers["Referrer-Policy"] = "same-origin"
     return response

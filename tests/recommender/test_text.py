@@ -132,3 +132,24 @@ def test_a_catalog_that_changed_much_is_fitted_afresh(tmp_path):
     # other settings never lend their rows either
     other = TextModel(min_df=2, max_df=1.0).fit(old_texts, previous, np.arange(100))
     assert other.vectorizer is not previous.vectorizer
+
+
+def test_main_terms_are_the_heaviest_and_each_group_divides_among_them():
+    model = TextModel(min_df=1, max_df=1.0).fit(
+        ["protein folding", "protein structure", "galaxy survey", "galaxy clusters"]
+    )
+    # group 0 read the two protein papers, group 1 a galaxy paper and one outside the catalog
+    terms, shares = model.main_terms(
+        np.array([0, 1, 2]), ["galaxy lensing galaxy"], np.array([0, 0, 1, 1]), k=2
+    )
+    assert terms == ["galaxy", "protein"]
+    np.testing.assert_allclose(shares, [[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_main_terms_leave_an_empty_group_at_zero_and_keep_only_terms_present():
+    model = TextModel(min_df=1, max_df=1.0).fit(["alpha beta", "gamma delta"])
+    terms, shares = model.main_terms(np.array([0]), [], np.array([2]), k=5)
+    assert sorted(terms) == ["alpha", "beta"]
+    assert shares.shape == (3, 2)
+    np.testing.assert_allclose(shares[:2], 0.0)
+    np.testing.assert_allclose(shares[2], [0.5, 0.5], atol=1e-6)

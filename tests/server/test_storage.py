@@ -187,3 +187,45 @@ def test_the_server_and_the_recommender_know_the_same_event_types():
     from recommender.interactions import EVENT_TYPES
 
     assert storage.EVENT_TYPES == EVENT_TYPES
+
+
+def test_arrivals_by_day_count_what_had_arrived_by_each_days_end(tmp_path, monkeypatch):
+    """Read from rowids at the days' boundaries: a day without arrivals adds nothing, and an
+    event deleted since still counts as recorded on its day."""
+    db = open_database(tmp_path / "nextpaper.db")
+    storage.create_user(db, "ada")
+
+    def arrive(moment: str, ids: list[str]) -> None:
+        monkeypatch.setattr(storage, "now_iso", lambda: moment)
+        storage.upsert_papers(db, [{"paper_id": f"seed:{i}"} for i in ids])
+        storage.record_events(db, "ada", [event(i, f"seed:{i}") for i in ids], [])
+
+    arrive("2026-03-01T23:59:59.000000Z", ["a", "b"])
+    arrive("2026-03-03T00:00:00.000000Z", ["c", "d", "e"])
+    arrive("2026-03-04T12:00:00.000000Z", ["f"])
+    assert storage.delete_event(db, "ada", "d")
+    days = ["2026-02-28", "2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+    assert storage.arrivals_by_day(db, "events", days) == [0, 2, 2, 5, 6]
+    assert storage.arrivals_by_day(db, "papers", days) == [0, 2, 2, 5, 6]
+    assert storage.arrivals_by_day(db, "events", ["2026-03-05"]) == [6]
+    db.close()
+
+
+def test_a_users_events_since_a_moment_are_theirs_alone_oldest_first(tmp_path):
+    db = open_database(tmp_path / "nextpaper.db")
+    for name in ("ada", "bob"):
+        storage.create_user(db, name)
+    storage.upsert_papers(db, [{"paper_id": "seed:a"}])
+    made = [
+        ("ada", "1", "2026-05-02T10:00:00.000000Z"),
+        ("ada", "2", "2026-04-30T10:00:00.000000Z"),
+        ("ada", "3", "2026-05-01T09:00:00.000000Z"),
+        ("bob", "4", "2026-05-03T10:00:00.000000Z"),
+    ]
+    for user, event_id, ts in made:
+        storage.record_events(db, user, [{**event(event_id), "ts": ts}], [])
+    assert storage.user_events_since(db, "ada", "2026-05-01") == [
+        ("2026-05-01T09:00:00.000000Z", "open", "seed:a", None),
+        ("2026-05-02T10:00:00.000000Z", "open", "seed:a", None),
+    ]
+    db.close()

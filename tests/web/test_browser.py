@@ -89,8 +89,14 @@ def served(tmp_path_factory):
 
 
 def check_page(page, name: str, console: list[str]) -> None:
-    """Screenshot the page, and fail on serious or critical axe violations or console errors."""
+    """Screenshot the page, and fail on a picture not drawn, serious or critical axe violations
+    or console errors."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")
+    broken = page.evaluate(
+        "() => [...document.images].filter(i => !i.naturalWidth).map(i => i.getAttribute('src'))"
+    )
+    assert not broken, f"{name}: pictures not drawn {broken}"
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     page.evaluate(AXE.read_text())
     result = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
@@ -254,6 +260,7 @@ def test_saved_history_and_settings_in_chromium(chromium, served, tmp_path):
             "rows => rows.map(r => r.dataset.eventId)"
         )
         assert shown == [e["id"] for e in before][: len(shown)]
+        assert page.locator(".pictures img").count() == 2
         check_page(page, "history", console)
         page.locator("tr[data-event-id]").first.get_by_role("button", name="Delete").click()
         page.get_by_text("Deleted one event from your history.").wait_for()
@@ -317,7 +324,8 @@ def test_admin_page_only_for_admins_in_chromium(chromium, served):
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
         page.wait_for_selector('.nav a[aria-current="page"]:text("Admin")')
-        for heading in ("Users", "The model", "Training", "Last arXiv sync", "Last digests"):
+        headings = ("Growth and activity", "Users", "The model", "Training")
+        for heading in (*headings, "Last arXiv sync", "Last digests"):
             assert page.get_by_role("heading", name=heading, exact=True).is_visible(), heading
         users = page.locator("table.users tbody tr").evaluate_all(
             "rows => rows.map(r => r.dataset.userId)"
@@ -334,6 +342,7 @@ def test_admin_page_only_for_admins_in_chromium(chromium, served):
         page.goto(server.url + "/admin")  # from the top (the form led to #training)
         version = page.locator("#model .version").inner_text()
         assert _api(server, admin_token, "/api/v1/admin/model")["model"]["version"] == version
+        assert page.locator(".pictures img").count() == 2
         check_page(page, "admin", console)
     finally:
         context.close()
