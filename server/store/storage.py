@@ -796,7 +796,7 @@ def first_seq_received_since(db: sqlite_utils.Database, moment: str) -> int:
     later: a binary search over the rowid, as ``received_at`` grows with ``seq`` (but for a
     few seconds between writers), so the events of a recent window are read without scanning
     the whole log or an index that every insert would pay for."""
-    return _first_rowid_since(db, "events", "received_at", moment)
+    return _first_rowid_since(db, "events", "received_at", moment, *_rowid_bounds(db, "events"))
 
 
 # The tables whose rows arrive in time order, each with the column that says when: a row's
@@ -805,10 +805,20 @@ def first_seq_received_since(db: sqlite_utils.Database, moment: str) -> int:
 ARRIVALS = {"events": "received_at", "papers": "first_seen"}
 
 
-def _first_rowid_since(db: sqlite_utils.Database, table: str, column: str, moment: str) -> int:
-    low, high = db.execute(
-        f"SELECT coalesce(min(rowid), 1), coalesce(max(rowid), 0) + 1 FROM {table}"
-    ).fetchone()
+def _rowid_bounds(db: sqlite_utils.Database, table: str) -> tuple[int, int]:
+    """The first rowid of ``table`` and one past its last. Two statements: SQLite reads a lone
+    ``min(rowid)`` or ``max(rowid)`` from the edge of the table's tree, but both in one
+    statement scan the whole table."""
+    first = db.execute(f"SELECT min(rowid) FROM {table}").fetchone()[0]
+    last = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
+    return first or 1, (last or 0) + 1
+
+
+def _first_rowid_since(
+    db: sqlite_utils.Database, table: str, column: str, moment: str, low: int, high: int
+) -> int:
+    """The first rowid in ``[low, high)`` whose row arrived at ``moment`` or later (``high``
+    when none did), by a binary search."""
     while low < high:
         middle = (low + high) // 2
         row = db.execute(
@@ -823,16 +833,20 @@ def _first_rowid_since(db: sqlite_utils.Database, table: str, column: str, momen
 
 
 def arrivals_by_day(db: sqlite_utils.Database, table: str, days: Sequence[str]) -> list[int]:
-    """For each of ``days`` (consecutive ISO dates, oldest first), how many rows of ``table``
-    (``events`` recorded, ``papers`` added to the catalog) had arrived by its end.
+    """For each of ``days`` (ISO dates, oldest first), how many rows of ``table`` (``events``
+    recorded, ``papers`` added to the catalog) had arrived by its end.
 
-    Read from the rowids at the days' boundaries (a binary search each, as for the events of
-    a recent window), so a year costs a few hundred indexed lookups however many rows there
-    are; rows deleted since (an erased history) still count as having arrived."""
+    Read from the rowids at the days' boundaries (a binary search each, from the previous
+    one), so a year costs a few thousand lookups by rowid however many rows there are; rows
+    deleted since (an erased history) still count as having arrived."""
     column = ARRIVALS[table]
-    first = db.execute(f"SELECT coalesce(min(rowid), 1) FROM {table}").fetchone()[0]
-    after = [date.fromisoformat(day) + timedelta(days=1) for day in days]
-    return [_first_rowid_since(db, table, column, d.isoformat()) - first for d in after]
+    first, end = _rowid_bounds(db, table)
+    counts, low = [], first
+    for day in days:
+        after = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+        low = _first_rowid_since(db, table, column, after, low, end)
+        counts.append(low - first)
+    return counts
 
 
 def user_events_since(
