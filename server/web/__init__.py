@@ -62,8 +62,20 @@ def install(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form is good as long as its session
     app.extensions["nextpaper.csrf"] = CSRFProtect(app)
+    app.jinja_env.globals["csrf_token"] = _csrf_field
     errors.install(app)
     app.register_blueprint(bp)
+
+
+def _csrf_field() -> str:
+    """The form's CSRF token, looked up once per request: a page has a form on every card and
+    row, and Flask-WTF's own ``csrf_token()`` reads its settings again on every call."""
+    from flask import g
+    from flask_wtf.csrf import generate_csrf
+
+    if "csrf_field" not in g:
+        g.csrf_field = generate_csrf()
+    return g.csrf_field
 
 
 def apply_page_headers(response):

@@ -65,6 +65,9 @@ def configure(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
+        # the cookie is signed once, at sign-in: its signed age bounds the session (re-signing
+        # it on every page would also make the bound slide forever)
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
 
 

@@ -44,6 +44,14 @@ def test_sign_in_with_a_token_sets_a_strict_httponly_session_cookie(web, user_to
     assert web.signed_in_as() == "alice"
 
 
+def test_the_session_cookie_is_signed_at_sign_in_and_not_renewed_by_each_page(web, user_token):
+    """Its signed age bounds the session: a cookie re-signed on every page would never age."""
+    web.sign_in(user_token("alice"))
+    web.get("/saved")  # the first page stores the session's CSRF secret: signed once more
+    for path in ("/saved", "/history", "/settings"):
+        assert "Set-Cookie" not in web.get(path).headers, path
+
+
 def test_over_tls_the_session_cookie_is_secure(app, user_token):
     token = user_token("alice")
     client = app.test_client()
