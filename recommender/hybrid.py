@@ -528,7 +528,8 @@ class HybridRecommender:
         val = tuning.validation_split(inter, seed, int(p["tune_users"]))
         if val.users.size < tuning.MIN_USERS:
             return tuning.Tuning(
-                skipped=f"{val.users.size} users with {tuning.MIN_PAPERS} or more papers, "
+                skipped=f"{val.users.size} user{'' if val.users.size == 1 else 's'} with "
+                f"{tuning.MIN_PAPERS} or more papers, "
                 f"fewer than {tuning.MIN_USERS}: the weights stay"
             )
         x = sp.csr_matrix(val.train.matrix, dtype=np.float32)

@@ -107,6 +107,11 @@ def test_too_few_users_keep_the_weights_and_say_why():
     model = HybridRecommender(als_factors=8, als_iterations=2).fit(few, texts)
     assert model.tuning.skipped and "fewer than" in model.tuning.skipped
     assert model.params["w_knn"] == HybridRecommender().params["w_knn"]
+    one = build_interactions(
+        [("u0", f"p:{i}", "open", None) for i in range(6)], paper_ids=inter.paper_ids
+    )
+    lone = HybridRecommender(als_factors=8, als_iterations=2).fit(one, texts)
+    assert lone.tuning.skipped.startswith("1 user with 5 or more papers, fewer than")
 
 
 def test_a_retrain_reuses_the_choice_until_the_events_grew_by_a_quarter(tmp_path):
