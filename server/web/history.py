@@ -18,7 +18,7 @@ from ..store import storage
 from ..store.db import get_db
 from . import bp, sessions
 from .paging import Paging, requested_page
-from .paper_links import title_link
+from .paper_links import paper_page, title_link
 
 EVENT_WORDS = {
     "open": "Opened",
@@ -64,7 +64,7 @@ def history():
                 "dwell": _dwell(event.get("dwell_ms")),
                 "paper": paper,
                 "href": title_link(paper),
-                "page": url_for("web.paper", paper_id=event["paper_id"]),
+                "page": paper_page(event["paper_id"]),
             }
         )
     here = url_for("web.history", page=number) if number > 1 else url_for("web.history")

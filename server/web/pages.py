@@ -19,7 +19,7 @@ from ..serving.service import days_ago
 from ..store import storage
 from ..store.db import get_db
 from . import apply_page_headers, bp, login_links, sessions
-from .paper_links import paper_links, title_link
+from .paper_links import paper_links, paper_page, title_link
 
 FEED_N = 20  # the API's default n
 SIMILAR_N = 10  # the API's default n for similar papers
@@ -103,7 +103,7 @@ def cards(items: list[dict[str, Any]], tab: str | None = None) -> list[dict[str,
             {
                 "paper": paper,
                 "href": title_link(paper),
-                "page": url_for("web.paper", paper_id=paper["id"], **where),
+                "page": paper_page(paper["id"], **where),
                 "authors": short_authors(paper.get("authors")),
                 "date": paper.get("published") or "",
                 "preview": _preview(paper.get("abstract")),

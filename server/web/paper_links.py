@@ -11,6 +11,17 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 SEARCH = "https://www.semanticscholar.org/search?"
+# What werkzeug's path converter leaves unquoted in a URL path (a URL path segment's safe set).
+PATH_SAFE = "!$&'()*+,/:;=@"
+
+
+def paper_page(paper_id: str, **args: str) -> str:
+    """The paper's page here: what ``url_for("web.paper", paper_id=…, **args)`` builds, without
+    a URL-map lookup for each of the up to 50 cards or rows of a page."""
+    from flask import request
+
+    path = f"{request.script_root}/papers/{quote(paper_id, safe=PATH_SAFE)}"
+    return f"{path}?{urlencode(args)}" if args else path
 
 
 def _http(url: Any) -> str | None:

@@ -22,7 +22,7 @@ from ..store.db import get_db
 from . import bp, sessions
 from .pages import short_authors
 from .paging import Paging, requested_page
-from .paper_links import title_link
+from .paper_links import paper_page, title_link
 
 EXPORTS = ("bibtex", "ris", "csl-json")  # the page's buttons, in this order
 ALL = 10**9  # an export holds every saved paper
@@ -39,7 +39,7 @@ def _saved_cards(number: int) -> tuple[list[dict[str, Any]], Paging]:
         {
             "paper": papers[paper_id],
             "href": title_link(papers[paper_id]),
-            "page": url_for("web.paper", paper_id=paper_id),
+            "page": paper_page(paper_id),
             "authors": short_authors(papers[paper_id].get("authors")),
             "date": papers[paper_id].get("published") or "",
             "saved_at": saved_at,

@@ -270,3 +270,17 @@ def test_a_reader_sees_and_changes_only_their_own_marks(app, client, web, alice,
     bob.post_form("/", "/marks", {"type": "unsave", "paper_id": "seed:p3"})
     assert api_events(client, alice) == before
     assert 'value="unsave" aria-pressed="true"' in web.get("/papers/seed:p3").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "paper_id",
+    ["arxiv:2401.00001", "doi:10.1000/a b?c#d%e", "url:https://x.org/p?q=1&r=é", "acl:P19-1001"],
+)
+@pytest.mark.parametrize("args", [{}, {"from": "new"}])
+def test_paper_page_links_are_what_url_for_builds(app, paper_id, args):
+    from flask import url_for
+
+    from server.web.paper_links import paper_page
+
+    with app.test_request_context("/", base_url="http://example.org/prefix"):
+        assert paper_page(paper_id, **args) == url_for("web.paper", paper_id=paper_id, **args)
