@@ -31,7 +31,7 @@ from . import bp, sessions
 from .history import readable_time
 
 DIGESTS_SHOWN = 20
-USERS_SHOWN = 200  # a large deployment's page stays small: the CLI lists them all
+USERS_SHOWN = 50  # a large deployment's page stays small and quick: the CLI lists them all
 # The blend's components, in the words of the training's output (recommender/tuning.py).
 COMPONENTS = {
     "knn": "Item neighbours (kNN)",
