@@ -253,10 +253,10 @@ def upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -
 _JSON_FIELDS = ("authors", "categories")  # lists of strings, stored as JSON text
 
 
-def paper_from_row(row: Sequence[Any]) -> dict[str, Any]:
-    """The API's paper object from a ``papers`` row (``paper_id`` first, then PAPER_FIELDS)."""
+def paper_from_row(row: Sequence[Any], fields: Sequence[str] = PAPER_FIELDS) -> dict[str, Any]:
+    """The API's paper object from a ``papers`` row (``paper_id`` first, then ``fields``)."""
     paper: dict[str, Any] = {"id": row[0]}
-    for name, value in zip(PAPER_FIELDS, row[1:], strict=True):
+    for name, value in zip(fields, row[1:], strict=True):
         if value is None:
             continue
         paper[name] = json.loads(value) if name in _JSON_FIELDS else value
@@ -274,17 +274,23 @@ def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None
     return None if row is None else paper_from_row(row)
 
 
-def get_papers(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Stored papers by id (ids not stored are simply absent)."""
+# What a list of papers by title needs (the title's link included): no abstract to read.
+TITLE_FIELDS = ("title", "url", "doi", "arxiv_id")
+
+
+def get_papers(
+    db: sqlite_utils.Database, paper_ids: Sequence[str], fields: Sequence[str] = PAPER_FIELDS
+) -> dict[str, dict[str, Any]]:
+    """Stored papers by id (ids not stored are simply absent), with ``fields`` of
+    PAPER_FIELDS (e.g. TITLE_FIELDS: a list of fifty titles reads a fifth of the bytes)."""
     found: dict[str, dict[str, Any]] = {}
     ids = list(dict.fromkeys(paper_ids))
+    columns = ", ".join(("paper_id", *fields))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for row in db.execute(
-            f"SELECT {_PAPER_COLUMNS} FROM papers WHERE paper_id IN ({marks})", chunk
-        ):
-            found[row[0]] = paper_from_row(row)
+        for row in db.execute(f"SELECT {columns} FROM papers WHERE paper_id IN ({marks})", chunk):
+            found[row[0]] = paper_from_row(row, fields)
     return found
 
 

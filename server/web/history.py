@@ -52,7 +52,7 @@ def history():
     db = get_db()
     paging = Paging(number, storage.count_events(db, g.reader.user_id))
     events = storage.list_events(db, g.reader.user_id, limit=paging.size, offset=paging.offset)
-    papers = storage.get_papers(db, [e["paper_id"] for e in events])
+    papers = storage.get_papers(db, [e["paper_id"] for e in events], storage.TITLE_FIELDS)
     rows = []
     for event in events:
         paper = papers.get(event["paper_id"], {"id": event["paper_id"]})

@@ -229,3 +229,16 @@ def test_a_users_events_since_a_moment_are_theirs_alone_oldest_first(tmp_path):
         ("2026-05-02T10:00:00.000000Z", "open", "seed:a", None),
     ]
     db.close()
+
+
+def test_papers_read_with_chosen_fields_have_those_alone(tmp_path):
+    db = open_database(tmp_path / "nextpaper.db")
+    paper = {"paper_id": "seed:a", "title": "T", "abstract": "A", "doi": "10.1/x"}
+    storage.upsert_papers(db, [paper, {"paper_id": "seed:b"}])
+    found = storage.get_papers(db, ["seed:a", "seed:b", "seed:gone"], storage.TITLE_FIELDS)
+    assert found == {
+        "seed:a": {"id": "seed:a", "title": "T", "doi": "10.1/x"},
+        "seed:b": {"id": "seed:b", "title": ""},
+    }
+    assert storage.get_papers(db, ["seed:a"])["seed:a"]["abstract"] == "A"
+    db.close()
