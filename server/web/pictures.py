@@ -9,7 +9,7 @@ Each picture is an SVG image of its own (drawn by :mod:`.charts`), embedded by i
   (:meth:`~server.serving.service.Serving.topics`), so a shift of interest shows;
 * ``/admin/catalog.svg`` and ``/admin/events.svg`` — the catalog's size at the end of each of
   the last 90 days, and the events recorded each day (:func:`server.store.storage.
-  arrivals_by_day`, a few hundred indexed lookups whatever the size of the log).
+  arrivals_by_day`, a few thousand lookups by rowid whatever the size of the log).
 
 Weeks start on Monday and days and months are UTC days, as events' times are stored.
 """
