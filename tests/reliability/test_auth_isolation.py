@@ -533,6 +533,8 @@ WEB_SESSION = {
     ("GET", "/history/erase"): "/history/erase",
     ("POST", "/history/erase"): "/history/erase",
     ("GET", "/history/export"): "/history/export",
+    ("GET", "/history/reading.svg"): "/history/reading.svg",
+    ("GET", "/history/topics.svg"): "/history/topics.svg",
     ("GET", "/settings"): "/settings",
     ("POST", "/settings"): "/settings",
     ("POST", "/settings/feed"): "/settings/feed",
@@ -540,6 +542,8 @@ WEB_SESSION = {
     ("POST", "/settings/tokens/revoke"): "/settings/tokens/revoke",
     ("GET", "/admin"): "/admin",
     ("POST", "/admin/train"): "/admin/train",
+    ("GET", "/admin/catalog.svg"): "/admin/catalog.svg",
+    ("GET", "/admin/events.svg"): "/admin/events.svg",
 }
 
 
