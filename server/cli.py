@@ -181,30 +181,23 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         app.config["RETRAIN_EVENTS"] = retrain_events
     if retrain_minutes:
         app.config["RETRAIN_MINUTES"] = retrain_minutes
-    from .jobs.digest import DailyDigests, scheduled_run
-    from .jobs.sync import SyncError
+    from .jobs.digest import scheduled_run
+    from .jobs.sync import DailySync, SyncError
 
-    send_digests = scheduled_run(app.config, app_parts.serving)
-    daily_sync = daily_digests = None
+    # The daily run: the arXiv sync when categories are set, then the jobs that want each day's
+    # new papers, in order, even when the sync failed: the new papers join the served model,
+    # then the due digests go out. Without categories, the digests alone at SYNC_TIME.
+    after_sync: list = [scheduled_run(app.config, app_parts.serving)]
     if app.config["ARXIV_CATEGORIES"]:
         from functools import partial
 
-        from .jobs.sync import DailySync
         from .jobs.training import add_new_papers_now
 
-        # Jobs that want each day's new papers run right after the daily sync, in order, even
-        # when it failed: the new papers join the served model, then the due digests go out.
-        add_papers = partial(add_new_papers_now, ctx.obj["home"], app_parts.serving)
-        after_sync: list = [add_papers, send_digests]
-        try:
-            daily_sync = DailySync(app.config, after_sync=after_sync)
-        except SyncError as error:
-            raise CliError(str(error)) from None
-    else:  # no sync: the digests keep their own daily time, SYNC_TIME
-        try:
-            daily_digests = DailyDigests(app.config, send_digests)
-        except SyncError as error:
-            raise CliError(str(error)) from None
+        after_sync.insert(0, partial(add_new_papers_now, ctx.obj["home"], app_parts.serving))
+    try:
+        daily = DailySync(app.config, after_sync=after_sync)
+    except SyncError as error:
+        raise CliError(str(error)) from None
     scheduler = None
     if not no_retrain:
         scheduler = RetrainScheduler(
@@ -215,10 +208,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
             every_minutes=float(app.config["RETRAIN_MINUTES"]),
         )
         scheduler.start()
-    if daily_sync is not None:
-        daily_sync.start()
-    if daily_digests is not None:
-        daily_digests.start()
+    daily.start()
     app_parts.serving.current()  # load the published model before taking requests
     app_parts.serving.models.watch()  # and every newly published one as soon as it appears
     click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
@@ -240,10 +230,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
         app_parts.serving.models.stop()
         if scheduler is not None:
             scheduler.stop()
-        if daily_sync is not None:
-            daily_sync.stop()
-        if daily_digests is not None:
-            daily_digests.stop()
+        daily.stop()
 
 
 @main.group()

@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -472,41 +471,3 @@ def scheduled_run(config: Mapping[str, Any], serving: Any) -> Callable[[], None]
             log.exception("sending the digests failed")
 
     return run
-
-
-class DailyDigests:
-    """Runs ``job`` once a day at ``SYNC_TIME`` (local time) in a background thread, for a
-    server without the daily arXiv sync (whose own schedule runs it otherwise); at start, a
-    run whose time passed today starts at once (it sends only what is still due)."""
-
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        job: Callable[[], None],
-        *,
-        now: Callable[[], datetime] = datetime.now,
-        poll_seconds: float = 60.0,
-    ):
-        from .sync import sync_time
-
-        self.at = sync_time(config.get("SYNC_TIME", "06:00"))
-        self.job = job
-        self.now = now
-        self.poll_seconds = poll_seconds
-        self.last_day: date | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="digests", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            moment = self.now()
-            if moment.time() >= self.at and self.last_day != moment.date():
-                self.last_day = moment.date()
-                self.job()
-            self._stop.wait(self.poll_seconds)

@@ -441,10 +441,12 @@ def sync_time(value: Any) -> day_time:
 
 
 class DailySync:
-    """Runs :func:`sync_arxiv` once a day at ``SYNC_TIME`` (local time) in a background thread
-    of ``nextpaper serve``, then each of ``after_sync`` (jobs that want the day's papers, such
-    as sending the due digests), whether or not the sync succeeded. Failures are logged and
-    the server goes on; the next day's run resumes where the failed one stopped.
+    """The daily run of ``nextpaper serve``: once a day at ``SYNC_TIME`` (local time), in a
+    background thread, :func:`sync_arxiv` when ``ARXIV_CATEGORIES`` is set, then each of
+    ``after_sync`` (jobs that want the day's papers, such as sending the due digests), whether
+    or not the sync succeeded. Without categories the run is the jobs alone, at the same time.
+    Failures are logged and the server goes on; the next day's run resumes where the failed
+    one stopped.
 
     A run missed while the server was down (today's time passed and no run since) starts at
     once. ``now`` gives the local time (naive), so a test can move the clock.
@@ -458,7 +460,9 @@ class DailySync:
         now: Callable[[], datetime] = datetime.now,
         poll_seconds: float = 60.0,
     ):
-        Plan.from_settings(settings)  # bad settings stop `serve` now, not at the first run
+        self.harvests = bool(configured_categories(settings.get("ARXIV_CATEGORIES")))
+        if self.harvests:
+            Plan.from_settings(settings)  # bad settings stop `serve` now, not at the first run
         self.at = sync_time(settings.get("SYNC_TIME", "06:00"))
         self.settings = settings
         self.db_path = settings["DATABASE"]
@@ -496,16 +500,17 @@ class DailySync:
         return self.slot_after(now)
 
     def run_once(self) -> None:
-        """One sync and the after-sync jobs; never raises."""
+        """One sync (when categories are set) and the after-sync jobs; never raises."""
         from ..store.db import connect
 
         started = self.now()
         try:
             db = connect(self.db_path)
             try:
-                self.last_report = sync_arxiv(db, self.settings)
-                self.last_error = None
-                log.info("arXiv sync: %s", self.last_report.summary())
+                if self.harvests:
+                    self.last_report = sync_arxiv(db, self.settings)
+                    self.last_error = None
+                    log.info("arXiv sync: %s", self.last_report.summary())
             finally:
                 try:
                     stamp = started.isoformat(timespec="seconds")

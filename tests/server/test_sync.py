@@ -426,6 +426,31 @@ def test_a_missed_run_starts_at_once_and_failures_are_logged_not_raised(tmp_path
     db.close()
 
 
+def test_without_categories_the_daily_run_is_its_jobs_alone_at_sync_time(tmp_path):
+    """A server without ARXIV_CATEGORIES still sends its digests each day at SYNC_TIME: the
+    same daily run, with no harvest and no request to anyone."""
+    home = tmp_path / "home"
+    six = datetime.combine(date.today(), dt_time(6, 0))
+    clock = Clock(six - timedelta(seconds=0.5))
+    ran: list[datetime] = []
+    with OaiServer(listing()) as oai:
+        configure(home, oai.url, categories=(), SYNC_TIME="06:00")
+        config = settings.load(home)
+        db = open_database(config["DATABASE"])
+        yesterday = (six - timedelta(hours=1)).isoformat(timespec="seconds")
+        storage.advance_sync_state(db, DAILY_RUN_STATE, yesterday)
+        db.close()
+        scheduler = DailySync(config, after_sync=[lambda: ran.append(clock())], now=clock)
+        scheduler.poll_seconds = 0.05
+        scheduler.start()
+        wait_for(lambda: ran)
+        scheduler.stop()
+        scheduler.join(5)
+    assert ran[0] >= six and len(ran) == 1
+    assert oai.requests == [] and not stored(home)
+    assert scheduler.next_run == six + timedelta(days=1)
+
+
 def test_serve_runs_the_daily_sync_when_categories_are_set(live_server):
     home = live_server.home
     with OaiServer(listing()) as oai:
