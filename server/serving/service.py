@@ -140,21 +140,9 @@ class Serving:
         encode: Encode,
     ) -> bytes:
         """:meth:`recommendations`, encoded, or the body kept for the same question and data."""
-        history = storage.user_history(db, user_id)
-        digest = fingerprint(history)
-        loaded = self.current()
-        key = (
-            "for_user",
-            loaded.version if loaded else None,
-            n,
-            since,
-            digest,
-            storage.catalog_version(db),
-            self.popular.generation,
-        )
-        return self.bodies.get(
-            key, lambda: encode(self._recommendations(db, loaded, history, digest, n, since))
-        )
+        generation = self.popular.generation
+        answer = self._recommendations
+        return self._user_body(db, user_id, "for_user", n, since, generation, answer, encode)
 
     def similar_body(
         self, db: sqlite_utils.Database, paper: dict[str, Any], *, n: int, encode: Encode
@@ -176,23 +164,9 @@ class Serving:
     ) -> bytes:
         """:meth:`new` for the last ``days`` days, encoded, or the body kept for the same
         question and data."""
-        since = days_ago(days)
-        history = storage.user_history(db, user_id)
-        digest = fingerprint(history)
-        loaded = self.current()
         self.trending.get(db, NEW_TRENDING_DAYS)  # counted before the key names its generation
-        key = (
-            "new",
-            loaded.version if loaded else None,
-            n,
-            since,
-            digest,
-            storage.catalog_version(db),
-            self.trending.generation,
-        )
-        return self.bodies.get(
-            key, lambda: encode(self._new(db, loaded, history, digest, n, since))
-        )
+        generation = self.trending.generation
+        return self._user_body(db, user_id, "new", n, days_ago(days), generation, self._new, encode)
 
     def trending_body(
         self, db: sqlite_utils.Database, user_id: str, *, days: int, n: int, encode: Encode
@@ -209,6 +183,35 @@ class Serving:
             self.trending.generation,
         )
         return self.bodies.get(key, lambda: encode(self._trending(db, history, days, n)))
+
+    def _user_body(
+        self,
+        db: sqlite_utils.Database,
+        user_id: str,
+        kind: str,
+        n: int,
+        since: str | None,
+        generation: int,
+        answer: Callable[..., dict[str, Any]],
+        encode: Encode,
+    ) -> bytes:
+        """``answer(db, loaded, history, digest, n, since)`` for the user, encoded, or the body
+        kept under a key that names everything it was computed from: the model version, the
+        question, the user's history, the catalog and ``generation``, that of the list the
+        answer is topped up from (the most read, or the trending)."""
+        history = storage.user_history(db, user_id)
+        digest = fingerprint(history)
+        loaded = self.current()
+        key = (
+            kind,
+            loaded.version if loaded else None,
+            n,
+            since,
+            digest,
+            storage.catalog_version(db),
+            generation,
+        )
+        return self.bodies.get(key, lambda: encode(answer(db, loaded, history, digest, n, since)))
 
     # ------------------------------------------------ one answer, from one model version
     def _recommendations(
