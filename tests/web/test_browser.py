@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import urllib.request
+from contextlib import contextmanager
 
 import pytest
 
@@ -109,6 +110,26 @@ def check_page(page, name: str, console: list[str]) -> None:
     assert not console, f"{name}: console errors {console}"
 
 
+@contextmanager
+def browsing(chromium, **options):
+    """A fresh browser context's page, and the console errors it logs (for check_page)."""
+    context = chromium.new_context(viewport={"width": 1100, "height": 900}, **options)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    try:
+        yield page, console
+    finally:
+        context.close()
+
+
+def sign_in(page, token: str) -> None:
+    """Sign in with ``token`` on the sign-in page shown, and wait for the feed."""
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator(".items").wait_for()
+
+
 def history(server, token):
     events = _api(server, token, "/api/v1/history?limit=1000")["events"]
     return [(e["type"], e["paper_id"]) for e in reversed(events)]
@@ -116,11 +137,7 @@ def history(server, token):
 
 def test_sign_in_feed_marks_and_paper_page_in_chromium(chromium, served):
     server, token = served
-    context = chromium.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    try:
+    with browsing(chromium) as (page, console):
         page.goto(server.url + "/")
         assert page.get_by_label("Token").is_visible()
         check_page(page, "sign-in", console)
@@ -132,9 +149,7 @@ def test_sign_in_feed_marks_and_paper_page_in_chromium(chromium, served):
         console.clear()  # the 401 of the refused sign-in
         check_page(page, "sign-in-refused", console)
 
-        page.get_by_label("Token").fill(token)
-        page.get_by_role("button", name="Sign in").click()
-        page.locator(".items").wait_for()
+        sign_in(page, token)
         shown = page.locator(".item .title").all_inner_texts()
         api = _api(server, token, "/api/v1/recommendations")
         assert shown == [item["paper"]["title"] for item in api["items"]]
@@ -185,39 +200,25 @@ def test_sign_in_feed_marks_and_paper_page_in_chromium(chromium, served):
         page.goto(server.url + "/")
         page.get_by_role("button", name="Sign out").click()
         page.get_by_label("Token").wait_for()
-    finally:
-        context.close()
 
 
 def test_a_login_link_in_chromium(chromium, served):
     server, _ = served
     url = run_cli(server.home, "users", "login-link", "alice").stdout.strip().splitlines()[-1]
     path = url.split("/login/", 1)[1]
-    context = chromium.new_context()
-    page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    try:
+    with browsing(chromium) as (page, console):
         page.goto(f"{server.url}/login/{path}")
         check_page(page, "login-link", console)
         page.get_by_role("button", name="Sign in").click()
         page.locator(".who .user").wait_for()
         assert page.locator(".who .user").inner_text() == "alice"
-    finally:
-        context.close()
 
 
 def test_saved_history_and_settings_in_chromium(chromium, served, tmp_path):
     server, token = served
-    context = chromium.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    try:
+    with browsing(chromium, accept_downloads=True) as (page, console):
         page.goto(server.url + "/")
-        page.get_by_label("Token").fill(token)
-        page.get_by_role("button", name="Sign in").click()
-        page.locator(".items").wait_for()
+        sign_in(page, token)
 
         # save a paper on the feed, and find it under Saved
         first = page.locator(".item").first
@@ -239,7 +240,7 @@ def test_saved_history_and_settings_in_chromium(chromium, served, tmp_path):
         assert download.suggested_filename == "nextpaper-saved.bib"
         bibtex = download.path().read_text(encoding="utf-8")
         assert title in bibtex and bibtex.lstrip().startswith("@")
-        export = context.request.get(server.url + "/saved/export/bibtex")
+        export = page.context.request.get(server.url + "/saved/export/bibtex")
         assert export.headers["content-type"] == "application/x-bibtex; charset=utf-8"
 
         # import a list of ids with one bad line: the counts and the rejected entry are shown
@@ -293,23 +294,15 @@ def test_saved_history_and_settings_in_chromium(chromium, served, tmp_path):
         new_token = page.get_by_label("Your new token, shown this once: copy it now.")
         assert new_token.input_value().startswith("np_")
         check_page(page, "settings", console)
-    finally:
-        context.close()
 
 
 def test_admin_page_only_for_admins_in_chromium(chromium, served):
     server, token = served
     admin_token = (server.home / "admin-token").read_text().strip()
-    context = chromium.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    try:
+    with browsing(chromium) as (page, console):
         # a reader: no Admin link, and the page itself is refused
         page.goto(server.url + "/")
-        page.get_by_label("Token").fill(token)
-        page.get_by_role("button", name="Sign in").click()
-        page.locator(".items").wait_for()
+        sign_in(page, token)
         nav = page.get_by_role("navigation", name="Main")
         assert nav.get_by_role("link", name="Admin").count() == 0
         page.goto(server.url + "/admin")
@@ -320,8 +313,7 @@ def test_admin_page_only_for_admins_in_chromium(chromium, served):
         page.get_by_label("Token").wait_for()
 
         # the admin: the link, every card, and a retrain that publishes a model
-        page.get_by_label("Token").fill(admin_token)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, admin_token)
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
         page.wait_for_selector('.nav a[aria-current="page"]:text("Admin")')
         headings = ("Growth and activity", "Users", "The model", "Training")
@@ -344,5 +336,3 @@ def test_admin_page_only_for_admins_in_chromium(chromium, served):
         assert _api(server, admin_token, "/api/v1/admin/model")["model"]["version"] == version
         assert page.locator(".pictures img").count() == 2
         check_page(page, "admin", console)
-    finally:
-        context.close()
