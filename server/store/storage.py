@@ -278,17 +278,27 @@ def get_paper(db: sqlite_utils.Database, paper_id: str) -> dict[str, Any] | None
 TITLE_FIELDS = ("title", "url", "doi", "arxiv_id")
 
 
+# Lists of ids are bound in chunks: one statement takes only so many parameters.
+_ID_CHUNK = 500
+
+
+def _id_chunks(ids: Iterable[str]) -> Iterator[tuple[list[str], str]]:
+    """The distinct ``ids``, in order, in chunks of at most ``_ID_CHUNK``, each with the
+    placeholders of its ``IN (…)`` list."""
+    distinct = list(dict.fromkeys(ids))
+    for start in range(0, len(distinct), _ID_CHUNK):
+        chunk = distinct[start : start + _ID_CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def get_papers(
     db: sqlite_utils.Database, paper_ids: Sequence[str], fields: Sequence[str] = PAPER_FIELDS
 ) -> dict[str, dict[str, Any]]:
     """Stored papers by id (ids not stored are simply absent), with ``fields`` of
     PAPER_FIELDS (e.g. TITLE_FIELDS: a list of fifty titles reads a fifth of the bytes)."""
     found: dict[str, dict[str, Any]] = {}
-    ids = list(dict.fromkeys(paper_ids))
     columns = ", ".join(("paper_id", *fields))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _id_chunks(paper_ids):
         for row in db.execute(f"SELECT {columns} FROM papers WHERE paper_id IN ({marks})", chunk):
             found[row[0]] = paper_from_row(row, fields)
     return found
@@ -597,19 +607,15 @@ def store_harvest(
 
     Returns how many of the papers were new to the catalog.
     """
-    ids = list(dict.fromkeys(p["paper_id"] for p in papers))
+    new = 0
     with write_transaction(db):
-        known = 0
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            known += db.execute(
-                f"SELECT count(*) FROM papers WHERE paper_id IN ({marks})", chunk
-            ).fetchone()[0]
+        for chunk, marks in _id_chunks(p["paper_id"] for p in papers):
+            known = f"SELECT count(*) FROM papers WHERE paper_id IN ({marks})"
+            new += len(chunk) - db.execute(known, chunk).fetchone()[0]
         _upsert_papers(db, papers)
         if state is not None and value is not None:
             advance_sync_state(db, state, value)
-        return len(ids) - known
+        return new
 
 
 def advance_sync_state(db: sqlite_utils.Database, name: str, value: str) -> None:
@@ -885,10 +891,7 @@ def paper_dates(db: sqlite_utils.Database, paper_ids: Sequence[str]) -> dict[str
     """Each stored paper's date: published, or the day first seen when undated (what
     ``since`` filters on)."""
     found: dict[str, str] = {}
-    ids = list(dict.fromkeys(paper_ids))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _id_chunks(paper_ids):
         found.update(
             db.execute(
                 "SELECT paper_id, coalesce(published, substr(first_seen, 1, 10)) FROM papers "
@@ -955,13 +958,11 @@ def paper_marks(
 ) -> dict[str, set[str]]:
     """What holds now of the user's ``like``, ``save`` and ``dismiss`` on each paper (the
     latest of each and its ``un…`` wins), for the papers that have any."""
-    ids = list(dict.fromkeys(paper_ids))
     held: dict[str, dict[str, bool]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk, marks in _id_chunks(paper_ids):
         rows = db.execute(
             f"""SELECT paper_id, type FROM events
-                WHERE user_id = ? AND paper_id IN ({",".join("?" * len(chunk))})
+                WHERE user_id = ? AND paper_id IN ({marks})
                   AND type IN ({",".join("?" * len(_MARK_TYPES))})
                 ORDER BY seq""",
             [user_id, *chunk, *_MARK_TYPES],
