@@ -48,9 +48,15 @@ def _csrf():
         current_app.extensions["nextpaper.csrf"].protect()
 
 
+def _take_notice() -> dict[str, Any] | None:
+    """The notice a form left for the next page (what it did, with Undo), shown once."""
+    return session.pop("notice", None)
+
+
 @bp.app_context_processor
 def _page_context() -> dict[str, Any]:
-    return {"tabs": TABS, "reader": g.get("reader")}
+    # base.html takes the notice, so whichever page a form leads back to shows it
+    return {"tabs": TABS, "reader": g.get("reader"), "take_notice": _take_notice}
 
 
 # --- what the templates show of an answer -----------------------------------------------------
@@ -141,7 +147,6 @@ def home():
         cards=cards(items, tab),
         empty=EMPTY[tab],
         here=url_for("web.home", tab=tab) if tab != "foryou" else url_for("web.home"),
-        notice=session.pop("notice", None),
     )
 
 
@@ -173,7 +178,6 @@ def paper(paper_id: str):
         buttons=buttons(marks.get(canonical, set())),
         similar=cards(similar),
         here=request.full_path.rstrip("?"),
-        notice=session.pop("notice", None),
     )
 
 

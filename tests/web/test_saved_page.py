@@ -73,6 +73,10 @@ def test_the_saved_list_is_the_apis_newest_first_with_links_and_unsave(client, w
     after = web.get("/saved")
     assert "seed:p1" not in after.get_data(as_text=True).split("<ol")[1]
     assert len(titles(after)) == 2
+    # the page it led back to says what was done, with Undo, once
+    notice = after.get_data(as_text=True).split('<div class="banner info" role="status">')[1]
+    assert "Undo" in notice.split("</div>")[0] and 'value="save"' in notice.split("</div>")[0]
+    assert 'class="banner info"' not in web.get("/").get_data(as_text=True)
     assert client.get("/api/v1/saved", headers=bearer(alice)).get_json()["total"] == 2
 
 
