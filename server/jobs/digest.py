@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from email import charset as mime_charset
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -298,7 +298,7 @@ def send_due(
     """
     now = now or datetime.now().astimezone()
     if not dry_run:
-        storage.prune_digest_log(db, _stored(now - timedelta(days=LOG_DAYS)))
+        storage.prune_digest_log(db, storage.stored_time(now - timedelta(days=LOG_DAYS)))
     rows = due_users(db, now.date(), user_id)
     if workers is None:
         first = list(islice(rows, PAGE + 1))
@@ -420,7 +420,9 @@ def _make_in_worker(rows: list[tuple[str, str, str]]) -> list[Digest | None]:
 def _send_batch(
     db: sqlite_utils.Database, mailer: Mailer, batch: list[Digest], report: Report, now: datetime
 ) -> None:
-    claimed = storage.claim_digests(db, [(d.user_id, d.period) for d in batch], at=_stored(now))
+    claimed = storage.claim_digests(
+        db, [(d.user_id, d.period) for d in batch], at=storage.stored_time(now)
+    )
     mine = [d for d, ok in zip(batch, claimed, strict=True) if ok]
     report.taken += len(batch) - len(mine)
     sent: list[tuple[str, str, list[str]]] = []
@@ -440,12 +442,7 @@ def _send_batch(
             sent.append((digest.user_id, digest.period, digest.paper_ids))
             report.sent += 1
     finally:
-        storage.finish_digests(db, sent, released, at=_stored(now))
-
-
-def _stored(moment: datetime) -> str:
-    """A time as the log stores it (storage.now_iso's form)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        storage.finish_digests(db, sent, released, at=storage.stored_time(now))
 
 
 # --- the daily run of `nextpaper serve` -------------------------------------------------------

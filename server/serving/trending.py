@@ -118,9 +118,9 @@ class TrendingPapers:
         now = datetime.now(UTC)
         start = now - timedelta(days=days)
         half_life = days * 86400.0 / 2
-        from_seq = storage.first_seq_received_since(db, _stored(start - RECEIPT_MARGIN))
+        from_seq = storage.first_seq_received_since(db, storage.stored_time(start - RECEIPT_MARGIN))
         tally: dict[str, list[float]] = {}
-        readings = storage.recent_readings(db, from_seq=from_seq, since=_stored(start))
+        readings = storage.recent_readings(db, from_seq=from_seq, since=storage.stored_time(start))
         for paper_id, _, last in readings:
             age = max(0.0, (now - datetime.fromisoformat(last)).total_seconds())
             counted = tally.setdefault(paper_id, [0, 0.0])
@@ -160,8 +160,3 @@ class TrendingPapers:
             kept = self._counts.get(days)
             if kept is not None:
                 kept.recounting = False
-
-
-def _stored(moment: datetime) -> str:
-    """A time as events store it (``YYYY-MM-DDTHH:MM:SS.ffffffZ``, comparable as text)."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

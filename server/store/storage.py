@@ -105,9 +105,18 @@ class UserExists(ValueError):
     """A user with that ``user_id`` is already stored."""
 
 
+# How times are stored: UTC to the microsecond, so that they sort as text.
+STORED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def stored_time(moment: datetime) -> str:
+    """``moment`` (aware) as times are stored: ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC."""
+    return moment.astimezone(UTC).strftime(STORED_TIME)
+
+
 def now_iso() -> str:
-    """The current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sorts as text)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The current time as times are stored."""
+    return stored_time(datetime.now(UTC))
 
 
 # --- users and tokens -------------------------------------------------------------------------

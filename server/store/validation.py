@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..ids import InvalidPaper, identify
-from .storage import EVENT_TYPES, authors_json
+from .storage import EVENT_TYPES, STORED_TIME, authors_json
 
 MAX_EVENT_ID_LENGTH = 200
 MAX_DWELL_MS = 7 * 24 * 3600 * 1000  # a week: anything longer is a clock bug, not reading
@@ -28,7 +28,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # What the extension sends: UTC with a Z and up to microseconds, already in the stored form but
 # for the fraction's length.
 _ZULU = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?Z")
-_STORED_TS = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class Invalid(ValueError):
@@ -203,10 +202,10 @@ def clean_timestamp(value: Any, *, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     if moment < EARLIEST_TS or moment > now + FUTURE_SLACK:
         raise Invalid("invalid_timestamp", "ts must be between 1990 and tomorrow")
-    return moment.strftime(_STORED_TS)
+    return moment.strftime(STORED_TIME)
 
 
-_EARLIEST_STORED = EARLIEST_TS.strftime(_STORED_TS)
+_EARLIEST_STORED = EARLIEST_TS.strftime(STORED_TIME)
 _latest: tuple[int, str] = (0, "")
 
 
@@ -219,7 +218,7 @@ def _latest_stored() -> str:
     global _latest
     second = int(time.time())
     if _latest[0] != second:
-        _latest = (second, (datetime.now(UTC) + FUTURE_SLACK).strftime(_STORED_TS))
+        _latest = (second, (datetime.now(UTC) + FUTURE_SLACK).strftime(STORED_TIME))
     return _latest[1]
 
 

@@ -73,7 +73,7 @@ def use(db: sqlite_utils.Database, key: bytes, token: str) -> str:
     user_id, nonce = read_token(key, token)
     if storage.get_user(db, user_id) is None:
         raise BadLoginLink("This sign-in link's account no longer exists.")
-    forget_before = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    forget_before = storage.stored_time(datetime.now(UTC) - timedelta(days=1))
     nonce_hash = hashlib.sha256(nonce.encode()).hexdigest()
     if not storage.use_login_link(db, nonce_hash, user_id, forget_before=forget_before):
         raise BadLoginLink(
