@@ -91,7 +91,10 @@ class BadLink(ValueError):
         self.expired = expired
 
 
-def _signer_issued_at(moment: int) -> type[TimestampSigner]:
+def signer_issued_at(moment: int) -> type[TimestampSigner]:
+    """A signer whose signatures say they were made at ``moment`` (Unix seconds): backdated
+    links, for tests of their expiry."""
+
     class IssuedAt(TimestampSigner):
         def get_timestamp(self) -> int:
             return moment
@@ -103,7 +106,7 @@ def sign_link(key: bytes, link: Link, *, issued_at: int | None = None) -> str:
     """The URL-safe signed token of ``link``; ``issued_at`` (Unix seconds) backdates it."""
     if issued_at is None:
         return LinkSigner(key).sign(link)
-    return LinkSigner(key, _signer_issued_at(int(issued_at))).sign(link)
+    return LinkSigner(key, signer_issued_at(int(issued_at))).sign(link)
 
 
 class LinkSigner:
@@ -150,8 +153,3 @@ def feed_secret(key: bytes, nonce: str) -> str:
     """The secret in a feed's URL: 256 bits, URL-safe, derived from the user's nonce."""
     digest = hmac.new(key, b"feed:" + nonce.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def secret_hash(secret: str) -> str:
-    """What the database keeps of a feed secret (and looks a request up by)."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

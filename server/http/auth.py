@@ -35,6 +35,7 @@ def new_token() -> str:
 
 
 def hash_token(token: str) -> str:
+    """What the database keeps of a secret (an API token, a feed's secret) and looks it up by."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 

@@ -27,6 +27,7 @@ from ..jobs import digest
 from ..serving.service import days_ago
 from ..store import storage
 from ..store.db import get_db
+from . import auth
 from .errors import ApiError
 
 bp = Blueprint("feeds", __name__)
@@ -45,9 +46,9 @@ def feed_url(
     found = storage.user_feed(db, user_id)
     nonce = signing.new_feed_nonce() if found is None or replace else found[0]
     secret = signing.feed_secret(key, nonce)
-    if found is None or found != (nonce, signing.secret_hash(secret)):
+    if found is None or found != (nonce, auth.hash_token(secret)):
         # new, replaced, or the home's key changed since (the stored hash no longer matches)
-        storage.set_feed_secret(db, user_id, nonce, signing.secret_hash(secret))
+        storage.set_feed_secret(db, user_id, nonce, auth.hash_token(secret))
     return f"{_public_url(config)}/feeds/{secret}.atom"
 
 
@@ -62,7 +63,7 @@ def _text(value: Any) -> str:
 @bp.get("/feeds/<secret>.atom")
 def feed(secret: str):
     db = get_db()
-    user_id = storage.user_for_feed_hash(db, signing.secret_hash(secret))
+    user_id = storage.user_for_feed_hash(db, auth.hash_token(secret))
     if user_id is None:
         raise ApiError(
             "feed_not_found", "No feed at this address (it may have been replaced).", 404

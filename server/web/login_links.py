@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .. import signing
 from ..store import storage
@@ -31,14 +31,7 @@ class BadLoginLink(ValueError):
 
 
 def _serializer(key: bytes, issued_at: int | None = None) -> URLSafeTimedSerializer:
-    signer = None
-    if issued_at is not None:
-
-        class IssuedAt(TimestampSigner):
-            def get_timestamp(self) -> int:
-                return int(issued_at)
-
-        signer = IssuedAt
+    signer = None if issued_at is None else signing.signer_issued_at(int(issued_at))
     return URLSafeTimedSerializer(key, salt=SALT, signer=signer)
 
 
