@@ -470,9 +470,6 @@ class DailySync:
         self.now = now
         self.poll_seconds = poll_seconds
         self.next_run: datetime | None = None
-        self.last_report: SyncReport | None = None
-        self.last_error: str | None = None
-        self.runs = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="arxiv-sync", daemon=True)
 
@@ -508,9 +505,7 @@ class DailySync:
             db = connect(self.db_path)
             try:
                 if self.harvests:
-                    self.last_report = sync_arxiv(db, self.settings)
-                    self.last_error = None
-                    log.info("arXiv sync: %s", self.last_report.summary())
+                    log.info("arXiv sync: %s", sync_arxiv(db, self.settings).summary())
             finally:
                 try:
                     stamp = started.isoformat(timespec="seconds")
@@ -518,12 +513,9 @@ class DailySync:
                 finally:
                     db.close()
         except SyncError as error:
-            self.last_error = str(error)
             log.error("%s", error)
-        except Exception as error:  # the server outlives any failure of the sync
-            self.last_error = repr(error)
+        except Exception:  # the server outlives any failure of the sync
             log.exception("arXiv sync failed")
-        self.runs += 1
         for job in self.after_sync:
             try:
                 job()

@@ -20,12 +20,11 @@ from typing import Any
 import sqlite_utils
 
 from ..store import storage
-from ..store.validation import Invalid
+from ..store.validation import MAX_EVENT_ID_LENGTH, Invalid
 from .formats import read_library
 from .records import NothingImported, Problem, paper_of
 
 EVENT_PREFIX = "library:"
-MAX_EVENT_ID_LENGTH = 200  # as for events sent over HTTP
 # How the events are stored: (user_id, event rows, paper rows) -> how many events were new.
 Store = Callable[[str, list[tuple], list[tuple]], int]
 
