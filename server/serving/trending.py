@@ -86,13 +86,12 @@ class TrendingPapers:
         *,
         days: int,
         exclude: set[str],
-        since: str | None = None,
     ) -> Picked:
-        """The ``n`` best papers of the window outside ``exclude`` (the reader's seen papers)
-        and, with ``since``, dated on or after it, each with its ``popular`` reason."""
+        """The ``n`` best papers of the window outside ``exclude`` (the reader's seen papers),
+        each with its ``popular`` reason."""
         picked: Picked = []
-        for paper_id, score, _, reason, date in self._listed(db, days):
-            if paper_id in exclude or (since is not None and (date or "") < since):
+        for paper_id, score, _, reason, _ in self._listed(db, days):
+            if paper_id in exclude:
                 continue
             picked.append((paper_id, score, [dict(reason)]))
             if len(picked) >= n:
