@@ -252,13 +252,8 @@ def history():
 def saved():
     limit, offset = _page_args()
     db = get_db()
-    page, total = storage.saved_papers(db, g.caller.user_id, limit=limit, offset=offset)
-    papers = storage.get_papers(db, [paper_id for paper_id, _ in page])
-    items = [
-        {"paper": papers[paper_id], "saved_at": saved_at}
-        for paper_id, saved_at in page
-        if paper_id in papers
-    ]
+    page, total = storage.saved_with_papers(db, g.caller.user_id, limit=limit, offset=offset)
+    items = [{"paper": paper, "saved_at": saved_at} for paper, saved_at in page]
     return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
 
 

@@ -551,6 +551,15 @@ def saved_papers(
     return [(paper_id, ts) for paper_id, ts, _ in rows[offset : offset + limit]], len(rows)
 
 
+def saved_with_papers(
+    db: sqlite_utils.Database, user_id: str, *, limit: int, offset: int
+) -> tuple[list[tuple[dict[str, Any], str]], int]:
+    """:func:`saved_papers` with each stored paper: ``(paper, saved_at)``, and how many."""
+    page, total = saved_papers(db, user_id, limit=limit, offset=offset)
+    papers = get_papers(db, [paper_id for paper_id, _ in page])
+    return [(papers[p], saved_at) for p, saved_at in page if p in papers], total
+
+
 def export_user(db: sqlite_utils.Database, user_id: str) -> dict[str, Any]:
     """Everything stored about a user: the account, every event, and the papers they point to."""
     user = get_user(db, user_id) or {"user_id": user_id}

@@ -29,23 +29,20 @@ ALL = 10**9  # an export holds every saved paper
 
 
 def _saved_cards(number: int) -> tuple[list[dict[str, Any]], Paging]:
-    db = get_db()
-    wanted = Paging(number, 0)
-    rows, total = storage.saved_papers(
-        db, g.reader.user_id, limit=wanted.size, offset=wanted.offset
+    wanted = Paging(number, 0)  # the page's size and offset (the total comes with the rows)
+    rows, total = storage.saved_with_papers(
+        get_db(), g.reader.user_id, limit=wanted.size, offset=wanted.offset
     )
-    papers = storage.get_papers(db, [paper_id for paper_id, _ in rows])
     shown = [
         {
-            "paper": papers[paper_id],
-            "href": title_link(papers[paper_id]),
-            "page": paper_page(paper_id),
-            "authors": short_authors(papers[paper_id].get("authors")),
-            "date": papers[paper_id].get("published") or "",
+            "paper": paper,
+            "href": title_link(paper),
+            "page": paper_page(paper["id"]),
+            "authors": short_authors(paper.get("authors")),
+            "date": paper.get("published") or "",
             "saved_at": saved_at,
         }
-        for paper_id, saved_at in rows
-        if paper_id in papers
+        for paper, saved_at in rows
     ]
     return shown, Paging(number, total)
 
@@ -78,14 +75,12 @@ def saved():
 def export_saved(format_name: str):
     if format_name not in EXPORTS:
         abort(404, f"There is no export as {format_name!r}; the formats are {', '.join(EXPORTS)}.")
-    db = get_db()
-    rows, _ = storage.saved_papers(db, g.reader.user_id, limit=ALL, offset=0)
-    papers = storage.get_papers(db, [paper_id for paper_id, _ in rows])
+    rows, _ = storage.saved_with_papers(get_db(), g.reader.user_id, limit=ALL, offset=0)
     found = FORMATS[format_name]
     text = export_library(
-        [papers[paper_id] for paper_id, _ in rows if paper_id in papers],
+        [paper for paper, _ in rows],
         format_name,
-        saved_at=dict(rows),
+        saved_at={paper["id"]: saved_at for paper, saved_at in rows},
     )
     response = current_app.response_class(
         text.encode("utf-8"), content_type=f"{found.media_type}; charset=utf-8"
