@@ -21,7 +21,7 @@ _KNOWN_SCHEMES = ("arxiv", "doi", "url", "http", "https", "openreview", "acl", "
 def _paper_id(token: str) -> str:
     """A list entry → its canonical id, or :class:`InvalidPaper`."""
     scheme, colon, _ = token.partition(":")
-    if colon and scheme.isalpha() and len(scheme) > 1:  # "c:/..." is not a scheme either
+    if colon and scheme.isalpha():  # a word before a colon: a scheme, or no id ("c:/...")
         if scheme.lower() not in _KNOWN_SCHEMES:
             raise InvalidPaper(f"{token[:80]!r} is not an arXiv id, DOI or URL")
         return normalize_id(token)

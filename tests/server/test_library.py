@@ -418,7 +418,8 @@ def test_post_library_reports_bad_entries_with_index_and_line(client, make_user)
         (1, 7, "no_identifier"),
         (2, 12, "malformed_entry"),
     ]
-    listed = upload(client, alice, b"1706.03762\nnot an id\nTitle:Attention\n", "l.txt").get_json()
+    lines = b"1706.03762\nnot an id\nTitle:Attention\nc:/Users/ada/paper.pdf\n"
+    listed = upload(client, alice, lines, "l.txt").get_json()
     assert listed["rejected"] == [
         {
             "index": 1,
@@ -431,6 +432,12 @@ def test_post_library_reports_bad_entries_with_index_and_line(client, make_user)
             "code": "no_identifier",
             "message": "'Title:Attention' is not an arXiv id, DOI or URL",
             "line": 3,
+        },
+        {  # nor a Windows path
+            "index": 3,
+            "code": "no_identifier",
+            "message": "'c:/Users/ada/paper.pdf' is not an arXiv id, DOI or URL",
+            "line": 4,
         },
     ]
 
