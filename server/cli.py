@@ -193,7 +193,7 @@ def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain)
 
         from .jobs.training import add_new_papers_now
 
-        after_sync.insert(0, partial(add_new_papers_now, ctx.obj["home"], app_parts.serving))
+        after_sync.insert(0, partial(add_new_papers_now, app_parts.trainer, app_parts.serving))
     try:
         daily = DailySync(app.config, after_sync=after_sync)
     except SyncError as error:

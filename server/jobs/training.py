@@ -134,18 +134,15 @@ def add_papers_and_publish(db: sqlite_utils.Database, store: ModelStore) -> dict
         return {"version": version, **release, "added": len(paper_ids)}
 
 
-def add_new_papers_now(home: Path, serving: Any = None) -> None:
-    """Add the catalog's new papers to the current model in a child process, then have
-    ``serving`` (a :class:`~server.serving.service.Serving`) load the result: what the server
-    does right after its daily arXiv sync, so that the digests sent next know the day's
-    papers. A failure is logged; the server goes on."""
-    done = subprocess.run(
-        Trainer(home).command(new_papers=True), capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        log.error("adding the new papers to the model failed: %s", reason)
-    elif serving is not None:
+def add_new_papers_now(trainer: Trainer, serving: Any = None) -> None:
+    """Add the catalog's new papers to the current model through the server's ``trainer``
+    (after the run in progress, if any), wait for it, then have ``serving`` (a
+    :class:`~server.serving.service.Serving`) load the result: what the server does right
+    after its daily arXiv sync, so that the digests sent next know the day's papers. The run
+    is the trainer's like any other (its status shows it, the retrain scheduler waits for
+    it); a failure is logged there and the server goes on."""
+    last = trainer.run(new_papers=True)
+    if last and last["ok"] and serving is not None:
         serving.models.refresh(wait=True)
 
 
@@ -208,6 +205,9 @@ class Trainer:
         self._started_at: str | None = None
         self._queued = False
         self._queued_new_papers = False
+        self._spawned = 0  # runs started, and runs finished: what run() waits on
+        self._finished = 0
+        self._done = threading.Condition(self._lock)
         self.last: dict[str, Any] | None = None
 
     def command(self, *, new_papers: bool = False) -> list[str]:
@@ -224,15 +224,30 @@ class Trainer:
         is never answered by a run that began before it. Returns :meth:`status`.
         """
         with self._lock:
-            if self._process is None:
-                self._spawn(new_papers)
-            elif self._queued:
-                self._queued_new_papers = self._queued_new_papers and new_papers
-            else:
-                self._queued, self._queued_new_papers = True, new_papers
+            self._request(new_papers)
         return self.status()
 
+    def run(self, *, new_papers: bool = False) -> dict[str, Any] | None:
+        """:meth:`start`, then wait until the run that answers it has finished; returns how
+        it ended (:attr:`last`)."""
+        with self._done:
+            # the run answering is the next one spawned: now, or after the one in progress
+            answering = self._spawned + 1
+            self._request(new_papers)
+            self._done.wait_for(lambda: self._finished >= answering)
+            return self.last
+
+    def _request(self, new_papers: bool) -> None:
+        """Spawn a run, or queue one more after the run in progress (with the lock held)."""
+        if self._process is None:
+            self._spawn(new_papers)
+        elif self._queued:
+            self._queued_new_papers = self._queued_new_papers and new_papers
+        else:
+            self._queued, self._queued_new_papers = True, new_papers
+
     def _spawn(self, new_papers: bool = False) -> None:
+        self._spawned += 1
         self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._process = subprocess.Popen(
             self.command(new_papers=new_papers),
@@ -255,6 +270,8 @@ class Trainer:
             log.error("training failed (%s); the previous model keeps serving", reason)
         with self._lock:
             self._process = None
+            self._finished += 1
+            self._done.notify_all()
             if self._queued:
                 self._queued = False
                 self._spawn(self._queued_new_papers)

@@ -16,6 +16,7 @@ from server.jobs.training import (
     train_and_publish,
 )
 from server.model_versions import ModelStore
+from server.serving.holder import load_model
 from server.store import storage
 from server.store.db import open_database
 from tests.conftest import synthetic_papers
@@ -162,3 +163,18 @@ def test_a_model_this_version_cannot_load_is_replaced(home):
     old = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**old, "format_version": 1}))
     assert sched.due(db) == "the current model's format is not this version's"
+
+
+def test_run_waits_for_the_run_that_answers_it_even_behind_one_in_progress(home):
+    """The daily job adds the day's papers through the server's trainer: behind a training in
+    progress it is queued, and run() returns once that queued run, not the first, is done."""
+    path, db = home
+    trainer = Trainer(path)
+    trainer.start()  # a full training, in progress
+    assert trainer.running()
+    storage.upsert_papers(db, [{"paper_id": "seed:late", "title": "Routing experts late"}])
+    last = trainer.run(new_papers=True)
+    assert last is not None and last["ok"], last
+    assert trainer.status()["state"] == "idle" and not trainer.status()["queued"]
+    store = ModelStore(path / "models")
+    assert "seed:late" in load_model(store.folder(store.current_version())).paper_index

@@ -475,7 +475,7 @@ def test_synced_papers_join_the_model_and_the_day_after_sync_jobs_see_them(tmp_p
     """After a sync the harvested papers are in the served model, without a retrain: by hand
     (``papers sync`` adds them) and in ``serve`` (its first after-sync job adds them, so the
     digests that follow rank them)."""
-    from server.jobs.training import add_new_papers_now, train_and_publish
+    from server.jobs.training import Trainer, add_new_papers_now, train_and_publish
     from server.model_versions import ModelStore
     from server.serving.service import Serving
 
@@ -510,7 +510,7 @@ def test_synced_papers_join_the_model_and_the_day_after_sync_jobs_see_them(tmp_p
     serving = Serving(home / "models")
     before = serving.current().version
     storage.upsert_papers(db, [{"paper_id": "arxiv:2412.00009", "title": "Routing tokens"}])
-    add_new_papers_now(home, serving)
+    add_new_papers_now(Trainer(home), serving)
     assert serving.current().version != before
     assert "arxiv:2412.00009" in serving.current().model.paper_index
     db.close()
