@@ -345,6 +345,16 @@ def sample_papers(home: Path, count: int, seed: int = 0) -> list[str]:
 # --- the server -------------------------------------------------------------------------------
 
 
+def read_into_page_cache(path: Path) -> float:
+    """Read ``path`` once so that the OS keeps it in its page cache, as a server that has run a
+    while has its database; return the seconds it took."""
+    started = time.perf_counter()
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+    return time.perf_counter() - started
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))

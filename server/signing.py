@@ -36,7 +36,7 @@ LINK_ACTIONS = ("save", "dismiss", "unsubscribe")
 
 def home_key(home: str | Path) -> bytes:
     """The secret key of ``home``, made on first use (two processes racing agree on one)."""
-    return _key_at(str(Path(home).resolve() / KEY_FILE))
+    return _key_at(os.path.join(os.path.abspath(home), KEY_FILE))
 
 
 @functools.lru_cache(maxsize=8)

@@ -24,7 +24,10 @@ validation and event writer; nothing here speaks SQL.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+import functools
+
+from flask import Blueprint, Flask, g, request, url_for
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 bp = Blueprint(
     "web",
@@ -43,8 +46,6 @@ PAGE_CSP = (
 
 def install(app: Flask) -> None:
     """Register the web app on ``app`` (after the API's error handlers, which it wraps)."""
-    from flask_wtf.csrf import CSRFProtect
-
     # their routes join ``bp``
     from . import (  # noqa: F401
         actions,
@@ -62,17 +63,29 @@ def install(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form is good as long as its session
     app.extensions["nextpaper.csrf"] = CSRFProtect(app)
-    app.jinja_env.globals["csrf_token"] = _csrf_field
+    # after CSRFProtect's own context processor, whose ``csrf_token`` would otherwise win
+    app.context_processor(lambda: {"csrf_token": _csrf_field, "url_for": _url_for})
     errors.install(app)
     app.register_blueprint(bp)
+
+
+def _url_for(endpoint: str, **values: str) -> str:
+    """Flask's ``url_for`` for templates, remembering the links that never change (the bar's,
+    the forms' actions, the static files'): a page has a dozen, and building each costs a
+    URL-map lookup. Links with other values (a page number, a tab) are built every time."""
+    if values.keys() - {"filename"}:
+        return url_for(endpoint, **values)
+    return _fixed_url(request.script_root, endpoint, values.get("filename"))
+
+
+@functools.lru_cache(maxsize=256)
+def _fixed_url(script_root: str, endpoint: str, filename: str | None) -> str:
+    return url_for(endpoint, **({"filename": filename} if filename else {}))
 
 
 def _csrf_field() -> str:
     """The form's CSRF token, looked up once per request: a page has a form on every card and
     row, and Flask-WTF's own ``csrf_token()`` reads its settings again on every call."""
-    from flask import g
-    from flask_wtf.csrf import generate_csrf
-
     if "csrf_field" not in g:
         g.csrf_field = generate_csrf()
     return g.csrf_field

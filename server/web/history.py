@@ -10,6 +10,9 @@ forget_erased`), so the next retrain forgets it as it forgets an erased history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from flask import flash, g, jsonify, redirect, render_template, request, url_for
 
 from .. import parts
@@ -45,6 +48,33 @@ def _dwell(ms: int | None) -> str:
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One event as the list shows it (attributes, not a dict: a template reads them often)."""
+
+    event_id: str
+    ts: str
+    when: str
+    what: str
+    dwell: str
+    title: str
+    href: str
+    page: str
+
+
+def _row(event: dict[str, Any], paper: dict[str, Any]) -> _Row:
+    return _Row(
+        event_id=event["id"],
+        ts=event["ts"],
+        when=readable_time(event["ts"]),
+        what=EVENT_WORDS.get(event["type"], event["type"]),
+        dwell=_dwell(event.get("dwell_ms")),
+        title=paper.get("title") or event["paper_id"],
+        href=title_link(paper),
+        page=paper_page(event["paper_id"]),
+    )
+
+
 @bp.get("/history")
 @sessions.signed_in
 def history():
@@ -53,20 +83,7 @@ def history():
     paging = Paging(number, storage.count_events(db, g.reader.user_id))
     events = storage.list_events(db, g.reader.user_id, limit=paging.size, offset=paging.offset)
     papers = storage.get_papers(db, [e["paper_id"] for e in events], storage.TITLE_FIELDS)
-    rows = []
-    for event in events:
-        paper = papers.get(event["paper_id"], {"id": event["paper_id"]})
-        rows.append(
-            {
-                "event": event,
-                "when": readable_time(event["ts"]),
-                "what": EVENT_WORDS.get(event["type"], event["type"]),
-                "dwell": _dwell(event.get("dwell_ms")),
-                "paper": paper,
-                "href": title_link(paper),
-                "page": paper_page(event["paper_id"]),
-            }
-        )
+    rows = [_row(e, papers.get(e["paper_id"], {"id": e["paper_id"]})) for e in events]
     here = url_for("web.history", page=number) if number > 1 else url_for("web.history")
     return render_template("history.html", nav="history", rows=rows, paging=paging, here=here)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from flask import request
+
 SEARCH = "https://www.semanticscholar.org/search?"
 # What werkzeug's path converter leaves unquoted in a URL path (a URL path segment's safe set).
 PATH_SAFE = "!$&'()*+,/:;=@"
@@ -18,8 +20,6 @@ PATH_SAFE = "!$&'()*+,/:;=@"
 def paper_page(paper_id: str, **args: str) -> str:
     """The paper's page here: what ``url_for("web.paper", paper_id=…, **args)`` builds, without
     a URL-map lookup for each of the up to 50 cards or rows of a page."""
-    from flask import request
-
     path = f"{request.script_root}/papers/{quote(paper_id, safe=PATH_SAFE)}"
     return f"{path}?{urlencode(args)}" if args else path
 
@@ -76,5 +76,15 @@ def paper_links(paper: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def title_link(paper: dict[str, Any]) -> str:
-    """Where a paper's title links: its best outside page, else a search for it."""
-    return paper_links(paper)[0][1]
+    """Where a paper's title links: its best outside page (the first of :func:`paper_links`,
+    found without building the rest: a list page links up to 50 titles), else a search."""
+    if url := _http(paper.get("url")):
+        return url
+    for paper_id in (
+        str(paper.get("id", "")),
+        f"arxiv:{paper['arxiv_id']}" if paper.get("arxiv_id") else "",
+        f"doi:{paper['doi']}" if paper.get("doi") else "",
+    ):
+        if found := _from_id(paper_id):
+            return found[0][1]
+    return search_link(paper)

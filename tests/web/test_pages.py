@@ -245,6 +245,8 @@ def test_static_files_and_page_headers(web, user_token):
         ({"id": "acl:2023.acl-long.1"}, "https://aclanthology.org/2023.acl-long.1/"),
         ({"id": "url:https://lab.example/p?id=3"}, "https://lab.example/p?id=3"),
         ({"id": "seed:p1", "doi": "10.5/j"}, "https://doi.org/10.5/j"),
+        ({"id": "seed:p1", "doi": "10.5/j", "arxiv_id": "2401.7"}, "https://arxiv.org/abs/2401.7"),
+        ({"id": "doi:10.5/k", "arxiv_id": "2401.7"}, "https://doi.org/10.5/k"),
         (
             {"id": "seed:p1", "title": "Graph & co"},
             "https://www.semanticscholar.org/search?q=Graph+%26+co",
@@ -256,7 +258,7 @@ def test_static_files_and_page_headers(web, user_token):
     ],
 )
 def test_every_paper_title_is_a_link(paper, first):
-    assert title_link(paper) == first
+    assert title_link(paper) == first == paper_links(paper)[0][1]  # the page's first link
     assert all(href.startswith("https://") for _, href in paper_links(paper))
 
 
@@ -284,3 +286,14 @@ def test_paper_page_links_are_what_url_for_builds(app, paper_id, args):
 
     with app.test_request_context("/", base_url="http://example.org/prefix"):
         assert paper_page(paper_id, **args) == url_for("web.paper", paper_id=paper_id, **args)
+
+
+def test_links_follow_the_prefix_the_app_is_mounted_under(client, web, alice):
+    """Links that never change are remembered, but per mount point: the same app answering
+    under ``/np`` and at ``/`` links each page to its own."""
+    web.get("/")  # the bar's links remembered at /
+    mounted = web.get("/settings", base_url="http://localhost/np").get_data(as_text=True)
+    assert 'href="/np/saved"' in mounted and 'href="/np/assets/web.css"' in mounted
+    assert 'action="/np/settings"' in mounted
+    plain = web.get("/settings").get_data(as_text=True)
+    assert 'href="/saved"' in plain and "/np/" not in plain
