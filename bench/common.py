@@ -373,6 +373,34 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every live descendant of it (Linux /proc): a pre-fork server's arbiter and
+    its workers."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional set size of ``pid`` and its descendants, MiB: each page shared by several
+    of them (a memory-mapped model) counted once in all, split among them."""
+    total_kib = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/smaps_rollup") as f:
+                total_kib += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except OSError:  # ended meanwhile
+            pass
+    return round(total_kib / 1024, 1)
+
+
 def mapped_from(pid: int, folder: Path) -> dict[str, float]:
     """How much of the files under ``folder`` a process maps and how much of that is resident
     (``mapped_mib``, ``resident_mib``), from ``/proc/<pid>/smaps``. A memory-mapped model
@@ -408,6 +436,7 @@ class Server:
         home: Path,
         *,
         threads: int = 8,
+        workers: int = 1,
         retrain: bool = False,
         env: dict[str, str] | None = None,
         start_timeout: float = 300,
@@ -417,6 +446,7 @@ class Server:
         self.home = home
         self.port = free_port()
         self.threads = threads
+        self.workers = workers
         self.retrain = retrain
         self.env = {"NEXTPAPER_RATE_LIMIT_PER_SECOND": "0", **(env or {})}
         self.start_timeout = start_timeout
@@ -436,6 +466,8 @@ class Server:
             str(self.port),
             "--threads",
             str(self.threads),
+            "--workers",
+            str(self.workers),
         ]
         if not self.retrain:
             cmd.append("--no-retrain")
@@ -471,7 +503,8 @@ class Server:
         return self.proc.pid
 
     def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.pid)
+        """CPU seconds of the server's processes (its workers too) so far."""
+        return sum(proc_cpu_seconds(pid) for pid in process_tree(self.pid))
 
     def memory(self) -> dict[str, float]:
         return proc_status(self.pid)
@@ -609,7 +642,9 @@ end
 function request()
   sent = sent + 1
   local job = mine[(sent - 1) % #mine + 1]
-  return wrk.format(job[1], job[2], {["Authorization"] = "Bearer " .. job[3]})
+  local headers = {["Authorization"] = "Bearer " .. job[3]}
+  if close then headers["Connection"] = "close" end
+  return wrk.format(job[1], job[2], headers)
 end
 function response(status, headers, body)
   seen = seen + 1
@@ -647,11 +682,19 @@ def _lua_string(text: str) -> str:
 
 
 def wrk_closed_loop(
-    port: int, jobs_per_client: list[list], *, max_seconds: float = 60, needle: str = ""
+    port: int,
+    jobs_per_client: list[list],
+    *,
+    max_seconds: float = 60,
+    needle: str = "",
+    new_connections: bool = False,
 ) -> dict:
     """:func:`closed_loop` from ``wrk``: one connection per client, each sending its GET jobs
     back to back (no warm-up is left out), stopping when every job is answered or after
-    ``max_seconds``. A 200 answer whose body lacks ``needle`` counts as bad.
+    ``max_seconds``. A 200 answer whose body lacks ``needle`` counts as bad. With
+    ``new_connections`` each request asks the server to close the connection after its answer
+    (``Connection: close``) and wrk opens a new one, so that a pre-fork server's workers share
+    the requests as they share the connections.
 
     Returns ``summary`` (:func:`summary`'s keys, from wrk's histogram), statuses (200 and
     "other"), bad bodies, the elapsed seconds the answers account for and the number of
@@ -672,6 +715,7 @@ def wrk_closed_loop(
         lines.append("  {" + ", ".join(entries) + "},")
     lines.append("}")
     lines.append(f"needle = {_lua_string(needle)}")
+    lines.append(f"close = {'true' if new_connections else 'false'}")
     clients = len(jobs_per_client)
     with tmp_dir("wrk-") as tmp:
         script = tmp / "jobs.lua"

@@ -134,7 +134,16 @@ def init(ctx: click.Context) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes behind the port (more than 1: gunicorn's pre-fork workers).",
+)
+@click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Per process."
+)
 @click.option(
     "--retrain-events",
     type=click.IntRange(1),
@@ -147,90 +156,62 @@ def init(ctx: click.Context) -> None:
 )
 @click.option("--no-retrain", is_flag=True, help="Serve only; never retrain in the background.")
 @click.pass_context
-def serve(ctx, host, port, threads, retrain_events, retrain_minutes, no_retrain) -> None:
-    """Serve the HTTP API with a production WSGI server (waitress); retrain in the background
-    and, when ARXIV_CATEGORIES is set, harvest new arXiv papers daily at SYNC_TIME."""
-    import waitress
-
-    from . import create_app, parts
-    from .jobs.training import RetrainScheduler
+def serve(ctx, host, port, workers, threads, retrain_events, retrain_minutes, no_retrain) -> None:
+    """Serve the HTTP API and the pages (waitress; with --workers N, N gunicorn processes);
+    retrain in the background and, when ARXIV_CATEGORIES is set, harvest new arXiv papers
+    daily at SYNC_TIME."""
+    from . import create_app
+    from .http import wsgi
+    from .jobs.duties import daily_run
+    from .jobs.sync import SyncError
     from .serving import runtime
     from .serving.runtime import limit_blas_threads
     from .store.db import SchemaTooNew
 
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
     )
     # faiss logs each CPU-specific build it tries and misses (ModuleNotFoundError) at INFO
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     runtime.limit_arenas()  # before any thread starts
+    # Settings reach every process (gunicorn's workers build their own app) as NEXTPAPER_*.
     os.environ["NEXTPAPER_HOME"] = str(ctx.obj["home"])
+    if retrain_events:
+        os.environ["NEXTPAPER_RETRAIN_EVENTS"] = str(retrain_events)
+    if retrain_minutes:
+        os.environ["NEXTPAPER_RETRAIN_MINUTES"] = str(retrain_minutes)
     try:
         app = create_app()
+        daily_run(app)  # bad sync settings stop `serve` now, not at the first run
     except SchemaTooNew as error:
         raise CliError(str(error)) from None
     except sqlite3.DatabaseError as error:
         raise CliError(f"cannot open the database in {ctx.obj['home']}: {error}") from None
-    limit_blas_threads()
-    import recommender  # noqa: F401  (now, not in the request that first loads a model)
-
-    with app.app_context():
-        app_parts = parts()
-
-    if retrain_events:
-        app.config["RETRAIN_EVENTS"] = retrain_events
-    if retrain_minutes:
-        app.config["RETRAIN_MINUTES"] = retrain_minutes
-    from .jobs.digest import scheduled_run
-    from .jobs.sync import DailySync, SyncError
-
-    # The daily run: the arXiv sync when categories are set, then the jobs that want each day's
-    # new papers, in order, even when the sync failed: the new papers join the served model,
-    # then the due digests go out. Without categories, the digests alone at SYNC_TIME.
-    after_sync: list = [scheduled_run(app.config, app_parts.serving)]
-    if app.config["ARXIV_CATEGORIES"]:
-        from functools import partial
-
-        from .jobs.training import add_new_papers_now
-
-        after_sync.insert(0, partial(add_new_papers_now, app_parts.trainer, app_parts.serving))
-    try:
-        daily = DailySync(app.config, after_sync=after_sync)
     except SyncError as error:
         raise CliError(str(error)) from None
-    scheduler = None
-    if not no_retrain:
-        scheduler = RetrainScheduler(
-            Path(app.config["DATABASE"]),
-            app_parts.serving.store,
-            app_parts.trainer,
-            every_events=int(app.config["RETRAIN_EVENTS"]),
-            every_minutes=float(app.config["RETRAIN_MINUTES"]),
+
+    def build():
+        """An app for one serving process, with the model code loaded and BLAS limited."""
+        process_app = app if workers == 1 else create_app()
+        limit_blas_threads()
+        import recommender  # noqa: F401  (now, not in the request that first loads a model)
+
+        return process_app
+
+    where = f"http://{host}:{port}" + (f" with {workers} workers" if workers > 1 else "")
+    if workers > 1:
+        click.echo(f"Serving NextPaper on {where} (home {ctx.obj['home']})", err=True)
+        wsgi.serve_workers(
+            build, host=host, port=port, workers=workers, threads=threads, retrain=not no_retrain
         )
-        scheduler.start()
-    daily.start()
-    app_parts.serving.current()  # load the published model before taking requests
-    app_parts.serving.models.watch()  # and every newly published one as soon as it appears
-    click.echo(f"Serving NextPaper on http://{host}:{port} (home {ctx.obj['home']})", err=True)
-    trimmer = runtime.Trimmer()
-    trimmer.start()
+        return
+    stop = wsgi.start_process(build(), retrain=not no_retrain)
+    click.echo(f"Serving NextPaper on {where} (home {ctx.obj['home']})", err=True)
     try:
-        waitress.serve(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="nextpaper",
-            clear_untrusted_proxy_headers=True,
-            # Refuse an oversize body when it is announced, not after buffering it.
-            max_request_body_size=int(app.config["MAX_CONTENT_LENGTH"]),
-        )
+        wsgi.serve_one(app, host=host, port=port, threads=threads)
     finally:
-        trimmer.stop()
-        app_parts.serving.models.stop()
-        if scheduler is not None:
-            scheduler.stop()
-        daily.stop()
+        stop()
 
 
 @main.group()

@@ -50,6 +50,17 @@ def error_response(code: str, message: str, status: int, headers=None):
     return response
 
 
+def server_error(status: int, reason: str, detail: str = "") -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body, in the API's error shape, of an error the WSGI server answers by
+    itself (the request never reached the app)."""
+    from .security import SECURITY_HEADERS
+
+    code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+    message = f"{reason}: {detail}" if detail else reason
+    body = json.dumps({"error": {"code": code, "message": message, "status": status}})
+    return [("Content-Type", "application/json"), *SECURITY_HEADERS.items()], body.encode()
+
+
 def install_waitress_error_shape() -> None:
     """Give the errors waitress answers by itself the API's shape and security headers.
 
@@ -65,14 +76,9 @@ def install_waitress_error_shape() -> None:
         return
 
     def to_response(self, ident=None):
-        from .security import SECURITY_HEADERS
-
         status = int(self.code)
-        code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
-        message = f"{self.reason}: {self.body}" if self.body else self.reason
-        body = json.dumps({"error": {"code": code, "message": message, "status": status}})
-        headers = [("Content-Type", "application/json"), *SECURITY_HEADERS.items()]
-        return f"{status} {self.reason}", headers, body.encode("utf-8")
+        headers, body = server_error(status, self.reason, self.body)
+        return f"{status} {self.reason}", headers, body
 
     to_response.nextpaper = True  # type: ignore[attr-defined]
     utilities.Error.to_response = to_response

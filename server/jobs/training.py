@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -31,16 +32,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+TRAIN_LOCK = ".train.lock"  # in the models folder: held by the training that runs
+LAST_RUN = ".last-run.json"  # in the models folder: how the last run a server started ended
+RUNS = ".runs"  # in the models folder: ``<pid>.json`` for each run a server started, while it runs
+
+
 @contextmanager
 def _training_lock(models_dir: Path):
     """One training at a time per home, across processes."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    with open(models_dir / ".train.lock", "w") as lock:
+    with open(models_dir / TRAIN_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def training_running(models_dir: Path) -> bool:
+    """Whether a training holds the home's training lock now, in whichever process."""
+    try:
+        with open(models_dir / TRAIN_LOCK) as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
 
 
 def train_and_publish(
@@ -196,10 +216,17 @@ def servable(folder: Path) -> bool:
 
 
 class Trainer:
-    """Runs ``nextpaper train`` in a child process and remembers how the last run ended."""
+    """Runs ``nextpaper train`` in a child process and remembers how the last run ended.
+
+    Several server processes may serve one home (``serve --workers N``), each with its own
+    trainer, and any of them may be asked for a retrain: runs queue on the home's training
+    lock, :meth:`status` calls a run in another process ``running`` too, and how the last run
+    ended is kept in the models folder (:data:`LAST_RUN`), so that every process, and the next
+    server, tells the same."""
 
     def __init__(self, home: Path):
         self.home = Path(home)
+        self.models_dir = self.home / "models"
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._started_at: str | None = None
@@ -255,6 +282,7 @@ class Trainer:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self._mark_run(self._process.pid)
         threading.Thread(target=self._wait, args=(self._process,), daemon=True).start()
 
     def _wait(self, process: subprocess.Popen) -> None:
@@ -268,6 +296,8 @@ class Trainer:
             reason = (err.strip().splitlines() or [f"exit status {process.returncode}"])[-1]
             self.last = {"ok": False, "error": reason, "finished_at": finished}
             log.error("training failed (%s); the previous model keeps serving", reason)
+        self._keep_last()
+        (self.models_dir / RUNS / f"{process.pid}.json").unlink(missing_ok=True)
         with self._lock:
             self._process = None
             self._finished += 1
@@ -276,16 +306,71 @@ class Trainer:
                 self._queued = False
                 self._spawn(self._queued_new_papers)
 
+    def _mark_run(self, pid: int) -> None:
+        """Say, for the other processes serving this home, that run ``pid`` is under way."""
+        try:
+            _write_json(self.models_dir / RUNS / f"{pid}.json", {"started_at": self._started_at})
+        except OSError as error:  # the status of other processes is all that is lost
+            log.warning("could not note the training run: %s", error)
+
+    def _keep_last(self) -> None:
+        try:
+            _write_json(self.models_dir / LAST_RUN, self.last)
+        except OSError as error:
+            log.warning("could not keep how the training ended: %s", error)
+
+    def _started_elsewhere(self) -> str | None:
+        """When the earliest run another process of this home started began, if one runs."""
+        started = []
+        for mark in (self.models_dir / RUNS).glob("*.json"):
+            try:
+                os.kill(int(mark.stem), 0)
+            except ProcessLookupError:  # ended with the process that started it
+                mark.unlink(missing_ok=True)
+                continue
+            except (PermissionError, ValueError):
+                continue
+            try:
+                started.append(json.loads(mark.read_text(encoding="utf-8"))["started_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return min(started, default=None)
+
+    def last_run(self) -> dict[str, Any] | None:
+        """How the last run started by any server of this home ended (None: no run yet)."""
+        try:
+            return json.loads((self.models_dir / LAST_RUN).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return self.last
+
     def running(self) -> bool:
+        """Whether this trainer's own run is in progress."""
         return self._process is not None
 
+    def busy(self) -> bool:
+        """Whether a training runs now: this trainer's, or one in another process."""
+        return self.running() or training_running(self.models_dir)
+
     def status(self) -> dict[str, Any]:
+        """``state`` (``running`` when any process of this home trains), when the run began
+        (None when not known here: a ``nextpaper train`` from the command line), whether this
+        process has one more queued, and how the ``last`` run ended."""
+        started = self._started_at if self._process is not None else self._started_elsewhere()
+        running = started is not None or training_running(self.models_dir)
         return {
-            "state": "running" if self._process is not None else "idle",
-            "started_at": self._started_at if self._process is not None else None,
+            "state": "running" if running else "idle",
+            "started_at": started if running else None,
             "queued": self._queued,
-            "last": self.last,
+            "last": self.last_run(),
         }
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write ``value`` to ``path`` whole (readers see the old file or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(json.dumps(value), encoding="utf-8")
+    tmp.replace(path)
 
 
 class RetrainScheduler:
@@ -401,7 +486,7 @@ class RetrainScheduler:
         try:
             while not self._stop.is_set():
                 try:
-                    if not self.trainer.running() and not self._backing_off():
+                    if not self.trainer.busy() and not self._backing_off():
                         why = self.due(db)
                         if why:
                             log.info("starting a background retrain: %s", why)

@@ -1,0 +1,124 @@
+"""The background work a server does once per home, however many processes serve it.
+
+``nextpaper serve`` retrains in the background (:class:`~server.jobs.training.RetrainScheduler`)
+and runs the daily job (:class:`~server.jobs.sync.DailySync`: the arXiv sync, the day's papers
+into the served model, the due digests). Several processes serve one home with ``--workers N``,
+and a second ``nextpaper serve`` may be started on the same home by mistake; each of them would
+schedule the same retrains and send the same digests. So every serving process runs
+:class:`HomeDuties`, and only the one holding the home's duty lock (``HOME/.duties.lock``, an
+``flock``) does the work. The others try again every few seconds: when the holder ends, however
+it ends (a kill -9 included: the kernel releases its lock with its files), another process takes
+the duties over within that time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = ".duties.lock"
+RETRY_SECONDS = 2.0
+
+
+def daily_run(app: Flask):
+    """The :class:`~server.jobs.sync.DailySync` of ``app``'s settings: the arXiv sync when
+    categories are set, then the jobs that want each day's new papers, in order, even when the
+    sync failed: the new papers join the served model, then the due digests go out. Without
+    categories, the digests alone at ``SYNC_TIME``. Raises
+    :class:`~server.jobs.sync.SyncError` on bad settings."""
+    from .digest import scheduled_run
+    from .sync import DailySync
+    from .training import add_new_papers_now
+
+    app_parts = app.extensions["nextpaper"]
+    after_sync: list = [scheduled_run(app.config, app_parts.serving)]
+    if app.config["ARXIV_CATEGORIES"]:
+        after_sync.insert(0, partial(add_new_papers_now, app_parts.trainer, app_parts.serving))
+    return DailySync(app.config, after_sync=after_sync)
+
+
+class HomeDuties:
+    """The retrain scheduler (unless ``retrain`` is False) and the daily run of ``app``, started
+    in this process once it holds the home's duty lock."""
+
+    def __init__(self, app: Flask, *, retrain: bool = True, retry_seconds: float = RETRY_SECONDS):
+        self.app = app
+        self.retrain = retrain
+        self.retry_seconds = retry_seconds
+        self.path = Path(app.config["HOME"]) / LOCK_FILE
+        self._lock_fd: int | None = None
+        self._running: list = []  # what was started once the lock was taken
+        self._guard = threading.Lock()  # between taking the duties over and stopping
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._take_over, name="duties", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the duties now."""
+        return self._lock_fd is not None
+
+    def _take_over(self) -> None:
+        while not self._stop.is_set():
+            with self._guard:
+                if self._stop.is_set():
+                    return
+                if self._try_lock():
+                    try:
+                        self._start_duties()
+                    except Exception:
+                        log.exception("starting the background duties failed")
+                    return
+            self._stop.wait(self.retry_seconds)
+
+    def _try_lock(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd  # not inherited (PEP 446): a training child process does not keep it
+        return True
+
+    def _start_duties(self) -> None:
+        from .training import RetrainScheduler
+
+        config = self.app.config
+        app_parts = self.app.extensions["nextpaper"]
+        log.info("this process (pid %d) runs the retrains and the daily job", os.getpid())
+        if self.retrain:
+            scheduler = RetrainScheduler(
+                Path(config["DATABASE"]),
+                app_parts.serving.store,
+                app_parts.trainer,
+                every_events=int(config["RETRAIN_EVENTS"]),
+                every_minutes=float(config["RETRAIN_MINUTES"]),
+            )
+            scheduler.start()
+            self._running.append(scheduler)
+        daily = daily_run(self.app)
+        daily.start()
+        self._running.append(daily)
+
+    def stop(self) -> None:
+        """Stop what runs and give the duties up."""
+        with self._guard:
+            self._stop.set()
+            for duty in self._running:
+                duty.stop()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock
+                self._lock_fd = None
