@@ -18,14 +18,15 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 
-# `make run` installs what serving needs; `make test` adds the test tools (and so covers run).
+# `make run` installs what serving needs; `make test` adds the test tools and the spark extra
+# (pyspark, for `nextpaper train --engine spark` and its tests), and so covers run.
 $(RUN_STAMP): pyproject.toml | $(PY)
 	@echo "==> Installing NextPaper and its dependencies into $(VENV) (a minute or two the first time)"
 	$(PY) -m pip install -e .
 	touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,spark]'
 	touch $(STAMP) $(RUN_STAMP)
 
 # Development tools from npm (web-ext, to lint the Firefox variant; axe-core, for the web app's

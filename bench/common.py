@@ -284,13 +284,19 @@ def clone_home(home: Path, dest: Path) -> Path:
     return dest
 
 
+def home_database(home: Path) -> str:
+    """The database a home's commands use: ``NEXTPAPER_DATABASE_URL`` when set (a PostgreSQL
+    run), else the home's SQLite file."""
+    return os.environ.get("NEXTPAPER_DATABASE_URL") or str(home / "nextpaper.db")
+
+
 def issue_tokens(home: Path, user_ids: list[str], *, create: bool = False) -> dict[str, str]:
     """API tokens for users (created first when ``create``), through the server's own code."""
     from server.http import auth
     from server.store import storage
     from server.store.db import open_database
 
-    db = open_database(home / "nextpaper.db")
+    db = open_database(home_database(home))
     try:
         tokens = {}
         for user_id in user_ids:
@@ -304,9 +310,9 @@ def issue_tokens(home: Path, user_ids: list[str], *, create: bool = False) -> di
 
 def sample_users(home: Path, count: int, seed: int = 0, min_events: int = 1) -> list[str]:
     """``count`` imported users drawn at random (so heavy and light users come as they are)."""
-    import sqlite3
+    from server.store.db import connect
 
-    conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
+    conn = connect(home_database(home))
     try:
         users = [
             r[0]
@@ -322,9 +328,9 @@ def sample_users(home: Path, count: int, seed: int = 0, min_events: int = 1) -> 
 
 
 def sample_papers(home: Path, count: int, seed: int = 0) -> list[str]:
-    import sqlite3
+    from server.store.db import connect
 
-    conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
+    conn = connect(home_database(home))
     try:
         n = conn.execute("SELECT max(rowid) FROM papers").fetchone()[0]
         rng = np.random.default_rng(seed)

@@ -3,12 +3,15 @@
 Owns the calls into ``implicit``: construction with ``use_gpu=False`` and an explicit
 ``random_state``, fitting on a users x papers CSR matrix, and folding a user's current
 history into a user vector (``recalculate_user``) so that new events count without a
-retrain. Importing this module loads implicit's own OpenBLAS: a serving process should
-call ``threadpoolctl.threadpool_limits(1, "blas")`` afterwards (see PERF-NOTES).
+retrain. The factors can also come from elsewhere (``fit(fitter=...)``: Spark,
+:mod:`recommender.spark_als`); the model is then an ordinary implicit model with them.
+Importing this module loads implicit's own OpenBLAS: a serving process should call
+``threadpoolctl.threadpool_limits(1, "blas")`` afterwards (see PERF-NOTES).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,8 @@ from implicit.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
 USER_FACTORS_FILE = "als_user_factors.npy"
+# computes (user factors, item factors) for a confidence matrix, e.g. SparkALS.fit
+Fitter = Callable[[sp.csr_matrix], tuple[np.ndarray, np.ndarray]]
 
 
 class ALSModel:
@@ -68,15 +73,33 @@ class ALSModel:
         progress: bool = False,
         start: tuple[np.ndarray, np.ndarray] | None = None,
         iterations: int | None = None,
+        fitter: Fitter | None = None,
     ) -> ALSModel:
         """Fit on a (n_users, n_papers) confidence CSR matrix.
 
         ``start`` = (user factors, item factors) of those shapes continues from a previous
         solution (a warm start) instead of small random values, for ``iterations`` (default
         the model's) alternations.
+
+        ``fitter``, called with the matrix, computes the factors instead of implicit (e.g.
+        :meth:`recommender.spark_als.SparkALS.fit`, from scratch: a warm start is implicit's
+        alone); they are set as this model's, which is then the same as after implicit's fit.
         """
         self._model = self._new()
         self._yty = None
+        if fitter is not None:
+            if start is not None or iterations is not None:
+                raise ValueError("a warm start is implicit's: another fitter fits from scratch")
+            users, items = fitter(user_items)
+            expected = ((user_items.shape[0], self.factors), (user_items.shape[1], self.factors))
+            if (users.shape, items.shape) != expected:
+                raise ValueError(
+                    f"the fitter returned factors of shapes {users.shape} and {items.shape}, "
+                    f"not {expected[0]} and {expected[1]}"
+                )
+            self._model.user_factors = np.ascontiguousarray(users, dtype=np.float32)
+            self._model.item_factors = np.ascontiguousarray(items, dtype=np.float32)
+            return self
         if iterations is not None:
             self._model.iterations = iterations
         if start is not None:

@@ -9,7 +9,9 @@ trains each component:
   beyond (``ease_head`` of them on a deployment of ``ease_head_from`` pairs or more: its dense
   work grows with the square and the cube of that number), sparsified to top-k;
 * ``als``  -- implicit ALS; a request folds the user's current history into a user vector,
-  and an ANN index over the item factors (:mod:`recommender.ann`) finds its top papers;
+  and an ANN index over the item factors (:mod:`recommender.ann`) finds its top papers. With
+  ``als_engine="spark"`` the factors are fitted by Spark MLlib instead (one SparkSession per
+  ``fit``, :mod:`recommender.spark_als`), from scratch, and the model is the same afterwards;
 * ``text`` -- TF-IDF over title and abstract (:mod:`recommender.text`);
 * ``pop``  -- log readers;
 * ``bridge`` -- for a paper nobody has read (yet), the co-reading of the ``bridge_k`` read
@@ -32,8 +34,10 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +46,7 @@ import scipy.sparse as sp
 
 from . import scoring, tuning
 from .ann import InnerProductIndex
-from .collaborative import USER_FACTORS_FILE, ALSModel
+from .collaborative import USER_FACTORS_FILE, ALSModel, Fitter
 from .interactions import Interactions, actions, history_vector
 from .neighbours import ease_neighbours, item_neighbours
 from .sparse_utils import grown, load_csr, row_positions, save_csr
@@ -51,6 +55,7 @@ from .text import TextModel
 FORMAT_VERSION = 3  # 2: published_days.npy instead of freshness.npy; 3: readers_of
 WARM_SHARE = 0.8  # share of the confidence entries on known users and papers for a warm start
 USER_IDS_FILE = "user_ids.json"  # the training users, in the order of the ALS user factors
+ALS_ENGINES = ("implicit", "spark")
 
 # The components' settings were compared with bench/recommender_tune.py on validation users
 # carved from the training part of citeulike-t and movielens-100k. The blend weights below are
@@ -80,6 +85,17 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # a retrain continues from the previous model's factors for this many iterations, when
     # most of the matrix is on users and papers that model knew (WARM_SHARE)
     "als_warm_iterations": 3,
+    # who fits ALS: "implicit" (in process) or "spark" (Spark MLlib, pyspark and Java 17+:
+    # recommender/spark_als.py; fits from scratch, no warm start). Spark's regularisation is
+    # scaled by each row's count (ALS-WR), so it has its own regParam; its confidence is made
+    # implicit's (alpha * r). Chosen on movielens-100k, checked on citeulike-t
+    # (bench/train_spark.py, README "Training on Apache Spark")
+    "als_engine": "implicit",
+    "spark_master": None,  # None: local[*]
+    "spark_driver_memory": "1g",
+    "spark_work_dir": None,  # None: a temporary folder; on a cluster, a shared one
+    "spark_reg_param": 0.5,
+    "spark_iterations": 10,
     # text
     "text_max_features": 200_000,
     "text_min_df": 2,
@@ -250,6 +266,10 @@ class HybridRecommender:
         unknown = set(params) - set(DEFAULT_PARAMS)
         if unknown:
             raise TypeError(f"unknown HybridRecommender parameters: {sorted(unknown)}")
+        if params.get("als_engine", "implicit") not in ALS_ENGINES:
+            raise ValueError(
+                f"unknown als_engine {params['als_engine']!r}; expected one of {ALS_ENGINES}"
+            )
         self.params: dict[str, Any] = {**DEFAULT_PARAMS, **params}
         self.paper_ids: list[str] = []
         self.paper_index: dict[str, int] = {}
@@ -271,6 +291,9 @@ class HybridRecommender:
         self.fit_seconds = 0.0
         self.fit_timings: dict[str, float] = {}
         self.tuning: tuning.Tuning | None = None  # what the last fit chose (None: not tuned)
+        # with als_engine "spark": the SparkALS fitting ALS (a caller may set a running one;
+        # otherwise fit opens one from the spark_* params and stops it at its end)
+        self.spark: Any = None
         self._readers_order: np.ndarray | None = None
         self._since: tuple[int, np.ndarray] | None = None
 
@@ -353,11 +376,12 @@ class HybridRecommender:
         lap("text")
 
         self.tuning = None
-        if p["tune"]:
-            self.tuning = tuning.reuse(prev.tuning, x.nnz) or self._tune(inter)
-            self.params.update(self.tuning.weights)
-            lap("tuning")
-        self._fit_collaborative(x, prev, progress, lap)
+        with self._spark_session():
+            if p["tune"]:
+                self.tuning = tuning.reuse(prev.tuning, x.nnz) or self._tune(inter)
+                self.params.update(self.tuning.weights)
+                lap("tuning")
+            self._fit_collaborative(x, prev, progress, lap)
         self.bridge = self._bridged(np.flatnonzero(self.readers == 0), prev)
         lap("bridge")
         self.fit_timings = timings
@@ -456,6 +480,46 @@ class HybridRecommender:
             (prev.bridge.data[pos][ok], (owner[ok], targets[ok])), shape=(n, n), dtype=np.float32
         )
 
+    @contextmanager
+    def _spark_session(self) -> Iterator[None]:
+        """With ``als_engine="spark"`` and no :attr:`spark` set by the caller: a
+        :class:`~recommender.spark_als.SparkALS` from the ``spark_*`` params for this fit (its
+        JVM starts at the first ALS fit), stopped at the end."""
+        p = self.params
+        if p["als_engine"] != "spark" or self.spark is not None:
+            yield
+            return
+        from .spark_als import SparkALS
+
+        self.spark = SparkALS(
+            master=p["spark_master"],
+            driver_memory=p["spark_driver_memory"],
+            work_dir=p["spark_work_dir"],
+        )
+        try:
+            yield
+        finally:
+            spark, self.spark = self.spark, None
+            spark.stop()
+
+    def _als_fitter(self) -> Fitter | None:
+        """How ALS is fitted: None for implicit, else Spark's fit with this model's settings."""
+        p = self.params
+        if p["als_engine"] != "spark":
+            return None
+        if self.spark is None:
+            raise RuntimeError('als_engine "spark" fits ALS within fit(), which opens Spark')
+        return partial(
+            self.spark.fit,
+            factors=int(p["als_factors"]),
+            reg_param=float(p["spark_reg_param"]),
+            alpha=float(p["als_alpha"]),
+            iterations=int(p["spark_iterations"]),
+            seed=int(p["random_state"]),
+            user_ids=self.user_ids or None,
+            paper_ids=self.paper_ids,
+        )
+
     def _fit_collaborative(
         self, x: sp.csr_matrix, prev: _Previous, progress: bool, lap: Callable[[str], None]
     ) -> None:
@@ -502,13 +566,17 @@ class HybridRecommender:
         self.als = None
         self.als_warm = False
         if p["als_factors"] > 0 and p["w_als"] > 0 and x.nnz > 0:
-            start = prev.als_start(x, int(p["als_factors"]), int(p["random_state"]))
+            fitter = self._als_fitter()
+            start = None
+            if fitter is None:  # a warm start is implicit's; Spark fits from scratch
+                start = prev.als_start(x, int(p["als_factors"]), int(p["random_state"]))
             self.als_warm = start is not None and p["als_warm_iterations"] > 0
             self.als = ALSModel(**self._als_params()).fit(
                 x,
                 progress=progress,
                 start=start if self.als_warm else None,
                 iterations=int(p["als_warm_iterations"]) if self.als_warm else None,
+                fitter=fitter,
             )
         lap("als")
         self.als_index = None
@@ -544,6 +612,7 @@ class HybridRecommender:
             x.eliminate_zeros()
         scratch = HybridRecommender(**{**p, "tune": False})
         scratch.paper_ids, scratch.paper_index = self.paper_ids, self.paper_index
+        scratch.user_ids, scratch.spark = self.user_ids, self.spark
         scratch.published_days, scratch.text = self.published_days, self.text
         scratch._fit_collaborative(x, _Previous(), False, lambda _: None)
         chosen = tuning.search(p, tuning.stack(scratch, val), seed=seed)

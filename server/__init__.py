@@ -63,7 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             trending_min_readers=int(app.config["TRENDING_MIN_READERS"]),
         ),
         writer=EventWriter(app.config["DATABASE"]),
-        trainer=Trainer(home),
+        trainer=Trainer(home, app.config["MODELS"]),
         connections=Connections(app.config["DATABASE"]),
         rate_limiter=security.rate_limiter(app.config),
     )

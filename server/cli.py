@@ -41,17 +41,19 @@ def _progress_enabled() -> bool:
 def _database(ctx: click.Context, *, create: bool = False):
     """The home's database, migrated; unless ``create`` (``init``), a home without one is an
     error, so a command run against the wrong home never makes a second, empty database."""
-    from .store.db import DB_FILENAME, SchemaTooNew, open_database
+    from .store.db import SchemaTooNew, database_errors, is_postgres, open_database
 
     home: Path = ctx.obj["home"]
-    if not create and not (home / DB_FILENAME).is_file():
+    target = _settings(ctx)["DATABASE"]
+    where = "PostgreSQL (DATABASE_URL)" if is_postgres(target) else str(home)
+    if not create and not is_postgres(target) and not Path(target).is_file():
         raise CliError(f"no NextPaper database in {home}: run nextpaper init")
     try:
-        db = open_database(home / DB_FILENAME)
+        db = open_database(target)
     except SchemaTooNew as error:
         raise CliError(str(error)) from None
-    except sqlite3.DatabaseError as error:
-        raise CliError(f"cannot open the database in {home}: {error}") from None
+    except database_errors() as error:
+        raise CliError(f"cannot open the database in {where}: {error}") from None
     try:
         yield db
     finally:
@@ -71,14 +73,17 @@ def _settings(ctx: click.Context):
     from . import settings
 
     if "settings" not in ctx.obj:
-        ctx.obj["settings"] = settings.load(ctx.obj["home"])
+        try:
+            ctx.obj["settings"] = settings.load(ctx.obj["home"])
+        except ValueError as error:
+            raise CliError(str(error)) from None
     return ctx.obj["settings"]
 
 
 def _model_store(ctx: click.Context):
     from .model_versions import ModelStore
 
-    return ModelStore(ctx.obj["home"] / "models")
+    return ModelStore(_settings(ctx)["MODELS"])  # HOME/models unless MODELS says otherwise
 
 
 @click.group()
@@ -166,7 +171,7 @@ def serve(ctx, host, port, workers, threads, retrain_events, retrain_minutes, no
     from .jobs.sync import SyncError
     from .serving import runtime
     from .serving.runtime import limit_blas_threads
-    from .store.db import SchemaTooNew
+    from .store.db import SchemaTooNew, database_errors
 
     logging.basicConfig(
         level=logging.INFO,
@@ -186,9 +191,9 @@ def serve(ctx, host, port, workers, threads, retrain_events, retrain_minutes, no
         daily_run(app)  # bad sync settings stop `serve` now, not at the first run
     except SchemaTooNew as error:
         raise CliError(str(error)) from None
-    except sqlite3.DatabaseError as error:
-        raise CliError(f"cannot open the database in {ctx.obj['home']}: {error}") from None
-    except SyncError as error:
+    except database_errors() as error:
+        raise CliError(f"cannot open the database of {ctx.obj['home']}: {error}") from None
+    except (SyncError, ValueError) as error:
         raise CliError(str(error)) from None
 
     def build():
@@ -439,6 +444,7 @@ def papers_sync(ctx: click.Context, since: str | None, until: str | None) -> Non
     from tqdm import tqdm
 
     from .jobs.sync import SyncError, sync_arxiv
+    from .store.db import database_errors
 
     first, last = _day(since, "--from"), _day(until, "--until")
     if first is not None and first > datetime.now(UTC).date():
@@ -451,7 +457,7 @@ def papers_sync(ctx: click.Context, since: str | None, until: str | None) -> Non
             report = sync_arxiv(db, _settings(ctx), since=first, until=last, progress=bar.update)
         except SyncError as error:
             raise CliError(str(error)) from None
-        except sqlite3.Error as error:
+        except database_errors() as error:
             raise CliError(f"arXiv sync stopped: database error: {error}") from None
     click.echo(report.summary())
     if report.new:
@@ -532,18 +538,67 @@ def events_import(ctx: click.Context, file: Path) -> None:
     is_flag=True,
     help="Only add the catalog's papers the current model lacks, from their text (seconds).",
 )
+@click.option(
+    "--engine",
+    metavar="implicit|spark",
+    default="implicit",
+    help="Who fits ALS: implicit, in this process (default), or Spark MLlib (the spark "
+    "extra and Java 17+); the model published is the same kind either way.",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="With --engine spark: the Spark master [default: local[*], this machine].",
+)
+@click.option(
+    "--spark-work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --engine spark: where the Parquet files go (deleted after the run) [default: "
+    "a temporary folder]; on a cluster, a folder every executor sees at the same path.",
+)
+@click.option(
+    "--spark-driver-memory",
+    metavar="SIZE",
+    help="With --engine spark: spark.driver.memory, e.g. 4g [default: 1g]; in local mode "
+    "Spark's work runs in the driver.",
+)
 @click.pass_context
-def train(ctx: click.Context, quiet: bool, new_papers: bool) -> None:
+def train(
+    ctx: click.Context,
+    quiet: bool,
+    new_papers: bool,
+    engine: str,
+    spark_master: str | None,
+    spark_work_dir: Path | None,
+    spark_driver_memory: str | None,
+) -> None:
     """Train on everything stored and publish a new model version (printed last)."""
     from .jobs.training import add_papers_and_publish, train_and_publish
 
+    spark = {
+        "--spark-master": spark_master,
+        "--spark-work-dir": spark_work_dir,
+        "--spark-driver-memory": spark_driver_memory,
+    }
+    _check_engine(engine, new_papers, {k: v for k, v in spark.items() if v is not None})
     with _database(ctx) as db:
         if new_papers:
             result = add_papers_and_publish(db, _model_store(ctx))
         else:
-            result = train_and_publish(
-                db, _model_store(ctx), progress=_progress_enabled() and not quiet
-            )
+            from recommender.spark_als import SparkError
+
+            try:
+                result = train_and_publish(
+                    db,
+                    _model_store(ctx),
+                    progress=_progress_enabled() and not quiet,
+                    engine=engine,
+                    spark_master=spark_master,
+                    spark_work_dir=spark_work_dir,
+                    spark_driver_memory=spark_driver_memory,
+                )
+            except SparkError as error:
+                raise CliError(f"{error} (nothing was published)") from None
     if "added" in result and not quiet:
         click.echo(
             f"Added {result['added']} new papers to the model from their text "
@@ -556,6 +611,31 @@ def train(ctx: click.Context, quiet: bool, new_papers: bool) -> None:
         )
         click.echo(_tuning_lines(result.get("tuning")))
     click.echo(result["version"])
+
+
+def _check_engine(engine: str, new_papers: bool, spark: dict[str, object]) -> None:
+    """``nextpaper train``'s engine options, before anything is read: one line and exit
+    status 2 for a bad one, and for Spark without pyspark or Java 17+."""
+    import re
+
+    from recommender.hybrid import ALS_ENGINES
+
+    if engine not in ALS_ENGINES:
+        raise CliError(f"unknown --engine {engine!r}: expected one of {', '.join(ALS_ENGINES)}")
+    if engine != "spark" and spark:
+        raise CliError(f"{', '.join(spark)} needs --engine spark")
+    if engine == "spark" and new_papers:
+        raise CliError("--new-papers fits nothing (papers join from their text): no --engine")
+    memory = spark.get("--spark-driver-memory")
+    if memory is not None and not re.fullmatch(r"\d+[kKmMgGtT]?", str(memory)):
+        raise CliError(f"--spark-driver-memory {memory!r} is not a size such as 512m or 4g")
+    if engine == "spark":
+        from recommender.spark_als import SparkUnavailable, check_available
+
+        try:
+            check_available()
+        except SparkUnavailable as error:
+            raise CliError(str(error)) from None
 
 
 def _tuning_lines(tuning: dict | None) -> str:
@@ -645,22 +725,36 @@ def evaluate(dataset_dir: Path, protocol: str, k: int, seed: int, as_json: bool)
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @click.pass_context
 def backup(ctx: click.Context, path: Path, force: bool) -> None:
-    """Copy the database to PATH with SQLite's online backup (safe while serving)."""
-    from .store.db import connect
+    """Copy the database to PATH, safe while serving: SQLite's online backup, checked; with
+    DATABASE_URL, PostgreSQL's pg_dump (custom format, for pg_restore), checked."""
+    from .store.db import dialect
 
     if path.exists() and not force:
         raise CliError(f"{path} exists; pass --force to overwrite it")
     tmp = path.with_name(path.name + ".partial")
     with _database(ctx) as db:
+        if dialect(db) == "postgresql":
+            _pg_dump(db.url, tmp)
+            source = "the PostgreSQL database (DATABASE_URL)"
+        else:
+            _sqlite_backup(db, tmp)
+            source = str(ctx.obj["home"] / "nextpaper.db")
+    os.replace(tmp, path)
+    click.echo(f"Backed up {source} to {path}.")
+
+
+def _sqlite_backup(db, tmp: Path) -> None:
+    from .store.db import connect
+
+    try:
+        target = sqlite3.connect(tmp)
         try:
-            target = sqlite3.connect(tmp)
-            try:
-                db.conn.backup(target)
-            finally:
-                target.close()
-        except (sqlite3.Error, OSError) as error:
-            tmp.unlink(missing_ok=True)
-            raise CliError(f"cannot write {path}: {error}") from None
+            db.conn.backup(target)
+        finally:
+            target.close()
+    except (sqlite3.Error, OSError) as error:
+        tmp.unlink(missing_ok=True)
+        raise CliError(f"cannot write {tmp.with_suffix('')}: {error}") from None
     check = connect(tmp)
     try:
         ok = check.execute("PRAGMA integrity_check").fetchone()[0]
@@ -669,8 +763,26 @@ def backup(ctx: click.Context, path: Path, force: bool) -> None:
     if ok != "ok":
         tmp.unlink(missing_ok=True)
         raise CliError(f"the backup failed its integrity check: {ok}")
-    os.replace(tmp, path)
-    click.echo(f"Backed up {ctx.obj['home'] / 'nextpaper.db'} to {path}.")
+
+
+def _pg_dump(url: str, tmp: Path) -> None:
+    """``pg_dump`` of the database at ``url`` into ``tmp``, then read back by ``pg_restore
+    --list`` (a dump cut short does not list)."""
+    import shutil
+    import subprocess
+
+    dump, restore = shutil.which("pg_dump"), shutil.which("pg_restore")
+    if dump is None or restore is None:
+        raise CliError("backing up PostgreSQL needs pg_dump and pg_restore (its client tools)")
+    for command in (
+        [dump, "--format=custom", f"--file={tmp}", f"--dbname={url}"],
+        [restore, "--list", str(tmp)],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            raise CliError(f"{Path(command[0]).name}: {reason}")
 
 
 @main.group()

@@ -19,6 +19,8 @@ from flask import Config
 from .store.db import DB_FILENAME
 
 DEFAULTS: dict = {
+    # storage: a PostgreSQL URL (postgresql://user:password@host/db), else HOME/nextpaper.db
+    "DATABASE_URL": None,
     # HTTP
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "MAX_BATCH_EVENTS": 1000,
@@ -83,4 +85,12 @@ def load(home: Path, overrides: dict | None = None) -> Config:
         config.from_prefixed_env("NEXTPAPER")
     else:
         config.from_mapping(overrides)
+    if config.get("DATABASE_URL"):
+        from .store.db import is_postgres
+
+        if not is_postgres(config["DATABASE_URL"]):
+            raise ValueError(
+                f"DATABASE_URL must be a postgresql:// URL, not {config['DATABASE_URL']!r}"
+            )
+        config["DATABASE"] = config["DATABASE_URL"]  # what every part opens
     return config

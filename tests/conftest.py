@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,9 +77,71 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a PostgreSQL server for the run: ``NEXTPAPER_TEST_POSTGRES_URL`` (``.ci/run``
+    starts one), else a throwaway one started here (:mod:`tests.postgres`). Skipped where
+    PostgreSQL is not installed, unless ``NEXTPAPER_REQUIRE_POSTGRES=1``."""
+    from tests import postgres
+
+    url = os.environ.get("NEXTPAPER_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    if postgres.binaries() is None:
+        if os.environ.get("NEXTPAPER_REQUIRE_POSTGRES") == "1":
+            pytest.fail("NEXTPAPER_REQUIRE_POSTGRES=1 but PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed")
+    # not under pytest's own temporary folder: as root, PostgreSQL runs as another user, who
+    # could not reach a folder in it
+    root = Path(tempfile.mkdtemp(prefix="nextpaper-postgres-"))
+    try:
+        url = postgres.start(root)
+        postgres.wait_ready(url)
+        yield url
+    finally:
+        postgres.stop(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
-def app(home: Path):
-    return create_app({"HOME": str(home), "TESTING": True, "MODEL_CHECK_SECONDS": 0})
+def postgres_url(postgres_server):
+    """A new, empty PostgreSQL database for one test."""
+    from tests import postgres
+
+    return postgres.new_database(postgres_server)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """Which database the test's app uses: ``sqlite``, or for modules marked
+    ``both_backends``, each of ``sqlite`` and ``postgresql`` in turn."""
+    return getattr(request, "param", "sqlite")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def database(tmp_path: Path, backend: str, request) -> str:
+    """Where a test's own database lives: a SQLite file, or a new PostgreSQL database's URL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return str(tmp_path / "nextpaper.db")
+
+
+@pytest.fixture
+def app(home: Path, backend: str, request):
+    config = {"HOME": str(home), "TESTING": True, "MODEL_CHECK_SECONDS": 0}
+    if backend == "postgresql":
+        config["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    app = create_app(config)
+    yield app
+    app.extensions["nextpaper"].connections.close()
 
 
 @pytest.fixture
@@ -159,8 +223,9 @@ class LiveServer:
     """A real ``nextpaper serve`` process on a free port; it can be stopped and started again
     on the same port and home (its log, ``serve-<port>.log``, collects every run)."""
 
-    def __init__(self, home: Path, *extra: str):
+    def __init__(self, home: Path, *extra: str, env: dict[str, str] | None = None):
         self.home = home
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra = extra
@@ -187,7 +252,7 @@ class LiveServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -221,8 +286,8 @@ def live_server(tmp_path: Path):
     home = tmp_path / "live-home"
     home.mkdir(exist_ok=True)
 
-    def start(*extra: str, home_dir: Path = home) -> LiveServer:
-        server = LiveServer(home_dir, *extra).start()
+    def start(*extra: str, home_dir: Path = home, env: dict[str, str] | None = None) -> LiveServer:
+        server = LiveServer(home_dir, *extra, env=env).start()
         servers.append(server)
         return server
 

@@ -1,8 +1,12 @@
-"""Protections every response gets: security headers, CORS for the extension, rate limits.
+"""Protections every response gets: security headers, CORS for the extension, rate limits,
+and a refusal of URLs that hold a NUL character.
 
 CORS answers only the extension's own origins (``chrome-extension://…``, ``moz-extension://…``)
 and the origins listed in the ``CORS_ORIGINS`` setting. Rate limits are a token bucket per API
-token, kept in memory (one server process serves one home).
+token, kept in memory (per server process: with ``serve --workers N`` a token may make N times
+the rate). A NUL character (``%00``) in a URL's path or query names nothing stored (stored text
+holds none, and PostgreSQL cannot even compare with it): such a request is a 400 before any
+route sees it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import threading
 import time
 
 from flask import Flask, request
+from werkzeug.exceptions import BadRequest
 
 from .errors import ApiError
 
@@ -92,7 +97,12 @@ def rate_limiter(config) -> RateLimiter:
 
 
 def install(app: Flask) -> None:
-    """Register the response hooks on ``app``."""
+    """Register the request and response hooks on ``app``."""
+
+    @app.before_request
+    def _no_nul():
+        if "\x00" in request.path or b"%00" in request.query_string:
+            raise BadRequest("The URL holds a NUL character (%00).")
 
     @app.after_request
     def _headers(response):

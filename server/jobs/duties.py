@@ -5,10 +5,12 @@ and runs the daily job (:class:`~server.jobs.sync.DailySync`: the arXiv sync, th
 into the served model, the due digests). Several processes serve one home with ``--workers N``,
 and a second ``nextpaper serve`` may be started on the same home by mistake; each of them would
 schedule the same retrains and send the same digests. So every serving process runs
-:class:`HomeDuties`, and only the one holding the home's duty lock (``HOME/.duties.lock``, an
-``flock``) does the work. The others try again every few seconds: when the holder ends, however
-it ends (a kill -9 included: the kernel releases its lock with its files), another process takes
-the duties over within that time.
+:class:`HomeDuties`, and only the one holding the duty lock does the work: ``HOME/.duties.lock``
+(an ``flock``) on SQLite; on PostgreSQL, where servers on several machines share one database,
+an advisory lock of that database, held by a connection of its own. The others try again every
+few seconds: when the holder ends, however it ends (a kill -9 included: the kernel releases its
+lock with its files, PostgreSQL with its connection), another process takes the duties over
+within that time.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..store.db import is_postgres
+
 if TYPE_CHECKING:
     from flask import Flask
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".duties.lock"
+DUTY_LOCK = 0x4E5844  # the advisory lock key of the duties on PostgreSQL ("NXD")
 RETRY_SECONDS = 2.0
 
 
@@ -57,6 +62,7 @@ class HomeDuties:
         self.retry_seconds = retry_seconds
         self.path = Path(app.config["HOME"]) / LOCK_FILE
         self._lock_fd: int | None = None
+        self._lock_db = None  # on PostgreSQL: the connection holding the advisory lock
         self._running: list = []  # what was started once the lock was taken
         self._guard = threading.Lock()  # between taking the duties over and stopping
         self._stop = threading.Event()
@@ -68,7 +74,7 @@ class HomeDuties:
     @property
     def held(self) -> bool:
         """Whether this process holds the duties now."""
-        return self._lock_fd is not None
+        return self._lock_fd is not None or self._lock_db is not None
 
     def _take_over(self) -> None:
         while not self._stop.is_set():
@@ -84,6 +90,8 @@ class HomeDuties:
             self._stop.wait(self.retry_seconds)
 
     def _try_lock(self) -> bool:
+        if is_postgres(self.app.config["DATABASE"]):
+            return self._try_database_lock()
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -93,6 +101,20 @@ class HomeDuties:
         self._lock_fd = fd  # not inherited (PEP 446): a training child process does not keep it
         return True
 
+    def _try_database_lock(self) -> bool:
+        from ..store.db import connect, database_errors
+
+        try:
+            db = connect(self.app.config["DATABASE"])
+        except database_errors() as error:
+            log.warning("cannot reach the database for the duty lock: %s", error)
+            return False
+        if db.execute(f"SELECT pg_try_advisory_lock({DUTY_LOCK})").fetchone()[0]:
+            self._lock_db = db  # the lock lives as long as this connection
+            return True
+        db.close()
+        return False
+
     def _start_duties(self) -> None:
         from .training import RetrainScheduler
 
@@ -101,7 +123,7 @@ class HomeDuties:
         log.info("this process (pid %d) runs the retrains and the daily job", os.getpid())
         if self.retrain:
             scheduler = RetrainScheduler(
-                Path(config["DATABASE"]),
+                config["DATABASE"],
                 app_parts.serving.store,
                 app_parts.trainer,
                 every_events=int(config["RETRAIN_EVENTS"]),
@@ -122,3 +144,6 @@ class HomeDuties:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)  # releases the lock
                 self._lock_fd = None
+            if self._lock_db is not None:
+                self._lock_db.close()  # releases the advisory lock
+                self._lock_db = None

@@ -64,10 +64,20 @@ def training_running(models_dir: Path) -> bool:
 
 
 def train_and_publish(
-    db: sqlite_utils.Database, store: ModelStore, *, progress: bool = False, lock: bool = True
+    db: sqlite_utils.Database,
+    store: ModelStore,
+    *,
+    progress: bool = False,
+    lock: bool = True,
+    engine: str = "implicit",
+    spark_master: str | None = None,
+    spark_work_dir: Path | None = None,
+    spark_driver_memory: str | None = None,
 ) -> dict[str, Any]:
     """Fit the served hybrid on everything stored and publish it; return its release facts.
-    (``lock=False``: the caller already holds the training lock.)"""
+    (``lock=False``: the caller already holds the training lock.) ``engine`` fits ALS with
+    ``implicit`` or with Spark (``spark_*``: recommender/spark_als.py); the model published is
+    the same kind either way, and its release records the ``engine``."""
     from recommender import HybridRecommender
 
     with _training_lock(store.root) if lock else nullcontext():
@@ -88,7 +98,9 @@ def train_and_publish(
         del events
         read_seconds = time.perf_counter() - started
         current = store.current_version()
-        model = HybridRecommender()
+        model = HybridRecommender(
+            **_engine_params(engine, spark_master, spark_work_dir, spark_driver_memory)
+        )
         model.fit(
             interactions,
             texts,
@@ -104,9 +116,24 @@ def train_and_publish(
             "read_seconds": round(read_seconds, 3),
             "fit_seconds": round(time.perf_counter() - started, 3),
             "tuning": model.tuning.to_dict() if model.tuning is not None else None,
+            "engine": engine,
         }
         version = store.publish(model.save, release)
         return {"version": version, **release}
+
+
+def _engine_params(
+    engine: str, master: str | None, work_dir: Path | None, driver_memory: str | None
+) -> dict[str, Any]:
+    """The hybrid's parameters for fitting ALS with ``engine`` (the defaults for implicit)."""
+    if engine == "implicit":
+        return {}
+    params: dict[str, Any] = {"als_engine": engine, "spark_master": master}
+    if work_dir is not None:
+        params["spark_work_dir"] = str(work_dir)
+    if driver_memory is not None:
+        params["spark_driver_memory"] = driver_memory
+    return params
 
 
 def add_papers_and_publish(db: sqlite_utils.Database, store: ModelStore) -> dict[str, Any]:
@@ -224,9 +251,9 @@ class Trainer:
     ended is kept in the models folder (:data:`LAST_RUN`), so that every process, and the next
     server, tells the same."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, models_dir: Path | None = None):
         self.home = Path(home)
-        self.models_dir = self.home / "models"
+        self.models_dir = Path(models_dir) if models_dir else self.home / "models"
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._started_at: str | None = None
@@ -400,7 +427,7 @@ class RetrainScheduler:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: str | Path,
         store: ModelStore,
         trainer: Trainer,
         *,

@@ -1,7 +1,10 @@
-"""Opening the SQLite database and migrating its schema.
+"""Opening the database and migrating its schema: a SQLite file, or PostgreSQL by URL.
 
-Owns the connection settings every process uses (WAL, full fsync on commit, busy timeout) and
-the ordered list of schema migrations. Nothing else in the project creates tables.
+A database is named by a path (SQLite, the default: ``HOME/nextpaper.db``) or by a
+``postgresql://`` URL (``DATABASE_URL``; :mod:`server.store.postgres`). This module owns the
+connection settings every process uses with SQLite (WAL, full fsync on commit, busy timeout)
+and SQLite's ordered list of schema migrations (PostgreSQL's, of the same names, are beside its
+connection code). Nothing else in the project creates tables.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -135,12 +139,36 @@ def _erasures(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO erasures (count) VALUES (0)")
 
 
+def is_postgres(target: object) -> bool:
+    """Whether ``target`` (a path or URL) names a PostgreSQL database."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def dialect(db: Any) -> str:
+    """``"sqlite"`` or ``"postgresql"``: which engine a connection speaks to."""
+    return getattr(db, "dialect", "sqlite")
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a failing database raises, whichever engine it is."""
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database with the settings every NextPaper process uses.
+    """Open the database with the settings every NextPaper process uses (a ``postgresql://``
+    URL opens a :class:`~server.store.postgres.PostgresDatabase` instead).
 
     ``synchronous=FULL`` makes a commit durable before it returns, so an event is only
     acknowledged once it would survive a crash of the process or the machine.
     """
+    if is_postgres(path):
+        from .postgres import PostgresDatabase
+
+        return PostgresDatabase(str(path))
     conn = sqlite3.connect(
         str(path),
         timeout=BUSY_TIMEOUT_MS / 1000,
@@ -155,21 +183,36 @@ def connect(path: str | Path) -> sqlite_utils.Database:
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Bring the schema up to date; refuse a database migrated by a newer release."""
-    applied = {m.name for m in migrations.applied(db)}
-    unknown = sorted(applied - set(_known))
+    if dialect(db) == "postgresql":
+        from . import postgres
+
+        known = [name for name, _ in postgres.MIGRATIONS]
+        applied = set(postgres.applied_migrations(db))
+    else:
+        known = _known
+        applied = {m.name for m in migrations.applied(db)}
+    unknown = sorted(applied - set(known))
     if unknown:
         raise SchemaTooNew(
             f"the database has schema migrations this version does not know "
             f"({', '.join(unknown)}): upgrade NextPaper before opening it"
         )
-    migrations.apply(db)
+    if dialect(db) == "postgresql":
+        postgres.migrate(db)
+    else:
+        migrations.apply(db)
 
 
 def open_database(path: str | Path) -> sqlite_utils.Database:
     """Connect and migrate: what every command and the server call on start."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not is_postgres(path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = connect(path)
-    migrate(db)
+    try:
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
@@ -184,16 +227,27 @@ class Connections:
     def __init__(self, path: str | Path):
         self.path = path
         self._local = threading.local()
+        self._opened: list[sqlite_utils.Database] = []
+        self._lock = threading.Lock()
 
     def get(self) -> sqlite_utils.Database:
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = connect(self.path)
+            with self._lock:
+                self._opened.append(db)
         return db
 
     def release(self, db: sqlite_utils.Database) -> None:
         if db.conn.in_transaction:
             db.conn.rollback()
+
+    def close(self) -> None:
+        """Close every connection opened (when the app is done: tests, a stopping worker)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for db in opened:
+            db.close()
 
 
 def get_db() -> sqlite_utils.Database:

@@ -3,6 +3,9 @@
 Users and their hashed API tokens, the paper catalog (keyed by canonical ``paper_id``) and the
 event log (unique per ``(user_id, event_id)``). Callers pass plain dicts and get plain dicts or
 tuples back; no Flask here, so the CLI, the trainer and the API share it.
+
+One SQL for SQLite and PostgreSQL (:mod:`server.store.postgres` says which constructs, and
+how transactions match); the few places that differ ask :func:`~server.store.db.dialect`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .db import dialect
+
 
 @contextmanager
 def snapshot(db: sqlite_utils.Database) -> Iterator[None]:
@@ -25,7 +30,10 @@ def snapshot(db: sqlite_utils.Database) -> Iterator[None]:
     if db.conn.in_transaction:
         yield
         return
-    db.conn.execute("BEGIN")
+    if dialect(db) == "postgresql":
+        db.begin_snapshot()
+    else:
+        db.conn.execute("BEGIN")
     try:
         yield
     finally:
@@ -45,7 +53,10 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
         with db.atomic():
             yield
         return
-    db.conn.execute("BEGIN IMMEDIATE")
+    if dialect(db) == "postgresql":
+        db.begin_write()  # one writer at a time, as in SQLite (server/store/postgres.py)
+    else:
+        db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield
         db.conn.execute("COMMIT")
@@ -72,7 +83,7 @@ def _insert_values(db: sqlite_utils.Database, statement: str, rows: Sequence[tup
     """
     if not rows:
         return 0
-    limit = db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    limit = _max_parameters(db)
     per = max(1, min(MAX_ROWS_PER_STATEMENT, limit // len(rows[0])))
     if len(rows) <= per:  # one statement, which SQLite undoes by itself when it fails
         return _insert_chunk(db, statement, rows)
@@ -81,6 +92,24 @@ def _insert_values(db: sqlite_utils.Database, statement: str, rows: Sequence[tup
             _insert_chunk(db, statement, rows[start : start + per])
             for start in range(0, len(rows), per)
         )
+
+
+def _stream(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple]:
+    """The rows of a query that may be large, without all of them in memory at once (SQLite's
+    cursor steps as it is read; PostgreSQL's needs a server-side cursor, in a transaction)."""
+    if dialect(db) == "postgresql" and db.conn.in_transaction:
+        yield from db.stream(sql, params)
+    else:
+        yield from db.execute(sql, params)
+
+
+def _max_parameters(db: sqlite_utils.Database) -> int:
+    """How many parameters one statement may bind."""
+    if dialect(db) == "postgresql":
+        from .postgres import MAX_PARAMETERS
+
+        return MAX_PARAMETERS
+    return db.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
 
 def _insert_chunk(db: sqlite_utils.Database, statement: str, rows: Sequence[tuple]) -> int:
@@ -207,14 +236,14 @@ ON CONFLICT (paper_id) DO UPDATE SET
     arxiv_id = coalesce(papers.arxiv_id, excluded.arxiv_id),
     published = coalesce(papers.published, excluded.published),
     categories = coalesce(excluded.categories, papers.categories)
-WHERE (length(coalesce(excluded.title, '')) > 0 AND excluded.title IS NOT papers.title)
+WHERE (length(coalesce(excluded.title, '')) > 0 AND excluded.title IS DISTINCT FROM papers.title)
    OR length(coalesce(excluded.abstract, '')) > length(coalesce(papers.abstract, ''))
    OR length(coalesce(excluded.authors, '')) > length(coalesce(papers.authors, ''))
    OR (papers.url IS NULL AND excluded.url IS NOT NULL)
    OR (papers.doi IS NULL AND excluded.doi IS NOT NULL)
    OR (papers.arxiv_id IS NULL AND excluded.arxiv_id IS NOT NULL)
    OR (papers.published IS NULL AND excluded.published IS NOT NULL)
-   OR (excluded.categories IS NOT NULL AND excluded.categories IS NOT papers.categories)
+   OR (excluded.categories IS NOT NULL AND excluded.categories IS DISTINCT FROM papers.categories)
 """
 
 
@@ -243,7 +272,20 @@ def paper_row(paper: dict[str, Any]) -> tuple:
 
 def _upsert_paper_rows(db: sqlite_utils.Database, rows: Iterable[tuple]) -> None:
     first_seen = now_iso()
-    _insert_values(db, _UPSERT_PAPER, [(*row, first_seen) for row in rows])
+    rows = [(*row, first_seen) for row in rows]
+    if dialect(db) == "sqlite":
+        _insert_values(db, _UPSERT_PAPER, rows)
+        return
+    # One PostgreSQL statement may not update a row twice: a paper given again (an open and
+    # its read, each with the paper) goes to a later statement, in order.
+    while rows:
+        seen: set[str] = set()
+        now, later = [], []
+        for row in rows:
+            (later if row[0] in seen else now).append(row)
+            seen.add(row[0])
+        _insert_values(db, _UPSERT_PAPER, now)
+        rows = later
 
 
 def _upsert_papers(db: sqlite_utils.Database, papers: Iterable[dict[str, Any]]) -> None:
@@ -317,7 +359,10 @@ _NEWEST_PAPER_ROWID = "SELECT coalesce(max(rowid), 0) FROM papers"
 
 
 def database_path(db: sqlite_utils.Database) -> str:
-    """The file behind a connection, for a worker thread that opens its own."""
+    """The file (or PostgreSQL URL) behind a connection, for a worker thread that opens its
+    own."""
+    if dialect(db) == "postgresql":
+        return db.url
     return db.execute("PRAGMA database_list").fetchone()[2]
 
 
@@ -344,7 +389,7 @@ def most_read_papers(db: sqlite_utils.Database, limit: int) -> list[tuple[str, i
                       coalesce(p.published, substr(p.first_seen, 1, 10))
                FROM events e JOIN papers p ON p.paper_id = e.paper_id
                WHERE e.type != 'dismiss'
-               GROUP BY e.paper_id
+               GROUP BY e.paper_id, p.published, p.first_seen
                ORDER BY readers DESC, 3 DESC, e.paper_id
                LIMIT ?""",
             [limit],
@@ -380,17 +425,19 @@ def count_papers(db: sqlite_utils.Database) -> int:
 def iter_catalog(db: sqlite_utils.Database) -> Iterator[tuple[str, str, str, str | None]]:
     """``(paper_id, title, abstract, date)`` for every stored paper, in id order; ``date`` is
     the published date, or the day first seen when undated (what ``since`` filters on)."""
-    yield from db.execute(
+    yield from _stream(
+        db,
         "SELECT paper_id, coalesce(title, ''), coalesce(abstract, ''), "
-        "coalesce(published, substr(first_seen, 1, 10)) FROM papers ORDER BY paper_id"
+        "coalesce(published, substr(first_seen, 1, 10)) FROM papers ORDER BY paper_id",
     )
 
 
 # --- events -----------------------------------------------------------------------------------
 
 
-_INSERT_EVENT = """INSERT OR IGNORE INTO events
-    (user_id, event_id, type, ts, paper_id, dwell_ms, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_EVENT = """INSERT INTO events
+    (user_id, event_id, type, ts, paper_id, dwell_ms, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT DO NOTHING"""
 
 
 def event_row(event: dict[str, Any]) -> tuple:
@@ -400,14 +447,15 @@ def event_row(event: dict[str, Any]) -> tuple:
 
 
 def _insert_events(db: sqlite_utils.Database, events: Iterable[dict[str, Any]]) -> int:
-    """INSERT OR IGNORE events, each with its ``user_id``; return how many were new."""
+    """Insert events each with its ``user_id``, skipping those stored already; return how many
+    were new."""
     received_at = now_iso()
     rows = [(e["user_id"], *event_row(e), received_at) for e in events]
     return _insert_values(db, _INSERT_EVENT, rows)
 
 
 def _insert_event_rows(db: sqlite_utils.Database, user_id: str, rows: Sequence[tuple]) -> int:
-    """INSERT OR IGNORE one user's event rows; return how many were new."""
+    """Insert one user's event rows, skipping those stored already; return how many were new."""
     received_at = now_iso()
     return _insert_values(db, _INSERT_EVENT, [(user_id, *row, received_at) for row in rows])
 
@@ -442,9 +490,10 @@ def record_event_rows(
     the transaction goes on (the event writer's other batches are kept).
     """
     papers = list(papers)
-    if not papers and db.conn.in_transaction:
+    if not papers and db.conn.in_transaction and dialect(db) == "sqlite":
         # the events alone are atomic (_insert_values): no savepoint, which would cost the
-        # event writer two more statements per batch
+        # event writer two more statements per batch (PostgreSQL needs one: a failed statement
+        # spoils its whole transaction)
         return _insert_event_rows(db, user_id, events)
     with write_transaction(db):
         _upsert_paper_rows(db, papers)
@@ -461,12 +510,13 @@ def import_events(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]]) -> 
     with write_transaction(db):
         _insert_values(
             db,
-            "INSERT OR IGNORE INTO users (user_id, is_admin, created_at) VALUES (?, 0, ?)",
+            "INSERT INTO users (user_id, is_admin, created_at) VALUES (?, 0, ?) "
+            "ON CONFLICT DO NOTHING",
             [(user_id, now) for user_id in {r["user_id"] for r in rows}],
         )
         _insert_values(
             db,
-            "INSERT OR IGNORE INTO papers (paper_id, first_seen) VALUES (?, ?)",
+            "INSERT INTO papers (paper_id, first_seen) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(paper_id, now) for paper_id in {r["paper_id"] for r in rows}],
         )
         return _insert_events(db, rows)
@@ -532,16 +582,18 @@ def erasures(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT count FROM erasures").fetchone()[0]
 
 
-_SAVED = """SELECT paper_id, type, ts, max(seq) FROM events
-    WHERE user_id = ? AND type IN ('save', 'unsave') GROUP BY paper_id"""
+_SAVED = """SELECT paper_id, type, ts, seq FROM (
+        SELECT paper_id, type, ts, seq,
+               row_number() OVER (PARTITION BY paper_id ORDER BY seq DESC) AS latest
+        FROM events WHERE user_id = ? AND type IN ('save', 'unsave')
+    ) AS marks WHERE latest = 1"""
 
 
 def saved_papers(
     db: sqlite_utils.Database, user_id: str, *, limit: int, offset: int
 ) -> tuple[list[tuple[str, str]], int]:
     """The user's saved papers, newest save first, as ``(paper_id, saved_at)``, and how many
-    there are. A paper counts while its latest save or unsave is a save (SQLite takes the
-    other columns of a ``max()`` group from the row with the maximum)."""
+    there are. A paper counts while its latest save or unsave is a save."""
     rows = [
         (paper_id, ts, seq)
         for paper_id, type_, ts, seq in db.execute(_SAVED, [user_id])
@@ -583,7 +635,8 @@ def iter_interactions(
     """``(user_id, paper_id, type, dwell_ms)`` of the events with ``after < seq <= upto``
     (default: every one after ``after``), in stored order: the trainer's input."""
     upto = (1 << 63) - 1 if upto is None else upto
-    yield from db.execute(
+    yield from _stream(
+        db,
         "SELECT user_id, paper_id, type, dwell_ms FROM events "
         "WHERE seq > ? AND seq <= ? ORDER BY seq",
         [after, upto],
@@ -641,7 +694,8 @@ def advance_sync_state(db: sqlite_utils.Database, name: str, value: str) -> None
     with write_transaction(db):
         db.execute(
             "INSERT INTO sync_state (name, value) VALUES (?, ?) ON CONFLICT (name) "
-            "DO UPDATE SET value = max(value, excluded.value)",
+            "DO UPDATE SET value = CASE WHEN excluded.value > sync_state.value "
+            "THEN excluded.value ELSE sync_state.value END",
             [name, value],
         )
 
@@ -742,8 +796,8 @@ def claim_digests(
     with write_transaction(db):
         return [
             db.execute(
-                "INSERT OR IGNORE INTO digest_sends (user_id, period, status, claimed_at) "
-                "VALUES (?, ?, 'sending', ?)",
+                "INSERT INTO digest_sends (user_id, period, status, claimed_at) "
+                "VALUES (?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
                 [user_id, period, now],
             ).rowcount
             == 1
@@ -826,33 +880,36 @@ def first_seq_received_since(db: sqlite_utils.Database, moment: str) -> int:
     later: a binary search over the rowid, as ``received_at`` grows with ``seq`` (but for a
     few seconds between writers), so the events of a recent window are read without scanning
     the whole log or an index that every insert would pay for."""
-    return _first_rowid_since(db, "events", "received_at", moment, *_rowid_bounds(db, "events"))
+    return _first_rowid_since(db, "events", moment, *_rowid_bounds(db, "events"))
 
 
-# The tables whose rows arrive in time order, each with the column that says when: a row's
-# rowid grows with it, as rows are appended as they come (a rowid given again, after the
-# newest row was deleted, goes to a row that is newer still).
-ARRIVALS = {"events": "received_at", "papers": "first_seen"}
+# The tables whose rows arrive in time order, each with its row id (SQLite's rowid; ``seq`` is
+# the events' own) and the column that says when: a row's id grows with it, as rows are
+# appended as they come (an id given again, after the newest row was deleted, goes to a row
+# that is newer still).
+ARRIVALS = {"events": ("seq", "received_at"), "papers": ("rowid", "first_seen")}
 
 
 def _rowid_bounds(db: sqlite_utils.Database, table: str) -> tuple[int, int]:
-    """The first rowid of ``table`` and one past its last. Two statements: SQLite reads a lone
-    ``min(rowid)`` or ``max(rowid)`` from the edge of the table's tree, but both in one
+    """The first row id of ``table`` and one past its last. Two statements: SQLite reads a
+    lone ``min(rowid)`` or ``max(rowid)`` from the edge of the table's tree, but both in one
     statement scan the whole table."""
-    first = db.execute(f"SELECT min(rowid) FROM {table}").fetchone()[0]
-    last = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
+    rowid, _ = ARRIVALS[table]
+    first = db.execute(f"SELECT min({rowid}) FROM {table}").fetchone()[0]
+    last = db.execute(f"SELECT max({rowid}) FROM {table}").fetchone()[0]
     return first or 1, (last or 0) + 1
 
 
 def _first_rowid_since(
-    db: sqlite_utils.Database, table: str, column: str, moment: str, low: int, high: int
+    db: sqlite_utils.Database, table: str, moment: str, low: int, high: int
 ) -> int:
-    """The first rowid in ``[low, high)`` whose row arrived at ``moment`` or later (``high``
+    """The first row id in ``[low, high)`` whose row arrived at ``moment`` or later (``high``
     when none did), by a binary search."""
+    rowid, column = ARRIVALS[table]
     while low < high:
         middle = (low + high) // 2
         row = db.execute(
-            f"SELECT rowid, {column} FROM {table} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+            f"SELECT {rowid}, {column} FROM {table} WHERE {rowid} >= ? ORDER BY {rowid} LIMIT 1",
             [middle],
         ).fetchone()
         if row is None or row[1] >= moment:
@@ -869,12 +926,11 @@ def arrivals_by_day(db: sqlite_utils.Database, table: str, days: Sequence[str]) 
     Read from the rowids at the days' boundaries (a binary search each, from the previous
     one), so a year costs a few thousand lookups by rowid however many rows there are; rows
     deleted since (an erased history) still count as having arrived."""
-    column = ARRIVALS[table]
     first, end = _rowid_bounds(db, table)
     counts, low = [], first
     for day in days:
         after = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
-        low = _first_rowid_since(db, table, column, after, low, end)
+        low = _first_rowid_since(db, table, after, low, end)
         counts.append(low - first)
     return counts
 
@@ -961,8 +1017,8 @@ def use_login_link(
     with write_transaction(db):
         db.execute("DELETE FROM login_links_used WHERE used_at < ?", [forget_before])
         cursor = db.execute(
-            "INSERT OR IGNORE INTO login_links_used (nonce_hash, user_id, used_at) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO login_links_used (nonce_hash, user_id, used_at) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [nonce_hash, user_id, now_iso()],
         )
         return cursor.rowcount == 1
@@ -1050,7 +1106,7 @@ def count_users(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT count(*) FROM users").fetchone()[0])
 
 
-def list_users(db: sqlite_utils.Database, limit: int = -1) -> list[dict[str, Any]]:
+def list_users(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
     """Every user (the first ``limit``, when given), ordered by name: ``user_id``,
     ``is_admin``, ``email``, ``digest`` and ``tokens``, how many of the user's API tokens are
     live (not revoked)."""
@@ -1058,8 +1114,9 @@ def list_users(db: sqlite_utils.Database, limit: int = -1) -> list[dict[str, Any
         """SELECT users.user_id, users.is_admin, users.email, users.digest,
                   (SELECT count(*) FROM tokens
                     WHERE tokens.user_id = users.user_id AND tokens.revoked_at IS NULL)
-           FROM users ORDER BY users.user_id LIMIT ?""",
-        [limit],
+           FROM users ORDER BY users.user_id"""
+        + (" LIMIT ?" if limit is not None else ""),
+        [] if limit is None else [limit],
     )
     keys = ("user_id", "is_admin", "email", "digest", "tokens")
     return [dict(zip(keys, row, strict=True)) | {"is_admin": bool(row[1])} for row in rows]

@@ -40,6 +40,10 @@ class Invalid(ValueError):
 
 
 def _check_unicode(value: str, code: str, what: str) -> str:
+    """``value`` if it is text that can be stored: valid Unicode without NUL characters (text
+    holds none, and PostgreSQL's text types refuse it)."""
+    if "\x00" in value:
+        raise Invalid(code, f"{what} holds a NUL character")
     if not value.isascii() and _SURROGATE.search(value):
         raise Invalid(code, f"{what} is not valid Unicode (it holds a lone surrogate)")
     return value
@@ -244,8 +248,7 @@ def _event_fields(raw: Any) -> tuple[str, str, str, int | None, tuple]:
         raise Invalid("invalid_event_id", "id must be a non-empty string")
     if len(event_id) > MAX_EVENT_ID_LENGTH:
         raise Invalid("invalid_event_id", f"id is longer than {MAX_EVENT_ID_LENGTH} characters")
-    if not event_id.isascii():
-        _check_unicode(event_id, "invalid_event_id", "id")
+    _check_unicode(event_id, "invalid_event_id", "id")
     event_type = get("type")
     if event_type not in EVENT_TYPES:
         raise Invalid("invalid_type", f"type must be one of {', '.join(EVENT_TYPES)}")

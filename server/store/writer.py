@@ -20,6 +20,10 @@ read, a popular paper), and that upsert is half of an event's write while changi
 writer remembers the last paper record it stored for each id and skips writing the same record
 again, for as long as no other connection has committed (``PRAGMA data_version``): writing a
 record twice in a row leaves what writing it once left.
+
+On PostgreSQL the group commit is the same (each batch in its savepoint, one commit); there is
+no log to copy back, and every paper record is written (nothing tells the writer of other
+connections' commits as cheaply).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import storage
-from .db import connect
+from .db import connect, database_errors, dialect
+
+DATABASE_ERRORS = database_errors()
 
 MAX_GROUP = 64  # batches in one commit: at most 64,000 events
 IDLE_SECONDS = 5.0  # the thread ends after this long with nothing to write
@@ -106,17 +112,21 @@ class EventWriter:
 
     def _run(self) -> None:
         db = connect(self.db_path)
-        db.execute("PRAGMA wal_autocheckpoint = 0")  # _Checkpointer copies the log back
-        checkpointer = _Checkpointer(self.db_path)
-        checkpointer.start()
+        checkpointer = None
+        if dialect(db) == "sqlite":
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # _Checkpointer copies the log back
+            checkpointer = _Checkpointer(self.db_path)
+            checkpointer.start()
         known = _KnownPapers()
         try:
             while (jobs := self._next_group()) is not None:
                 if jobs:
                     self._write(db, jobs, known)
-                    checkpointer.wake()
+                    if checkpointer is not None:
+                        checkpointer.wake()
         finally:
-            checkpointer.stop()
+            if checkpointer is not None:
+                checkpointer.stop()
             db.close()
 
     @staticmethod
@@ -133,7 +143,7 @@ class EventWriter:
                         job.accepted = storage.record_event_rows(
                             db, job.user_id, job.events, papers
                         )
-                    except sqlite3.Error as error:
+                    except DATABASE_ERRORS as error:
                         job.error = error
                     else:
                         written.update(stored)
@@ -164,7 +174,11 @@ class _KnownPapers:
         self._version: int | None = None
 
     def check(self, db) -> None:
-        """Forget everything if another connection committed; call inside the write lock."""
+        """Forget everything if another connection committed; call inside the write lock.
+        (PostgreSQL tells no such thing: there every record is written.)"""
+        if dialect(db) != "sqlite":
+            self._papers.clear()
+            return
         version = db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version:
             self._papers.clear()

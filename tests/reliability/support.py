@@ -110,8 +110,11 @@ def parse_raw(answer: bytes) -> tuple[int, dict[str, str], bytes]:
     return status, headers, body
 
 
-def seed_home(home: Path, papers: int = 200, users: int = 30, per_user: int = 12) -> list[str]:
-    """Fill a home with a small synthetic catalog and reading history; return the paper ids."""
+def seed_home(
+    home: Path, papers: int = 200, users: int = 30, per_user: int = 12, *, database: str = ""
+) -> list[str]:
+    """Fill a home (or ``database``, a PostgreSQL URL) with a small synthetic catalog and
+    reading history; return the paper ids."""
     import random
 
     from server.store import storage
@@ -143,7 +146,7 @@ def seed_home(home: Path, papers: int = 200, users: int = 30, per_user: int = 12
         for p in rng.sample(range(papers), per_user)
     ]
     home.mkdir(parents=True, exist_ok=True)
-    db = open_database(home / "nextpaper.db")
+    db = open_database(database or home / "nextpaper.db")
     try:
         storage.upsert_papers(db, catalog)
         storage.import_events(db, rows)
@@ -169,13 +172,13 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.1, what: str = 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def make_tokens(home: Path, *names: str, admin: bool = False) -> list[str]:
+def make_tokens(home: Path, *names: str, admin: bool = False, database: str = "") -> list[str]:
     """Tokens for users (created when missing), straight through storage: no CLI start-up."""
     from server.http import auth
     from server.store import storage
     from server.store.db import open_database
 
-    db = open_database(home / "nextpaper.db")
+    db = open_database(database or home / "nextpaper.db")
     try:
         tokens = []
         for name in names:
@@ -187,14 +190,14 @@ def make_tokens(home: Path, *names: str, admin: bool = False) -> list[str]:
         db.close()
 
 
-def train_here(home: Path) -> str:
+def train_here(home: Path, *, database: str = "", models: Path | None = None) -> str:
     """Train and publish from this (test) process: another process than the server's."""
     from server.jobs.training import train_and_publish
     from server.model_versions import ModelStore
     from server.store.db import open_database
 
-    db = open_database(home / "nextpaper.db")
+    db = open_database(database or home / "nextpaper.db")
     try:
-        return train_and_publish(db, ModelStore(home / "models"))["version"]
+        return train_and_publish(db, ModelStore(models or home / "models"))["version"]
     finally:
         db.close()

@@ -55,7 +55,7 @@ def test_hostile_text_round_trips_verbatim_over_http(alive):
     hostile = {
         "id": "seed:live-hostile",
         "title": "\u202e\u200f'; DROP TABLE events;-- <img src=x onerror=alert(1)>" + "t" * 100_000,
-        "abstract": 'javascript:alert(1) <svg onload=alert(1)> \\"}]} \x00 \U0001f600',
+        "abstract": 'javascript:alert(1) <svg onload=alert(1)> \\"}]} \x01 \U0001f600',
         "authors": ["\u05d0\u05d1 \u202b", "<b>bold</b>", "Robert'); DROP TABLE users;--"],
         "url": "https://example.org/p?q='%22><script>",
     }

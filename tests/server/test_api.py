@@ -1,4 +1,5 @@
-"""The HTTP API through Flask's test client, on a real SQLite file in tmp_path."""
+"""The HTTP API through Flask's test client, on a real SQLite file in tmp_path and on a real
+PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from server.serving import service
 from server.serving.caches import ModelAnswers, ResponseBodies
 from server.store import storage
 from tests.conftest import synthetic_papers
+
+pytestmark = pytest.mark.both_backends
 
 TS = "2026-11-20T10:00:00Z"
 

@@ -44,5 +44,5 @@ def test_make_run_installs_only_what_serving_needs_and_says_what_it_does(tmp_pat
 
 def test_make_test_still_installs_the_test_tools(tmp_path):
     lines = dry_run(tmp_path, "test")
-    assert any(line.endswith("pip install --quiet -e '.[test]'") for line in lines)
+    assert any(line.endswith("pip install --quiet -e '.[test,spark]'") for line in lines)
     assert any(line.endswith("-m pytest") for line in lines)
