@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,91 @@ def train_here(home: Path, *, database: str = "", models: Path | None = None) ->
         return train_and_publish(db, ModelStore(models or home / "models"))["version"]
     finally:
         db.close()
+
+
+class EventStream:
+    """Writers posting batches of new ``open`` events to a live server, one thread per user,
+    each batch on a new connection, until :meth:`stop`; and what became of every batch:
+    acknowledged (200, all accepted), refused (any other answer), or unanswered (the
+    connection failed: in flight, stored or not)."""
+
+    def __init__(self, port: int, tokens: dict[str, str], *, alive=lambda: True, size: int = 25):
+        self.port, self.tokens, self.alive, self.size = port, tokens, alive, size
+        self.acked: dict[str, list[str]] = {name: [] for name in tokens}
+        self.unknown: dict[str, list[list[dict]]] = {name: [] for name in tokens}
+        self.refused: list[tuple[int, bytes]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._write, args=(n,)) for n in tokens]
+
+    def start(self) -> EventStream:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def acknowledged(self) -> int:
+        return sum(map(len, self.acked.values()))
+
+    def _write(self, name: str) -> None:
+        k = 0
+        while not self._stop.is_set():
+            batch = [
+                event(f"{name}-{k}-{j}", {"id": f"seed:w{(k + j) % 40}"}) for j in range(self.size)
+            ]
+            k += 1
+            try:
+                status, _, body = request(
+                    self.port,
+                    "POST",
+                    "/api/v1/events",
+                    token=self.tokens[name],
+                    body={"events": batch},
+                    timeout=15,
+                )
+            except (OSError, http.client.HTTPException):
+                self.unknown[name].append(batch)
+                if not self.alive():
+                    return
+                continue
+            if status == 200 and json.loads(body)["accepted"] == len(batch):
+                self.acked[name].extend(e["id"] for e in batch)
+            else:
+                self.refused.append((status, body[:200]))
+
+    def check_stored(self, home: Path, port: int) -> None:
+        """Nothing refused; every acknowledged event stored once and nothing invented; each
+        unanswered batch, retried at ``port`` as a client would, is then stored once."""
+        assert not self.refused, self.refused[:3]
+        for name, token in self.tokens.items():
+            acked = set(self.acked[name])
+            stored = stored_event_ids(home, name)
+            assert len(stored) == len(set(stored)), "an event was stored twice"
+            missing = acked - set(stored)
+            assert not missing, f"{len(missing)} acknowledged events of {name} were lost"
+            in_flight = {e["id"] for batch in self.unknown[name] for e in batch}
+            assert set(stored) <= acked | in_flight  # nothing invented
+            for batch in self.unknown[name]:
+                status, _, body = request(
+                    port, "POST", "/api/v1/events", token=token, body={"events": batch}
+                )
+                result = json.loads(body)
+                assert status == 200 and result["accepted"] + result["duplicates"] == len(batch)
+            stored = stored_event_ids(home, name)
+            assert len(stored) == len(set(stored)) == len(acked | in_flight)
+
+
+def stored_event_ids(home: Path, user_id: str) -> list[str]:
+    """The ids of a user's stored events, read from the home's SQLite file."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
+    try:
+        return [
+            r[0] for r in conn.execute("SELECT event_id FROM events WHERE user_id = ?", [user_id])
+        ]
+    finally:
+        conn.close()

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from tests.conftest import run_cli
 
 from .support import (
-    event,
+    EventStream,
     health_version,
     make_tokens,
     request,
@@ -42,16 +41,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def stored_event_ids(home: Path, user_id: str) -> list[str]:
-    conn = sqlite3.connect(f"file:{home / 'nextpaper.db'}?mode=ro", uri=True)
-    try:
-        return [
-            r[0] for r in conn.execute("SELECT event_id FROM events WHERE user_id = ?", [user_id])
-        ]
-    finally:
-        conn.close()
-
-
 # --- (a) kill -9 while four clients post ------------------------------------------------------
 
 
@@ -60,70 +49,23 @@ def test_every_acknowledged_event_survives_kill_9_exactly_once(live_server):
     names = [f"writer{i}" for i in range(4)]
     tokens = dict(zip(names, make_tokens(home, *names), strict=True))
     server = live_server("--no-retrain", "--threads", "8")
-    acked: dict[str, list[str]] = {name: [] for name in names}
-    unknown: dict[str, list[list[dict]]] = {name: [] for name in names}  # no answer received
-    refused: list[tuple[int, bytes]] = []
-    stop = threading.Event()
-
-    def writer(name: str) -> None:
-        k = 0
-        while not stop.is_set():
-            batch = [event(f"{name}-{k}-{j}", {"id": f"seed:w{(k + j) % 40}"}) for j in range(25)]
-            k += 1
-            try:
-                status, _, body = request(
-                    server.port,
-                    "POST",
-                    "/api/v1/events",
-                    token=tokens[name],
-                    body={"events": batch},
-                    timeout=15,
-                )
-            except (OSError, http.client.HTTPException):
-                unknown[name].append(batch)
-                if server.process.poll() is not None:
-                    return
-                continue
-            if status == 200 and json.loads(body)["accepted"] == len(batch):
-                acked[name].extend(e["id"] for e in batch)
-            else:
-                refused.append((status, body[:200]))
-
-    threads = [threading.Thread(target=writer, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
+    stream = EventStream(server.port, tokens, alive=lambda: server.process.poll() is None)
+    stream.start()
     try:
-        wait_for(
-            lambda: sum(map(len, acked.values())) >= 800, timeout=60, what="acknowledged events"
-        )
+        wait_for(lambda: stream.acknowledged() >= 800, timeout=60, what="acknowledged events")
     finally:
         server.kill()  # SIGKILL, in the middle of the stream
-        stop.set()
-        for thread in threads:
-            thread.join(30)
-    assert not refused, refused[:3]
+        stream.stop()
 
     restarted = live_server("--no-retrain")
+    # The client retries what it never heard back about: nothing is counted twice.
+    stream.check_stored(home, restarted.port)
     for name in names:
-        stored = stored_event_ids(home, name)
-        assert len(stored) == len(set(stored)), "an event was stored twice"
-        missing = set(acked[name]) - set(stored)
-        assert not missing, f"{len(missing)} acknowledged events of {name} were lost"
-        in_flight = {e["id"] for batch in unknown[name] for e in batch}
-        assert set(stored) <= set(acked[name]) | in_flight  # nothing invented
-        # The client retries what it never heard back about: nothing is counted twice.
-        for batch in unknown[name]:
-            status, _, body = request(
-                restarted.port, "POST", "/api/v1/events", token=tokens[name], body={"events": batch}
-            )
-            result = json.loads(body)
-            assert status == 200 and result["accepted"] + result["duplicates"] == len(batch)
         status, _, body = request(
             restarted.port, "GET", "/api/v1/history?limit=1", token=tokens[name]
         )
-        assert json.loads(body)["total"] == len(set(acked[name]) | in_flight)
-        stored = stored_event_ids(home, name)
-        assert len(stored) == len(set(stored)) == len(set(acked[name]) | in_flight)
+        expected = set(stream.acked[name]) | {e["id"] for b in stream.unknown[name] for e in b}
+        assert json.loads(body)["total"] == len(expected)
 
 
 # --- (b) a failed training run ----------------------------------------------------------------

@@ -6,12 +6,10 @@ gunicorn's own answers keep the API's error shape."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import signal
-import threading
 import time
 
 import pytest
@@ -19,8 +17,8 @@ import pytest
 from server.jobs.training import TRAIN_LOCK, _training_lock
 
 from .support import (
+    EventStream,
     check_error_body,
-    event,
     make_tokens,
     parse_raw,
     raw_exchange,
@@ -29,7 +27,7 @@ from .support import (
     train_here,
     wait_for,
 )
-from .test_crash_safety import children, stored_event_ids
+from .test_crash_safety import children
 
 pytestmark = pytest.mark.slow
 
@@ -55,68 +53,21 @@ def test_a_killed_worker_loses_no_acknowledged_event_and_is_replaced(live_server
     tokens = dict(zip(names, make_tokens(home, *names), strict=True))
     server = live_server("--workers", "2", "--no-retrain")
     first_workers = workers_of(server)
-    acked: dict[str, list[str]] = {name: [] for name in names}
-    unknown: dict[str, list[list[dict]]] = {name: [] for name in names}  # no answer received
-    refused: list[tuple[int, bytes]] = []
-    stop = threading.Event()
-
-    def writer(name: str) -> None:
-        k = 0
-        while not stop.is_set():
-            batch = [event(f"{name}-{k}-{j}", {"id": f"seed:w{(k + j) % 40}"}) for j in range(25)]
-            k += 1
-            try:  # a new connection each time: the batches spread over both workers
-                status, _, body = request(
-                    server.port,
-                    "POST",
-                    "/api/v1/events",
-                    token=tokens[name],
-                    body={"events": batch},
-                    timeout=15,
-                )
-            except (OSError, http.client.HTTPException):
-                unknown[name].append(batch)
-                continue
-            if status == 200 and json.loads(body)["accepted"] == len(batch):
-                acked[name].extend(e["id"] for e in batch)
-            else:
-                refused.append((status, body[:200]))
-
-    def total() -> int:
-        return sum(map(len, acked.values()))
-
-    threads = [threading.Thread(target=writer, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
+    # each batch on a new connection: they spread over both workers
+    stream = EventStream(server.port, tokens).start()
     try:
-        wait_for(lambda: total() >= 800, timeout=60, what="acknowledged events")
+        wait_for(lambda: stream.acknowledged() >= 800, timeout=60, what="acknowledged events")
         os.kill(first_workers[0], signal.SIGKILL)  # one worker, in the middle of the stream
-        at_kill = total()
+        at_kill = stream.acknowledged()
         # the server goes on answering, and the arbiter replaces the dead worker
-        wait_for(lambda: total() >= at_kill + 400, timeout=60, what="events after the kill")
+        wait_for(
+            lambda: stream.acknowledged() >= at_kill + 400, timeout=60, what="events after the kill"
+        )
         replaced = workers_of(server)
         assert first_workers[0] not in replaced and first_workers[1] in replaced
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
-    assert not refused, refused[:3]
-
-    for name in names:
-        stored = stored_event_ids(home, name)
-        assert len(stored) == len(set(stored)), "an event was stored twice"
-        missing = set(acked[name]) - set(stored)
-        assert not missing, f"{len(missing)} acknowledged events of {name} were lost"
-        in_flight = {e["id"] for batch in unknown[name] for e in batch}
-        assert set(stored) <= set(acked[name]) | in_flight  # nothing invented
-        for batch in unknown[name]:  # retried: stored once, whichever worker answers
-            status, _, body = request(
-                server.port, "POST", "/api/v1/events", token=tokens[name], body={"events": batch}
-            )
-            result = json.loads(body)
-            assert status == 200 and result["accepted"] + result["duplicates"] == len(batch)
-        stored = stored_event_ids(home, name)
-        assert len(stored) == len(set(stored)) == len(set(acked[name]) | in_flight)
+        stream.stop()
+    stream.check_stored(home, server.port)  # retried: stored once, whichever worker answers
 
 
 def test_duties_run_in_one_worker_and_move_when_it_dies(live_server):
