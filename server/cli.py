@@ -771,14 +771,19 @@ def _pg_dump(url: str, tmp: Path) -> None:
     import shutil
     import subprocess
 
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     dump, restore = shutil.which("pg_dump"), shutil.which("pg_restore")
     if dump is None or restore is None:
         raise CliError("backing up PostgreSQL needs pg_dump and pg_restore (its client tools)")
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)  # in the environment: not on a command line
+    env = {**os.environ, **({"PGPASSWORD": password} if password else {})}
     for command in (
-        [dump, "--format=custom", f"--file={tmp}", f"--dbname={url}"],
+        [dump, "--format=custom", f"--file={tmp}", f"--dbname={make_conninfo(**params)}"],
         [restore, "--list", str(tmp)],
     ):
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
         if done.returncode != 0:
             tmp.unlink(missing_ok=True)
             reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
