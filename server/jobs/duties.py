@@ -71,11 +71,6 @@ class HomeDuties:
     def start(self) -> None:
         self._thread.start()
 
-    @property
-    def held(self) -> bool:
-        """Whether this process holds the duties now."""
-        return self._lock_fd is not None or self._lock_db is not None
-
     def _take_over(self) -> None:
         while not self._stop.is_set():
             with self._guard:
