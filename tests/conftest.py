@@ -139,6 +139,10 @@ def app(home: Path, backend: str, request):
     config = {"HOME": str(home), "TESTING": True, "MODEL_CHECK_SECONDS": 0}
     if backend == "postgresql":
         config["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        # and for the commands a test runs beside the app, which read the environment
+        request.getfixturevalue("monkeypatch").setenv(
+            "NEXTPAPER_DATABASE_URL", config["DATABASE_URL"]
+        )
     app = create_app(config)
     yield app
     app.extensions["nextpaper"].connections.close()

@@ -1092,7 +1092,7 @@ def revoke_token(
         if revoked:
             db.execute(
                 "UPDATE web_sessions SET ended_at = ? "
-                "WHERE user_id = ? AND ended_at IS NULL AND session_hash IS NOT ?",
+                "WHERE user_id = ? AND ended_at IS NULL AND session_hash IS DISTINCT FROM ?",
                 [now, user_id, keep_session],
             )
         return bool(revoked)

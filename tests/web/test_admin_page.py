@@ -16,6 +16,8 @@ from server.jobs import sync, training
 from server.model_versions import ModelStore
 from server.store import storage
 
+pytestmark = pytest.mark.both_backends
+
 CATEGORIES = ["cs.LG", "cs.CL", "hep-th"]
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from server import create_app, signing
 from server.cli import main
 from server.web import login_links, sessions
 from tests.web.conftest import WebClient, csrf_token
+
+pytestmark = pytest.mark.both_backends
 
 PUBLIC = "https://papers.example.org"
 
@@ -173,14 +176,17 @@ def test_forms_without_their_csrf_token_are_refused_with_a_page(web, user_token)
     assert web.signed_in_as() == "alice"
 
 
-def test_the_session_key_comes_from_the_home_key(home, tmp_path, web, user_token):
+def test_the_session_key_comes_from_the_home_key(app, home, tmp_path, web, user_token):
     web.sign_in(user_token("alice"))
     cookie = web.client.get_cookie(sessions.COOKIE_NAME).value
-    same_home = create_app({"HOME": str(home), "TESTING": True}).test_client()
+    database = {"DATABASE_URL": app.config["DATABASE_URL"]}  # the same (None: the home's file)
+    same_home = create_app({"HOME": str(home), "TESTING": True, **database}).test_client()
     same_home.set_cookie(sessions.COOKIE_NAME, cookie)
     assert "Signed in as alice" in same_home.get("/").get_data(as_text=True)
-    other = create_app({"HOME": str(tmp_path / "other"), "TESTING": True})
+    other = create_app({"HOME": str(tmp_path / "other"), "TESTING": True, **database})
     assert other.secret_key != same_home.application.secret_key
     other_client = other.test_client()
     other_client.set_cookie(sessions.COOKIE_NAME, cookie)
     assert "Signed in as" not in other_client.get("/").get_data(as_text=True)
+    for made in (same_home.application, other):
+        made.extensions["nextpaper"].connections.close()

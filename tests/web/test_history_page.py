@@ -12,6 +12,8 @@ from server.jobs import training
 from server.store import storage
 from tests.web.conftest import WebClient
 
+pytestmark = pytest.mark.both_backends
+
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

@@ -11,6 +11,8 @@ from server.store import storage
 from server.web.paper_links import paper_links, title_link
 from tests.web.conftest import WebClient
 
+pytestmark = pytest.mark.both_backends
+
 TITLE = re.compile(r'<a class="title" id="[^"]+" href="([^"]+)"[^>]*>([^<]*)</a>')
 
 

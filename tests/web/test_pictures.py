@@ -16,6 +16,8 @@ from server.web import pictures
 from tests.conftest import _TOPICS
 from tests.web.test_admin_page import reading
 
+pytestmark = pytest.mark.both_backends
+
 SVG = {"s": "http://www.w3.org/2000/svg"}
 
 

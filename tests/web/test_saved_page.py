@@ -13,6 +13,8 @@ from server.library import export_library
 from server.store import storage
 from tests.web.conftest import WebClient
 
+pytestmark = pytest.mark.both_backends
+
 TITLE = re.compile(r'<a class="title" id="title-\d+" href="([^"]+)"[^>]*>([^<]*)</a>')
 BIBTEX = """@article{good1, title={Attention Is All You Need}, eprint={1706.03762},
   archivePrefix={arXiv}, author={Vaswani, Ashish}, year={2017}}

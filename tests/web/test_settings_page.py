@@ -13,6 +13,8 @@ from server.store import storage
 from tests.conftest import run_cli
 from tests.web.conftest import WebClient
 
+pytestmark = pytest.mark.both_backends
+
 FEED_URL = re.compile(r'id="feed-url" class="copy" type="text" readonly value="([^"]+)"')
 NEW_TOKEN = re.compile(r'id="new-token" class="copy" type="text" readonly value="([^"]+)"')
 REVOKE = re.compile(r'name="token_hash" value="([0-9a-f]{64})"')
