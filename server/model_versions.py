@@ -24,7 +24,8 @@ RELEASE = "release.json"
 KEEP_VERSIONS = 3
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole and durably: readers see the old file or the new one."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -74,13 +75,13 @@ class ModelStore:
             write(tmp)
             stamp = now.isoformat(timespec="seconds")
             info = {"version": version, "trained_at": stamp, **release, "published_at": stamp}
-            _write_atomic(tmp / RELEASE, json.dumps(info, indent=2))
+            write_atomic(tmp / RELEASE, json.dumps(info, indent=2))
             _fsync_dir(tmp)
             os.rename(tmp, self.folder(version))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _write_atomic(self.root / CURRENT, version + "\n")
+        write_atomic(self.root / CURRENT, version + "\n")
         _fsync_dir(self.root)
         self.prune()
         return version

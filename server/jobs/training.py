@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from ..model_versions import ModelStore
+from ..model_versions import ModelStore, write_atomic
 from ..store import storage
 
 if TYPE_CHECKING:
@@ -336,13 +336,16 @@ class Trainer:
     def _mark_run(self, pid: int) -> None:
         """Say, for the other processes serving this home, that run ``pid`` is under way."""
         try:
-            _write_json(self.models_dir / RUNS / f"{pid}.json", {"started_at": self._started_at})
+            runs = self.models_dir / RUNS
+            runs.mkdir(parents=True, exist_ok=True)
+            write_atomic(runs / f"{pid}.json", json.dumps({"started_at": self._started_at}))
         except OSError as error:  # the status of other processes is all that is lost
             log.warning("could not note the training run: %s", error)
 
     def _keep_last(self) -> None:
         try:
-            _write_json(self.models_dir / LAST_RUN, self.last)
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.models_dir / LAST_RUN, json.dumps(self.last))
         except OSError as error:
             log.warning("could not keep how the training ended: %s", error)
 
@@ -390,14 +393,6 @@ class Trainer:
             "queued": self._queued,
             "last": self.last_run(),
         }
-
-
-def _write_json(path: Path, value: Any) -> None:
-    """Write ``value`` to ``path`` whole (readers see the old file or the new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(json.dumps(value), encoding="utf-8")
-    tmp.replace(path)
 
 
 class RetrainScheduler:
