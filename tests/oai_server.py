@@ -248,6 +248,9 @@ class OaiServer:
                 if kind == "500":
                     self._send(500, b"<html><body>Internal Server Error</body></html>")
                     return
+                if kind == "text":  # a body that is not XML at all, from a proxy say
+                    self._send(options.get("status", 200), b"Bad Gateway")
+                    return
                 if kind == "html":
                     self._send(200, b"<html><body><p>Maintenance<br></body></html>")
                     return

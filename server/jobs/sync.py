@@ -172,6 +172,21 @@ class PoliteScythe(Scythe):
         )
         self.interval = interval
         self._answered_at: float | None = None
+        self._last: httpx2.Response | None = None
+
+    def harvest(self, query: dict[str, str]) -> Any:
+        """scythe's harvest, with an answer that is not XML at all (a proxy's plain "Bad
+        Gateway", a 503 still refused after the retries) as a :class:`SyncError`: scythe's
+        recovering parser gives up on it and scythe then fails on its own ``None``."""
+        try:
+            return super().harvest(query)
+        except AttributeError:
+            last = self._last
+            if last is None:
+                raise
+            if last.is_error:
+                raise SyncError(f"{last.request.url} answered HTTP {last.status_code}") from None
+            raise SyncError(f"{last.request.url} did not answer with XML") from None
 
     @property
     def client(self) -> httpx2.Client:
@@ -190,6 +205,7 @@ class PoliteScythe(Scythe):
 
     def _answered(self, response: httpx2.Response) -> None:
         self._answered_at = time.monotonic()
+        self._last = response
         retry_after = response.headers.get("Retry-After")
         if retry_after is not None and not retry_after.strip().isdigit():
             # scythe reads whole seconds only; RFC 9110 also allows a date

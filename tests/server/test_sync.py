@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from server import settings
 from server.cli import main
-from server.jobs.sync import DAILY_RUN_STATE, DailySync
+from server.jobs.sync import DAILY_RUN_STATE, MAX_RETRIES, DailySync
 from server.store import storage
 from server.store.db import open_database
 from tests.conftest import free_port, run_cli
@@ -295,21 +295,34 @@ def test_a_503_is_waited_out_and_retried(tmp_path, as_date):
     assert retried.at - refused.at >= 1.0
 
 
+def test_503s_past_the_retries_end_with_one_line(tmp_path):
+    home = tmp_path / "home"
+    with OaiServer(listing(), page_size=2) as oai:
+        for number in range(2, 2 + MAX_RETRIES + 1):
+            oai.fail(number, "503", retry_after=0)
+        configure(home, oai.url)
+        line = one_line_error(sync(home))
+    assert "arXiv sync stopped" in line and "answered HTTP 503" in line
+    assert set(stored(home)) == {"arxiv:2401.00001"}
+
+
 @pytest.mark.parametrize(
-    "fault, said",
+    "fault, options, said",
     [
-        ("truncated", "malformed XML"),
-        ("html", "malformed XML"),
-        ("500", "answered HTTP 500"),
-        ("drop", "cannot reach"),
+        ("truncated", {}, "malformed XML"),
+        ("html", {}, "malformed XML"),
+        ("500", {}, "answered HTTP 500"),
+        ("text", {}, "did not answer with XML"),
+        ("text", {"status": 502}, "answered HTTP 502"),
+        ("drop", {}, "cannot reach"),
     ],
 )
 def test_a_failure_ends_with_one_line_keeps_earlier_pages_and_the_next_run_resumes(
-    tmp_path, fault, said
+    tmp_path, fault, options, said
 ):
     home = tmp_path / "home"
     with OaiServer(listing(), page_size=2) as oai:
-        oai.fail(2, fault)
+        oai.fail(2, fault, **options)
         configure(home, oai.url)
         line = one_line_error(sync(home))
         assert "arXiv sync stopped" in line and said in line
