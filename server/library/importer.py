@@ -24,7 +24,6 @@ from ..store.validation import MAX_EVENT_ID_LENGTH, Invalid
 from .formats import read_library
 from .records import NothingImported, Problem, paper_of
 
-EVENT_PREFIX = "library:"
 # How the events are stored: (user_id, event rows, paper rows) -> how many events were new.
 Store = Callable[[str, list[tuple], list[tuple]], int]
 
@@ -52,10 +51,11 @@ class ImportResult:
 
 def event_id(paper_id: str) -> str:
     """The save event of a paper imported from a library: the same for every import."""
-    event = EVENT_PREFIX + paper_id
+    prefix = storage.IMPORTED_EVENT_PREFIX
+    event = prefix + paper_id
     if len(event) <= MAX_EVENT_ID_LENGTH:
         return event
-    return EVENT_PREFIX + "sha256:" + hashlib.sha256(paper_id.encode("utf-8")).hexdigest()
+    return prefix + "sha256:" + hashlib.sha256(paper_id.encode("utf-8")).hexdigest()
 
 
 def _merge(first: dict[str, Any], later: dict[str, Any]) -> None:
@@ -128,9 +128,11 @@ def _saved(db: sqlite_utils.Database, user_id: str) -> set[str]:
 
 def describe(result: ImportResult, user_id: str) -> Sequence[str]:
     """The CLI's summary of an import: one line, then one line per skipped entry."""
-    head = f"Imported {result.imported} papers for {user_id} ({result.already} already there)"
+    papers = "paper" if result.imported == 1 else "papers"
+    head = f"Imported {result.imported} {papers} for {user_id} ({result.already} already there)"
     if not result.rejected:
         return [head + "."]
-    return [f"{head}; {len(result.rejected)} entries skipped:"] + [
+    entries = "entry" if len(result.rejected) == 1 else "entries"
+    return [f"{head}; {len(result.rejected)} {entries} skipped:"] + [
         "  " + problem.describe() for problem in result.rejected
     ]

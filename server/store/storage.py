@@ -873,6 +873,10 @@ def digest_log(db: sqlite_utils.Database, user_id: str | None = None) -> list[di
 # Reading, for trending: what a reader does with a paper they read (not a dismissal, nor an
 # undo).
 READING_TYPES = ("open", "read", "like", "save")
+# The event ids of the saves a library import records (server.library.importer): a library is
+# past reading, dated from the file where it can be and at the import where not, so it never
+# makes a paper trending.
+IMPORTED_EVENT_PREFIX = "library:"
 
 
 def first_seq_received_since(db: sqlite_utils.Database, moment: str) -> int:
@@ -951,13 +955,16 @@ def recent_readings(
     db: sqlite_utils.Database, *, from_seq: int, since: str
 ) -> Iterator[tuple[str, str, str]]:
     """``(paper_id, user_id, last reading ts)`` for each paper and reader with a reading event
-    (:data:`READING_TYPES`) at ``since`` or later among the events from ``from_seq`` on."""
+    (:data:`READING_TYPES`) at ``since`` or later among the events from ``from_seq`` on; a
+    library import's saves (:data:`IMPORTED_EVENT_PREFIX`) are not reading of the window."""
     marks = ",".join("?" * len(READING_TYPES))
+    prefix = IMPORTED_EVENT_PREFIX
     yield from db.execute(
         f"""SELECT paper_id, user_id, max(ts) FROM events
             WHERE seq >= ? AND ts >= ? AND type IN ({marks})
+              AND substr(event_id, 1, {len(prefix)}) != ?
             GROUP BY paper_id, user_id""",
-        [from_seq, since, *READING_TYPES],
+        [from_seq, since, *READING_TYPES, prefix],
     )
 
 

@@ -239,6 +239,28 @@ def test_a_users_events_since_a_moment_are_theirs_alone_oldest_first(database):
     db.close()
 
 
+def test_recent_readings_leave_out_a_library_imports_saves(database):
+    db = open_database(database)
+    for name in ("ada", "bob"):
+        storage.create_user(db, name)
+    storage.upsert_papers(db, [{"paper_id": "seed:a"}, {"paper_id": "seed:b"}])
+    made = [
+        ("ada", "opened", "open", "seed:a"),
+        ("ada", storage.IMPORTED_EVENT_PREFIX + "seed:b", "save", "seed:b"),
+        ("bob", "saved", "save", "seed:b"),
+        ("bob", "gone", "dismiss", "seed:a"),
+    ]
+    for user, event_id, kind, paper_id in made:
+        row = {**event(event_id, paper_id), "type": kind, "ts": "2026-05-02T10:00:00.000000Z"}
+        storage.record_events(db, user, [row], [])
+    readings = storage.recent_readings(db, from_seq=1, since="2026-05-01")
+    assert sorted((paper, user) for paper, user, _ in readings) == [
+        ("seed:a", "ada"),
+        ("seed:b", "bob"),
+    ]
+    db.close()
+
+
 def test_papers_read_with_chosen_fields_have_those_alone(database):
     db = open_database(database)
     paper = {"paper_id": "seed:a", "title": "T", "abstract": "A", "doi": "10.1/x"}

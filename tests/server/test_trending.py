@@ -4,6 +4,7 @@ the window, and new papers ranked for a reader with a history and for one withou
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -70,6 +71,24 @@ def test_trending_counts_distinct_other_readers_from_two_on(client, make_user, d
     assert trending(client, carol) == [(ids[1], 2)]
     # for bob, ids[2] has one other reader (alice): not listed
     assert trending(client, bob) == []
+
+
+def test_a_library_import_is_not_reading_of_the_window(client, make_user):
+    alice, bob, carol = (make_user(name) for name in ("alice", "bob", "carol"))
+    for reader in (alice, bob):  # two libraries without dates: their saves are dated today
+        response = client.post(
+            "/api/v1/library",
+            data={"file": (io.BytesIO(b"2401.00001\n2401.00002\n"), "papers.txt")},
+            headers=reader,
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["imported"] == 2
+    assert trending(client, carol) == []
+    read(client, alice, "arxiv:2401.00002")  # reading in the window counts, library or not
+    read(client, bob, "arxiv:2401.00002", type_="save")
+    # (another window: the 7 days' count is kept for a while)
+    assert trending(client, carol, "?days=3") == [("arxiv:2401.00002", 2)]
 
 
 def test_trending_min_readers_is_a_setting_but_never_below_two(home, tmp_path):
