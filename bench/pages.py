@@ -13,6 +13,10 @@ turn, page then API, so the machine's drift touches both alike:
 * ``/saved``, ``/history``, ``/settings`` against ``/api/v1/saved``, ``/api/v1/history``,
   ``/api/v1/settings``; ``/admin`` against ``/api/v1/admin/model``.
 
+The readers are the same sampled users in every run, and keep their API tokens from run to run
+(``HOME/bench-pages-tokens.json``): a new token per reader per run would pile up in the home,
+and the Settings page, which lists a reader's live tokens, would grow a row with every run.
+
 The database file is read once first, so that the OS caches it as it does for a server that
 has run a while (``--cold`` skips it): else a page's first reads of paper rows (titles, which
 its API call does not read) are disk reads, a figure of the disk rather than of the code.
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import http.cookiejar
+import json
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -132,6 +138,35 @@ def add_year_reader(home: Path, papers: list[str]) -> None:
         db.close()
 
 
+TOKENS_FILE = "bench-pages-tokens.json"
+
+
+def reader_tokens(home: Path, users: list[str]) -> dict[str, str]:
+    """A token for each of ``users``: the one an earlier run issued while it still signs its
+    reader in, else a new one; kept in ``HOME/bench-pages-tokens.json`` for the next run."""
+    from server.http import auth
+    from server.store.db import open_database
+
+    path = home / TOKENS_FILE
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    db = open_database(home / "nextpaper.db")
+    try:
+        tokens = {}
+        for user_id in users:
+            caller = auth.authenticate(db, kept.get(user_id, ""))
+            if caller is not None and caller.user_id == user_id:
+                tokens[user_id] = kept[user_id]
+    finally:
+        db.close()
+    missing = [user_id for user_id in users if user_id not in tokens]
+    if missing:
+        tokens.update(common.issue_tokens(home, missing))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({**kept, **tokens}, f)
+    return tokens
+
+
 def _p50(values: list[float]) -> float:
     return float(np.median(values))
 
@@ -147,7 +182,7 @@ def main() -> None:
     papers = common.sample_papers(home, 2 * args.count + 1100, seed=3)
     add_year_reader(home, papers[2 * args.count :])
     users = common.sample_users(home, 2 * args.count, seed=4)
-    tokens = common.issue_tokens(home, [*users, YEAR_READER])
+    tokens = reader_tokens(home, [*users, YEAR_READER])
     admin_token = (home / "admin-token").read_text().strip()
     cached_s = None if args.cold else common.read_into_page_cache(home / "nextpaper.db")
     times: dict[str, dict[str, list[float]]] = {}

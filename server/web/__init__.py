@@ -25,9 +25,12 @@ validation and event writer; nothing here speaks SQL.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Any
 
-from flask import Blueprint, Flask, g, request, url_for
+from flask import Blueprint, Flask, current_app, g, get_flashed_messages, request, session, url_for
 from flask_wtf.csrf import CSRFProtect, generate_csrf
+from itsdangerous import URLSafeTimedSerializer
 
 bp = Blueprint(
     "web",
@@ -63,32 +66,110 @@ def install(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form is good as long as its session
     app.extensions["nextpaper.csrf"] = CSRFProtect(app)
-    # after CSRFProtect's own context processor, whose ``csrf_token`` would otherwise win
-    app.context_processor(lambda: {"csrf_token": _csrf_field, "url_for": _url_for})
+    # after CSRFProtect's own context processor, whose ``csrf_token`` would otherwise win; and
+    # as globals too, for the macros a template imports without its context (_cards.html)
+    app.context_processor(_template_context)
+    app.jinja_env.globals.update(csrf_token=_csrf_field, url_for=_url_for)
     errors.install(app)
     app.register_blueprint(bp)
 
 
-def _url_for(endpoint: str, **values: str) -> str:
-    """Flask's ``url_for`` for templates, remembering the links that never change (the bar's,
-    the forms' actions, the static files'): a page has a dozen, and building each costs a
-    URL-map lookup. Links with other values (a page number, a tab) are built every time."""
-    if values.keys() - {"filename"}:
-        return url_for(endpoint, **values)
-    return _fixed_url(request.script_root, endpoint, values.get("filename"))
+def _template_context() -> dict[str, Any]:
+    """What every template may use: ``csrf_token()``, ``url_for()``, ``site`` (base.html's links),
+    the signed-in ``reader`` (None: the bar shows no menu), and the messages a form left for
+    this page, taken here (shown once): ``flashes`` and the reader's ``notice`` (what a mark
+    did, with Undo)."""
+    reader = g.get("reader")
+    return {
+        "csrf_token": _csrf_field,
+        "url_for": _url_for,
+        "site": _site_links(request.script_root),
+        "reader": reader,
+        "notice": session.pop("notice", None) if reader else None,
+        "flashes": get_flashed_messages(),
+    }
 
 
-@functools.lru_cache(maxsize=256)
-def _fixed_url(script_root: str, endpoint: str, filename: str | None) -> str:
-    return url_for(endpoint, **({"filename": filename} if filename else {}))
+@dataclass(frozen=True, slots=True)
+class SiteLinks:
+    """The links base.html puts on every page (the bar's, the static files', the notice's
+    form), the same for every page and reader: built once, not by a dozen URL-map lookups on
+    each page."""
+
+    home: str
+    saved: str
+    history: str
+    settings: str
+    admin: str
+    sign_out: str
+    mark: str
+    icon: str
+    css: str
+    js: str
+
+
+@functools.lru_cache(maxsize=16)
+def _site_links(script_root: str) -> SiteLinks:
+    static = functools.partial(url_for, "web.static")
+    return SiteLinks(
+        home=url_for("web.home"),
+        saved=url_for("web.saved"),
+        history=url_for("web.history"),
+        settings=url_for("web.settings"),
+        admin=url_for("web.admin"),
+        sign_out=url_for("web.sign_out"),
+        mark=url_for("web.mark"),
+        icon=static(filename="icon-32.png"),
+        css=static(filename="web.css"),
+        js=static(filename="web.js"),
+    )
+
+
+def _url_for(endpoint: str, **values: Any) -> str:
+    """Flask's ``url_for`` for templates, remembering the links it built: a link is the same
+    for the same endpoint and values (under one script root), a page has a dozen (the forms'
+    actions, the exports'), and building each costs a URL-map lookup. Links with options
+    (``_external``, ``_anchor``…) or other values than text and numbers are built every time."""
+    if not values:
+        return _built_url(request.script_root, endpoint, ())
+    if all(type(value) in (str, int) and name[:1] != "_" for name, value in values.items()):
+        return _built_url(request.script_root, endpoint, tuple(values.items()))
+    return url_for(endpoint, **values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _built_url(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
+    return url_for(endpoint, **dict(values))
 
 
 def _csrf_field() -> str:
-    """The form's CSRF token, looked up once per request: a page has a form on every card and
-    row, and Flask-WTF's own ``csrf_token()`` reads its settings again on every call."""
-    if "csrf_field" not in g:
-        g.csrf_field = generate_csrf()
-    return g.csrf_field
+    """The forms' CSRF token, Flask-WTF's: the session's random secret, signed with the app's
+    key. Looked up once per request (a page has a form on every card), and signed once per
+    session secret (:func:`_signed_csrf`) rather than on every page: with no time limit on a
+    token (``WTF_CSRF_TIME_LIMIT = None``), one signed while the session lasts checks as well
+    as a fresh one, and signing costs as much as the rest of a small page. So every page of a
+    session carries the same token; a new session (signing in or out clears it) gets a new
+    secret, made by Flask-WTF, and so a new token."""
+    token = g.get("csrf_field")
+    if token is None:
+        config = current_app.config
+        if config["WTF_CSRF_TIME_LIMIT"] is not None:  # tokens expire: sign each page's anew
+            token = generate_csrf()
+        else:
+            field = config["WTF_CSRF_FIELD_NAME"]
+            if not isinstance(session.get(field), str):
+                generate_csrf()  # the session's first form: Flask-WTF makes its secret
+            key = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
+            token = _signed_csrf(key, session[field])
+        g.csrf_field = token
+    return token
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed_csrf(key: str | bytes, secret: str) -> str:
+    """``secret`` signed as Flask-WTF's ``generate_csrf`` signs it (same salt and serializer,
+    so its ``validate_csrf`` accepts it)."""
+    return URLSafeTimedSerializer(key, salt="wtf-csrf-token").dumps(secret)
 
 
 def apply_page_headers(response):

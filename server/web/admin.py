@@ -19,7 +19,7 @@ reader who is not an admin gets a 403 page, and no link to this page in the bar.
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, flash, g, redirect, render_template, url_for
 
@@ -40,6 +40,26 @@ COMPONENTS = {
     "text": "Text similarity",
     "pop": "Popularity",
 }
+
+
+class _User(NamedTuple):
+    """A user as the list shows it (attributes, not a dict: a template reads them faster)."""
+
+    user_id: str
+    is_admin: bool
+    email: str | None
+    digest: str  # as shown: Off, Daily, Weekly
+    tokens: int
+
+
+class _Digest(NamedTuple):
+    user_id: str
+    period: str
+    status: str
+    claimed_at: str
+    claimed: str
+    sent_at: str | None
+    sent: str
 
 
 def admins_only(view):
@@ -65,25 +85,54 @@ def _when(ts: str | None) -> str:
     return readable_time(ts) if ts else ""
 
 
-def _model() -> dict[str, Any] | None:
+class _Model(NamedTuple):
+    """The served model as the page shows it: its release facts, and the validation figures of
+    the blend its training chose, recalls as percentages (``—`` for none)."""
+
+    version: Any
+    trained_at: Any
+    trained: str
+    users: Any
+    papers: Any
+    added_papers: Any
+    recall: str | None  # the blend's recall@20; None: no validation figures
+    validation_users: Any
+    reused: bool
+    skipped: str | None
+    single: list[tuple[str, str]]  # each component alone: (name, recall@20), best first
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _model() -> _Model | None:
     """What ``GET /api/v1/admin/model`` says of the served model, as the page shows it."""
     loaded = parts().serving.current()
     if loaded is None:
         return None
-    release = dict(loaded.release)
+    release = loaded.release
     tuning = release.get("tuning") or {}
     single = [
-        {"name": COMPONENTS.get(name, name), "recall": recall}
+        (COMPONENTS.get(name, name), _percent(recall))
         for name, recall in sorted(
             (tuning.get("single") or {}).items(), key=lambda kv: -(kv[1] or 0)
         )
     ]
-    return {
-        **release,
-        "trained": _when(release.get("trained_at")),
-        "tuning": tuning,
-        "single": single,
-    }
+    recall = tuning.get("recall")
+    return _Model(
+        version=release.get("version", ""),
+        trained_at=release.get("trained_at", ""),
+        trained=_when(release.get("trained_at")),
+        users=release.get("users", ""),
+        papers=release.get("papers", ""),
+        added_papers=release.get("added_papers"),
+        recall=None if recall is None else _percent(recall),
+        validation_users=tuning.get("users", ""),
+        reused=bool(tuning.get("reused")),
+        skipped=tuning.get("skipped"),
+        single=single,
+    )
 
 
 def _training() -> dict[str, Any]:
@@ -122,26 +171,42 @@ def _sync() -> dict[str, Any]:
     }
 
 
-def _digests() -> list[dict[str, Any]]:
+def _users(db) -> list[_User]:
     return [
-        {**row, "claimed": _when(row["claimed_at"]), "sent": _when(row["sent_at"])}
-        for row in storage.latest_digests(get_db(), DIGESTS_SHOWN)
+        _User(u["user_id"], u["is_admin"], u["email"], u["digest"].capitalize(), u["tokens"])
+        for u in storage.list_users(db, USERS_SHOWN)
+    ]
+
+
+def _digests(db) -> list[_Digest]:
+    return [
+        _Digest(
+            row["user_id"],
+            row["period"],
+            row["status"],
+            row["claimed_at"],
+            _when(row["claimed_at"]),
+            row["sent_at"],
+            _when(row["sent_at"]),
+        )
+        for row in storage.latest_digests(db, DIGESTS_SHOWN)
     ]
 
 
 @bp.get("/admin")
 @admins_only
 def admin():
+    db = get_db()
     return render_template(
         "admin.html",
         nav="admin",
-        users=storage.list_users(get_db(), USERS_SHOWN),
-        users_total=storage.count_users(get_db()),
+        users=_users(db),
+        users_total=storage.count_users(db),
         users_shown=USERS_SHOWN,
         model=_model(),
         training=_training(),
         sync=_sync(),
-        digests=_digests(),
+        digests=_digests(db),
         digests_shown=DIGESTS_SHOWN,
     )
 

@@ -10,8 +10,7 @@ forget_erased`), so the next retrain forgets it as it forgets an erased history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import flash, g, jsonify, redirect, render_template, request, url_for
 
@@ -21,7 +20,7 @@ from ..store import storage
 from ..store.db import get_db
 from . import bp, sessions
 from .paging import Paging, requested_page
-from .paper_links import paper_page, title_link
+from .paper_links import paper_path, title_link
 
 EVENT_WORDS = {
     "open": "Opened",
@@ -48,8 +47,7 @@ def _dwell(ms: int | None) -> str:
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):
     """One event as the list shows it (attributes, not a dict: a template reads them often)."""
 
     event_id: str
@@ -62,16 +60,17 @@ class _Row:
     page: str
 
 
-def _row(event: dict[str, Any], paper: dict[str, Any]) -> _Row:
+def _row(event: dict[str, Any], paper: dict[str, Any], script_root: str) -> _Row:
+    ts = event["ts"]
     return _Row(
-        event_id=event["id"],
-        ts=event["ts"],
-        when=readable_time(event["ts"]),
-        what=EVENT_WORDS.get(event["type"], event["type"]),
-        dwell=_dwell(event.get("dwell_ms")),
-        title=paper.get("title") or event["paper_id"],
-        href=title_link(paper),
-        page=paper_page(event["paper_id"]),
+        event["id"],
+        ts,
+        readable_time(ts),
+        EVENT_WORDS.get(event["type"], event["type"]),
+        _dwell(event.get("dwell_ms")),
+        paper.get("title") or event["paper_id"],
+        title_link(paper),
+        paper_path(script_root, event["paper_id"]),
     )
 
 
@@ -83,7 +82,8 @@ def history():
     paging = Paging(number, storage.count_events(db, g.reader.user_id))
     events = storage.list_events(db, g.reader.user_id, limit=paging.size, offset=paging.offset)
     papers = storage.get_papers(db, [e["paper_id"] for e in events], storage.TITLE_FIELDS)
-    rows = [_row(e, papers.get(e["paper_id"], {"id": e["paper_id"]})) for e in events]
+    root = request.script_root
+    rows = [_row(e, papers.get(e["paper_id"], {"id": e["paper_id"]}), root) for e in events]
     here = url_for("web.history", page=number) if number > 1 else url_for("web.history")
     return render_template("history.html", nav="history", rows=rows, paging=paging, here=here)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, g, render_template, request, session, url_for
+from flask import abort, current_app, g, render_template, request, url_for
 
 from .. import parts
 from ..ids import InvalidPaper, normalize_id
@@ -46,17 +46,6 @@ def _csrf():
     """Every form of the web app carries its session's CSRF token (Flask-WTF)."""
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         current_app.extensions["nextpaper.csrf"].protect()
-
-
-def _take_notice() -> dict[str, Any] | None:
-    """The notice a form left for the next page (what it did, with Undo), shown once."""
-    return session.pop("notice", None)
-
-
-@bp.app_context_processor
-def _page_context() -> dict[str, Any]:
-    # base.html takes the notice, so whichever page a form leads back to shows it
-    return {"tabs": TABS, "reader": g.get("reader"), "take_notice": _take_notice}
 
 
 # --- what the templates show of an answer -----------------------------------------------------
@@ -143,6 +132,7 @@ def home():
     items = _answer(tab, g.reader.user_id)["items"]
     return render_template(
         "feed.html",
+        tabs=TABS,
         tab=tab,
         cards=cards(items, tab),
         empty=EMPTY[tab],

@@ -20,8 +20,14 @@ PATH_SAFE = "!$&'()*+,/:;=@"
 def paper_page(paper_id: str, **args: str) -> str:
     """The paper's page here: what ``url_for("web.paper", paper_id=…, **args)`` builds, without
     a URL-map lookup for each of the up to 50 cards or rows of a page."""
-    path = f"{request.script_root}/papers/{quote(paper_id, safe=PATH_SAFE)}"
+    path = paper_path(request.script_root, paper_id)
     return f"{path}?{urlencode(args)}" if args else path
+
+
+def paper_path(script_root: str, paper_id: str) -> str:
+    """:func:`paper_page` without arguments, under ``script_root`` (``request.script_root``,
+    which a list of 50 rows looks up once)."""
+    return f"{script_root}/papers/{quote(paper_id, safe=PATH_SAFE)}"
 
 
 def _http(url: Any) -> str | None:

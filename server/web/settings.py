@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
@@ -27,6 +27,36 @@ from .history import readable_time
 FIELD_OF_ERROR = {"invalid_email": "email", "email_required": "email", "invalid_digest": "digest"}
 
 
+# The digest choices as the form shows them: (value, label).
+DIGEST_CHOICES = tuple((digest, digest.capitalize()) for digest in user_settings.DIGESTS)
+
+
+# What the page shows, as attributes rather than dicts: a template reads a dict's keys through a
+# failed attribute look-up first, and a missing key (no error on a field) through two.
+class _User(NamedTuple):
+    user_id: str
+    is_admin: bool
+    created_at: str | None
+
+
+class _Form(NamedTuple):
+    email: str | None
+    digest: str | None
+
+
+class _Errors(NamedTuple):
+    email: str | None = None
+    digest: str | None = None
+
+
+class _Token(NamedTuple):
+    """A live token as the list shows it."""
+
+    token_hash: str
+    created_at: str
+    created: str
+
+
 def _page(
     *,
     form: dict[str, Any] | None = None,
@@ -35,18 +65,21 @@ def _page(
     status: int = 200,
 ):
     db = get_db()
-    user_id = g.reader.user_id
+    reader = g.reader
+    user = storage.get_user(db, reader.user_id) or {}
+    form = form or storage.user_settings(db, reader.user_id) or {}
     tokens = [
-        {**t, "created": readable_time(t["created_at"])} for t in storage.live_tokens(db, user_id)
+        _Token(t["token_hash"], t["created_at"], readable_time(t["created_at"]))
+        for t in storage.live_tokens(db, reader.user_id)
     ]
     body = render_template(
         "settings.html",
         nav="settings",
-        user=storage.get_user(db, user_id),
-        form=form or storage.user_settings(db, user_id),
-        digests=user_settings.DIGESTS,
-        errors=errors or {},
-        feed_url=feeds.feed_url(db, current_app.config, user_id),
+        user=_User(reader.user_id, user.get("is_admin", reader.is_admin), user.get("created_at")),
+        form=_Form(form.get("email"), form.get("digest")),
+        digests=DIGEST_CHOICES,
+        errors=_Errors(**(errors or {})),
+        feed_url=feeds.feed_url(db, current_app.config, reader.user_id),
         tokens=tokens,
         new_token=new_token,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -167,6 +168,52 @@ def test_model_card_shows_the_served_release_and_its_validation_as_the_admin_api
     for name, words in (("knn", "Item neighbours (kNN)"), ("text", "Text similarity")):
         assert f"{words} {tuning['single'][name] * 100:.1f}%" in model
     assert model.count("%") == 1 + len(tuning["single"])
+
+
+@pytest.mark.parametrize(
+    ("tuning", "shown", "not_shown"),
+    [
+        (
+            {
+                "recall": 0.25,
+                "users": 1,
+                "reused": True,
+                "single": {"als": None, "knn": 0.125, "mystery": 0.5},
+            },
+            [
+                "recall@20 on 1 validation user: 25.0% (the blend of an earlier training, "
+                "reused) .",
+                "Each component alone Component Recall@20 mystery 50.0% "
+                "Item neighbours (kNN) 12.5% ALS —",
+            ],
+            ["Not validated", "no validation figures"],
+        ),
+        (
+            {"recall": None, "skipped": "too few users with a held-out paper"},
+            ["Validation Not validated: too few users with a held-out paper"],
+            ["recall@20", "reused", "Each component alone"],
+        ),
+        (None, ["This model has no validation figures."], ["recall@20", "Not validated"]),
+    ],
+)
+def test_model_card_shows_each_kind_of_validation(app, web, root, tuning, shown, not_shown):
+    release = {
+        "version": "v-test",
+        "trained_at": "2026-12-01T09:30:00+00:00",
+        "users": 7,
+        "papers": 12,
+        "added_papers": 3,
+        **({"tuning": tuning} if tuning is not None else {}),
+    }
+    serving = app.extensions["nextpaper"].serving
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(serving, "current", lambda: SimpleNamespace(release=release))
+        model = card(admin_page(web), "model")
+    assert "Version v-test Trained 2026-12-01 09:30 UTC Users 7 Papers 12 (3 added since" in model
+    for words in shown:
+        assert words in model
+    for words in not_shown:
+        assert words not in model
 
 
 def test_training_card_says_idle_before_any_run(web, root):
