@@ -102,7 +102,6 @@ def test_every_worker_serves_a_newly_published_model(live_server):
     first = train_here(home)
     server = live_server("--workers", "2", "--no-retrain")
     workers = workers_of(server)
-    second = train_here(home)  # published by another process
 
     def serving(version: str) -> set[int]:
         found = re.findall(
@@ -111,7 +110,9 @@ def test_every_worker_serves_a_newly_published_model(live_server):
         )
         return {int(pid) for pid in found}
 
-    assert serving(first) == set(workers)
+    # each worker loads the model after its fork: on a busy machine one may take a while
+    wait_for(lambda: serving(first) == set(workers), timeout=30, what="the first model")
+    second = train_here(home)  # published by another process
     wait_for(lambda: serving(second) == set(workers), timeout=30, what="both workers")
     for _ in range(10):  # whichever worker answers
         status, _, body = request(server.port, "GET", "/api/v1/health")
