@@ -12,37 +12,37 @@ readers (the shape the model's popularity component gives), interleaved with the
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from typing import Any
 
 import numpy as np
 import sqlite_utils
 
 from ..store import storage
+from .recount import Recounted
 
 Picked = list[tuple[str, float, list[dict]]]
 
 
 class PopularPapers:
-    """The most-read papers, recounted in the background when stale.
-
-    Counting readers scans every event, so the count is kept: the first request counts, and
-    later ones get the kept list while a background thread recounts it once it is older than
-    twenty times the last count took (between one second and five minutes).
-    """
+    """The most-read papers: the served model's readers, or counted from the events (a scan
+    of every event, kept and recounted in the background when stale: :class:`Recounted`)."""
 
     SIZE = 1000
     FRESH_SHARE = 0.5  # weight of the newest papers against the most read (see top_up)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rows: list[tuple[str, int, str]] | None = None
+        self._counted = Recounted(
+            lambda db, _: storage.most_read_papers(db, self.SIZE),
+            what="the popular papers",
+            floor=1.0,
+        )
         self._model_rows: tuple[str, list[tuple[str, int, str]]] | None = None
-        self._expires = 0.0
-        self._recounting = False
-        self.generation = 0  # moves with every count from the events, so keys can name the list
-        # they used (a list from the model is named by the model's version)
+
+    @property
+    def generation(self) -> int:
+        """Moves with every count from the events, so keys can name the list they used (a list
+        from the model is named by the model's version)."""
+        return self._counted.generation
 
     def get(self, db: sqlite_utils.Database, loaded: Any = None) -> list[tuple[str, int, str]]:
         """``(paper_id, readers, date)`` of the most-read papers, most readers first: those of
@@ -50,15 +50,7 @@ class PopularPapers:
         is one, else counted from the events."""
         if loaded is not None:
             return self._from_model(loaded)
-        if self._rows is None:
-            with self._lock:
-                if self._rows is None:
-                    self._count(db)
-        elif time.monotonic() >= self._expires and not self._recounting:
-            self._recounting = True
-            path = storage.database_path(db)
-            threading.Thread(target=self._recount, args=(path,), daemon=True).start()
-        return self._rows
+        return self._counted.get(db)
 
     def top_up(
         self,
@@ -130,20 +122,3 @@ class PopularPapers:
         ]
         self._model_rows = (loaded.version, rows)
         return rows
-
-    def _count(self, db: sqlite_utils.Database) -> None:
-        started = time.monotonic()
-        self._rows = storage.most_read_papers(db, self.SIZE)
-        self.generation += 1
-        took = time.monotonic() - started
-        self._expires = time.monotonic() + min(300.0, max(1.0, 20 * took))
-
-    def _recount(self, path: str) -> None:
-        from ..store.db import connect
-
-        db = connect(path)
-        try:
-            self._count(db)
-        finally:
-            db.close()
-            self._recounting = False

@@ -11,23 +11,18 @@ latest reading of it (an open, read, like or save) and the half-life half the wi
 week, a reader of three days ago counts about half as much as one of today, and one of a week
 ago a quarter. Counting reads only the window's events (found by
 :func:`~server.store.storage.first_seq_received_since`), and each window's count is kept and
-recounted in the background once stale, as the popular list is.
+recounted in the background once stale, as the popular list is (:class:`Recounted`).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from ..store import storage
-
-log = logging.getLogger(__name__)
+from .recount import Recounted
 
 Picked = list[tuple[str, float, list[dict]]]
 Row = tuple[str, float, int, str]  # paper_id, decayed score, readers, date
@@ -37,13 +32,6 @@ FLOOR = 2  # as recommender.scoring.MIN_READERS: a reason never points at a sing
 # receipt times may run a few seconds out of order between writers: the window's events are
 # looked for among those received from this long before it.
 RECEIPT_MARGIN = timedelta(days=1, hours=1)
-
-
-@dataclass
-class _Count:
-    rows: list[Row]
-    expires: float
-    recounting: bool = False
 
 
 class TrendingPapers:
@@ -59,25 +47,19 @@ class TrendingPapers:
 
     def __init__(self, min_readers: int = FLOOR) -> None:
         self.min_readers = max(FLOOR, int(min_readers))
-        self._lock = threading.Lock()  # one first count at a time
-        self._keep_lock = threading.Lock()
-        self._counts: dict[int, _Count] = {}
-        self.generation = 0  # moves with every count, so that kept bodies can name the list
+        self._counted = Recounted(
+            self._count, what="the trending papers", floor=10.0, keys=self.WINDOWS
+        )
+
+    @property
+    def generation(self) -> int:
+        """Moves with every count, so that kept bodies can name the list."""
+        return self._counted.generation
 
     def get(self, db: sqlite_utils.Database, days: int) -> list[Row]:
         """``(paper_id, score, readers, date)`` of the most-read papers of the last ``days``
         days, highest score first; ``date`` is the published date (or the day first seen)."""
-        kept = self._counts.get(days)
-        if kept is None:
-            with self._lock:
-                kept = self._counts.get(days)
-                if kept is None:
-                    kept = self._count(db, days)
-        elif time.monotonic() >= kept.expires and not kept.recounting:
-            kept.recounting = True
-            path = storage.database_path(db)
-            threading.Thread(target=self._recount, args=(path, days), daemon=True).start()
-        return kept.rows
+        return self._counted.get(db, days)
 
     def top(
         self,
@@ -111,9 +93,8 @@ class TrendingPapers:
         for paper_id, score, readers, date in self.get(db, days):
             yield paper_id, score, readers, self.reason(readers, days), date
 
-    def _count(self, db: sqlite_utils.Database, days: int) -> _Count:
-        """Count the window's readers and keep the list (replacing any kept one)."""
-        started = time.monotonic()
+    def _count(self, db: sqlite_utils.Database, days: int) -> list[Row]:
+        """Count the window's readers."""
         now = datetime.now(UTC)
         start = now - timedelta(days=days)
         half_life = days * 86400.0 / 2
@@ -134,28 +115,4 @@ class TrendingPapers:
             key=lambda row: (-row[1], -row[2], row[0]),
         )[: self.SIZE]
         dates = storage.paper_dates(db, [row[0] for row in best])
-        rows = [(p, score, readers, dates[p]) for p, score, readers in best if p in dates]
-        took = time.monotonic() - started
-        kept = _Count(rows, time.monotonic() + min(300.0, max(10.0, 20 * took)))
-        with self._keep_lock:
-            self._counts.pop(days, None)  # re-inserted last: the oldest count is dropped first
-            self._counts[days] = kept
-            while len(self._counts) > self.WINDOWS:
-                self._counts.pop(next(iter(self._counts)))
-            self.generation += 1
-        return kept
-
-    def _recount(self, path: str, days: int) -> None:
-        from ..store.db import connect
-
-        try:
-            db = connect(path)
-            try:
-                self._count(db, days)
-            finally:
-                db.close()
-        except Exception:  # the kept list goes on serving; the next request tries again
-            log.exception("recounting the trending papers failed")
-            kept = self._counts.get(days)
-            if kept is not None:
-                kept.recounting = False
+        return [(p, score, readers, dates[p]) for p, score, readers in best if p in dates]
