@@ -66,23 +66,23 @@ def install(app: Flask) -> None:
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by ``bp`` alone: the API has tokens
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form is good as long as its session
     app.extensions["nextpaper.csrf"] = CSRFProtect(app)
-    # after CSRFProtect's own context processor, whose ``csrf_token`` would otherwise win; and
-    # as globals too, for the macros a template imports without its context (_cards.html)
-    app.context_processor(_template_context)
+    # as globals, for the macros a template imports without its context (_cards.html); and
+    # ``csrf_token`` in the context too, after CSRFProtect's own context processor, whose
+    # ``csrf_token`` would otherwise win over the global
     app.jinja_env.globals.update(csrf_token=_csrf_field, url_for=_url_for)
+    app.context_processor(_template_context)
     errors.install(app)
     app.register_blueprint(bp)
 
 
 def _template_context() -> dict[str, Any]:
-    """What every template may use: ``csrf_token()``, ``url_for()``, ``site`` (base.html's links),
-    the signed-in ``reader`` (None: the bar shows no menu), and the messages a form left for
-    this page, taken here (shown once): ``flashes`` and the reader's ``notice`` (what a mark
-    did, with Undo)."""
+    """What every template may use besides the globals: ``csrf_token()``, ``site`` (base.html's
+    links), the signed-in ``reader`` (None: the bar shows no menu), and the messages a form
+    left for this page, taken here (shown once): ``flashes`` and the reader's ``notice`` (what
+    a mark did, with Undo)."""
     reader = g.get("reader")
     return {
         "csrf_token": _csrf_field,
-        "url_for": _url_for,
         "site": _site_links(request.script_root),
         "reader": reader,
         "notice": session.pop("notice", None) if reader else None,
