@@ -163,12 +163,21 @@ def create_user(db: sqlite_utils.Database, user_id: str, *, is_admin: bool = Fal
 
 
 def get_user(db: sqlite_utils.Database, user_id: str) -> dict[str, Any] | None:
+    """The account (``user_id``, ``is_admin``, ``created_at``) and its settings (``email``,
+    ``digest``); None for an unknown user."""
     row = db.execute(
-        "SELECT user_id, is_admin, created_at FROM users WHERE user_id = ?", [user_id]
+        "SELECT user_id, is_admin, created_at, email, digest FROM users WHERE user_id = ?",
+        [user_id],
     ).fetchone()
     if row is None:
         return None
-    return {"user_id": row[0], "is_admin": bool(row[1]), "created_at": row[2]}
+    return {
+        "user_id": row[0],
+        "is_admin": bool(row[1]),
+        "created_at": row[2],
+        "email": row[3],
+        "digest": row[4],
+    }
 
 
 def has_admin(db: sqlite_utils.Database) -> bool:

@@ -11,7 +11,7 @@ One blueprint, ``web``, with its templates and static files beside it. Its modul
 * :mod:`.settings` — digest settings, the Atom feed's URL and the reader's API tokens;
 * :mod:`.pictures` — what the pictures show (reading by week, topics, the catalog's growth and
   events by day), drawn by :mod:`.charts`;
-* :mod:`.paging` — pages of a long list;
+* :mod:`.paging` — pages of a long list; :mod:`.rows` — a long table's rows, escaped once;
 * :mod:`.paper_links` — where a paper's title and links lead;
 * :mod:`.errors` — HTML error pages outside ``/api/`` (the API keeps its JSON error shape).
 
@@ -25,12 +25,11 @@ validation and event writer; nothing here speaks SQL.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, get_flashed_messages, request, session, url_for
-from flask_wtf.csrf import CSRFProtect, generate_csrf
-from itsdangerous import URLSafeTimedSerializer
+from flask_wtf.csrf import CSRFProtect
 
 bp = Blueprint(
     "web",
@@ -39,6 +38,8 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/assets",  # the app keeps /static (Flask adds it for every app)
 )
+
+from . import sessions  # noqa: E402  (its CSRF token is a template global; it needs no ``bp``)
 
 # Pages load their own CSS and script and nothing else; forms post only to this site.
 PAGE_CSP = (
@@ -69,7 +70,7 @@ def install(app: Flask) -> None:
     # as globals, for the macros a template imports without its context (_cards.html); and
     # ``csrf_token`` in the context too, after CSRFProtect's own context processor, whose
     # ``csrf_token`` would otherwise win over the global
-    app.jinja_env.globals.update(csrf_token=_csrf_field, url_for=_url_for)
+    app.jinja_env.globals.update(csrf_token=sessions.csrf_token, url_for=_url_for)
     app.context_processor(_template_context)
     errors.install(app)
     app.register_blueprint(bp)
@@ -82,7 +83,7 @@ def _template_context() -> dict[str, Any]:
     a mark did, with Undo)."""
     reader = g.get("reader")
     return {
-        "csrf_token": _csrf_field,
+        "csrf_token": sessions.csrf_token,
         "site": _site_links(request.script_root),
         "reader": reader,
         "notice": session.pop("notice", None) if reader else None,
@@ -90,35 +91,25 @@ def _template_context() -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class SiteLinks:
-    """The links base.html puts on every page (the bar's, the static files', the notice's
-    form), the same for every page and reader: built once, not by a dozen URL-map lookups on
-    each page."""
-
-    home: str
-    saved: str
-    history: str
-    settings: str
-    admin: str
-    sign_out: str
-    mark: str
-    icon: str
-    css: str
-    js: str
+class SiteLinks(SimpleNamespace):
+    """Every link of the web app that takes no values, named as its view (``site.settings``,
+    ``site.save_settings``, ``site.retrain`` …), and the static files base.html loads
+    (``site.icon``, ``site.css``, ``site.js``): the same for every page and reader under one
+    script root, so built once from the URL map rather than by a URL-map lookup per link on
+    each page. (Macros imported without the context, in _cards.html and _paging.html, use the
+    ``url_for`` global.)"""
 
 
 @functools.lru_cache(maxsize=16)
 def _site_links(script_root: str) -> SiteLinks:
-    static = functools.partial(url_for, "web.static")
+    endpoints = {
+        rule.endpoint
+        for rule in current_app.url_map.iter_rules()
+        if rule.endpoint.startswith(f"{bp.name}.") and not rule.arguments
+    }
+    static = functools.partial(url_for, f"{bp.name}.static")
     return SiteLinks(
-        home=url_for("web.home"),
-        saved=url_for("web.saved"),
-        history=url_for("web.history"),
-        settings=url_for("web.settings"),
-        admin=url_for("web.admin"),
-        sign_out=url_for("web.sign_out"),
-        mark=url_for("web.mark"),
+        **{endpoint.partition(".")[2]: url_for(endpoint) for endpoint in endpoints},
         icon=static(filename="icon-32.png"),
         css=static(filename="web.css"),
         js=static(filename="web.js"),
@@ -140,36 +131,6 @@ def _url_for(endpoint: str, **values: Any) -> str:
 @functools.lru_cache(maxsize=1024)
 def _built_url(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
     return url_for(endpoint, **dict(values))
-
-
-def _csrf_field() -> str:
-    """The forms' CSRF token, Flask-WTF's: the session's random secret, signed with the app's
-    key. Looked up once per request (a page has a form on every card), and signed once per
-    session secret (:func:`_signed_csrf`) rather than on every page: with no time limit on a
-    token (``WTF_CSRF_TIME_LIMIT = None``), one signed while the session lasts checks as well
-    as a fresh one, and signing costs as much as the rest of a small page. So every page of a
-    session carries the same token; a new session (signing in or out clears it) gets a new
-    secret, made by Flask-WTF, and so a new token."""
-    token = g.get("csrf_field")
-    if token is None:
-        config = current_app.config
-        if config["WTF_CSRF_TIME_LIMIT"] is not None:  # tokens expire: sign each page's anew
-            token = generate_csrf()
-        else:
-            field = config["WTF_CSRF_FIELD_NAME"]
-            if not isinstance(session.get(field), str):
-                generate_csrf()  # the session's first form: Flask-WTF makes its secret
-            key = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
-            token = _signed_csrf(key, session[field])
-        g.csrf_field = token
-    return token
-
-
-@functools.lru_cache(maxsize=4096)
-def _signed_csrf(key: str | bytes, secret: str) -> str:
-    """``secret`` signed as Flask-WTF's ``generate_csrf`` signs it (same salt and serializer,
-    so its ``validate_csrf`` accepts it)."""
-    return URLSafeTimedSerializer(key, salt="wtf-csrf-token").dumps(secret)
 
 
 def apply_page_headers(response):

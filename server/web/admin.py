@@ -29,6 +29,7 @@ from ..store import storage
 from ..store.db import get_db
 from . import bp, sessions
 from .history import readable_time
+from .rows import escaped_row
 
 DIGESTS_SHOWN = 20
 USERS_SHOWN = 50  # a large deployment's page stays small and quick: the CLI lists them all
@@ -40,26 +41,6 @@ COMPONENTS = {
     "text": "Text similarity",
     "pop": "Popularity",
 }
-
-
-class _User(NamedTuple):
-    """A user as the list shows it (attributes, not a dict: a template reads them faster)."""
-
-    user_id: str
-    is_admin: bool
-    email: str | None
-    digest: str  # as shown: Off, Daily, Weekly
-    tokens: int
-
-
-class _Digest(NamedTuple):
-    user_id: str
-    period: str
-    status: str
-    claimed_at: str
-    claimed: str
-    sent_at: str | None
-    sent: str
 
 
 def admins_only(view):
@@ -171,19 +152,21 @@ def _sync() -> dict[str, Any]:
     }
 
 
-def _users(db) -> list[_User]:
+def _users(db) -> list[tuple[str, ...]]:
+    """The users as admin.html's rows unpack them (escaped: :mod:`server.web.rows`)."""
     return [
-        _User(u["user_id"], u["is_admin"], u["email"], u["digest"].capitalize(), u["tokens"])
+        escaped_row(u["user_id"], u["is_admin"], u["email"], u["digest"].capitalize(), u["tokens"])
         for u in storage.list_users(db, USERS_SHOWN)
     ]
 
 
-def _digests(db) -> list[_Digest]:
+def _digests(db) -> list[tuple[str, ...]]:
+    """The latest digests as admin.html's rows unpack them (escaped)."""
     return [
-        _Digest(
+        escaped_row(
             row["user_id"],
             row["period"],
-            row["status"],
+            row["status"] == "sent",
             row["claimed_at"],
             _when(row["claimed_at"]),
             row["sent_at"],

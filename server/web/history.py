@@ -10,7 +10,7 @@ forget_erased`), so the next retrain forgets it as it forgets an erased history.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from flask import flash, g, jsonify, redirect, render_template, request, url_for
 
@@ -21,6 +21,7 @@ from ..store.db import get_db
 from . import bp, sessions
 from .paging import Paging, requested_page
 from .paper_links import paper_path, title_link
+from .rows import escaped_row
 
 EVENT_WORDS = {
     "open": "Opened",
@@ -47,22 +48,13 @@ def _dwell(ms: int | None) -> str:
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
-class _Row(NamedTuple):
-    """One event as the list shows it (attributes, not a dict: a template reads them often)."""
-
-    event_id: str
-    ts: str
-    when: str
-    what: str
-    dwell: str
-    title: str
-    href: str
-    page: str
-
-
-def _row(event: dict[str, Any], paper: dict[str, Any], script_root: str) -> _Row:
+def _row(
+    number: int, event: dict[str, Any], paper: dict[str, Any], script_root: str
+) -> tuple[str, ...]:
+    """One event as history.html's rows unpack it (escaped: :mod:`server.web.rows`)."""
     ts = event["ts"]
-    return _Row(
+    return escaped_row(
+        number,
         event["id"],
         ts,
         readable_time(ts),
@@ -83,7 +75,10 @@ def history():
     events = storage.list_events(db, g.reader.user_id, limit=paging.size, offset=paging.offset)
     papers = storage.get_papers(db, [e["paper_id"] for e in events], storage.TITLE_FIELDS)
     root = request.script_root
-    rows = [_row(e, papers.get(e["paper_id"], {"id": e["paper_id"]}), root) for e in events]
+    rows = [
+        _row(n, e, papers.get(e["paper_id"], {"id": e["paper_id"]}), root)
+        for n, e in enumerate(events, 1)
+    ]
     here = url_for("web.history", page=number) if number > 1 else url_for("web.history")
     return render_template("history.html", nav="history", rows=rows, paging=paging, here=here)
 

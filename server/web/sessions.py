@@ -13,10 +13,14 @@ start_web_session`), so a session is checked on every request and can end on the
 Signing in takes an API token, checked as the API checks it (:func:`server.http.auth.
 authenticate`), or a one-time link (:mod:`.login_links`). Either way the old session's values
 are dropped first, so a session id planted before signing in is never the signed-in one.
+
+The session also holds its forms' CSRF secret (Flask-WTF's): :func:`csrf_token` gives the
+signed token every form carries, and signing in makes the new session's secret at once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -24,8 +28,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 
-from flask import Flask, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import generate_csrf
+from itsdangerous import URLSafeTimedSerializer
 
 from .. import signing
 from ..store import storage
@@ -82,6 +88,11 @@ def sign_in(user_id: str) -> None:
     session.clear()
     session.permanent = True
     session["sid"] = session_id
+    # the new session's CSRF secret, made (and its token signed) now rather than on the
+    # first page: every page after signing in has forms
+    g.pop("csrf_field", None)
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)  # Flask-WTF's token of this request
+    csrf_token()
 
 
 def sign_out() -> None:
@@ -120,3 +131,33 @@ def signed_in(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def csrf_token() -> str:
+    """The forms' CSRF token, Flask-WTF's: the session's random secret, signed with the app's
+    key. Looked up once per request (a page has a form on every card), and signed once per
+    session secret (:func:`_signed_csrf`) rather than on every page: with no time limit on a
+    token (``WTF_CSRF_TIME_LIMIT = None``), one signed while the session lasts checks as well
+    as a fresh one, and signing costs as much as the rest of a small page. So every page of a
+    session carries the same token; a new session (signing in or out clears it) gets a new
+    secret, made by Flask-WTF, and so a new token."""
+    token = g.get("csrf_field")
+    if token is None:
+        config = current_app.config
+        if config["WTF_CSRF_TIME_LIMIT"] is not None:  # tokens expire: sign each page's anew
+            token = generate_csrf()
+        else:
+            field = config["WTF_CSRF_FIELD_NAME"]
+            if not isinstance(session.get(field), str):
+                generate_csrf()  # the session's first form: Flask-WTF makes its secret
+            key = config.get("WTF_CSRF_SECRET_KEY", current_app.secret_key)
+            token = _signed_csrf(key, session[field])
+        g.csrf_field = token
+    return token
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed_csrf(key: str | bytes, secret: str) -> str:
+    """``secret`` signed as Flask-WTF's ``generate_csrf`` signs it (same salt and serializer,
+    so its ``validate_csrf`` accepts it)."""
+    return URLSafeTimedSerializer(key, salt="wtf-csrf-token").dumps(secret)

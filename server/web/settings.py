@@ -23,6 +23,7 @@ from ..store.db import get_db
 from ..store.validation import Invalid
 from . import bp, sessions
 from .history import readable_time
+from .rows import escaped_row
 
 FIELD_OF_ERROR = {"invalid_email": "email", "email_required": "email", "invalid_digest": "digest"}
 
@@ -49,14 +50,6 @@ class _Errors(NamedTuple):
     digest: str | None = None
 
 
-class _Token(NamedTuple):
-    """A live token as the list shows it."""
-
-    token_hash: str
-    created_at: str
-    created: str
-
-
 def _page(
     *,
     form: dict[str, Any] | None = None,
@@ -67,10 +60,10 @@ def _page(
     db = get_db()
     reader = g.reader
     user = storage.get_user(db, reader.user_id) or {}
-    form = form or storage.user_settings(db, reader.user_id) or {}
-    tokens = [
-        _Token(t["token_hash"], t["created_at"], readable_time(t["created_at"]))
-        for t in storage.live_tokens(db, reader.user_id)
+    form = form or user
+    tokens = [  # as settings.html's rows unpack them (escaped: server/web/rows.py)
+        escaped_row(n, t["token_hash"], t["created_at"], readable_time(t["created_at"]))
+        for n, t in enumerate(storage.live_tokens(db, reader.user_id), 1)
     ]
     body = render_template(
         "settings.html",

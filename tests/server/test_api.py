@@ -350,6 +350,15 @@ def test_users_see_only_their_own_data(client, make_user):
     assert client.get("/api/v1/history", headers=alice).get_json()["total"] == 0
 
 
+def test_the_export_holds_the_users_settings(client, make_user):
+    alice = make_user("alice")
+    settings = {"email": "alice@example.org", "digest": "weekly"}
+    assert client.put("/api/v1/settings", json=settings, headers=alice).status_code == 200
+    user = client.get("/api/v1/export", headers=alice).get_json()["user"]
+    assert user["user_id"] == "alice" and user["is_admin"] is False and user["created_at"]
+    assert {"email": user["email"], "digest": user["digest"]} == settings
+
+
 def test_deleting_a_history_erases_every_kind_of_event(client, make_user, db, app):
     ids = catalog(db, 6)
     alice, bob = make_user("alice"), make_user("bob")

@@ -6,6 +6,7 @@ root never gets what was built for the first."""
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 import time
@@ -14,6 +15,8 @@ import pytest
 from flask import url_for
 from itsdangerous import TimestampSigner
 
+from server.store import storage
+from server.web.rows import escaped_row
 from tests.web.conftest import CSRF_FIELD, WebClient, csrf_token
 
 LINK = re.compile(r'(?:href|src|action)="(/[^"]*)"')
@@ -118,3 +121,58 @@ def test_links_are_what_url_for_builds_under_each_script_root(app, web, alice, c
         assert all(link.startswith(f"{root}/") for link in links)
     else:
         assert not any(link.startswith("/np/") for link in links)
+
+
+# --- rows written without autoescaping (server/web/rows.py) ----------------------------------
+
+
+def test_a_row_holds_every_value_escaped_and_none_or_false_as_nothing():
+    row = escaped_row('<b class="x">Tom & Jerry\'s</b>', None, False, True, 0, 7, "plain")
+    assert row == (
+        "&lt;b class=&quot;x&quot;&gt;Tom &amp; Jerry&#x27;s&lt;/b&gt;",
+        "",
+        "",
+        "True",
+        "0",
+        "7",
+        "plain",
+    )
+
+
+def test_history_rows_show_stored_markup_as_text(client, db, web, user_token):
+    """A title and an event id holding markup reach the History page as text, never as
+    markup, though its rows are written without autoescaping."""
+    hostile = '<script>alert("x")</script> & <i>'
+    storage.upsert_papers(db, [{"paper_id": "doi:10.1/a&b<c", "title": hostile}])
+    token = user_token("alice")
+    event = {"id": 'e"1<b>', "type": "open", "ts": "2026-01-02T10:00:00Z"}
+    answer = client.post(
+        "/api/v1/events",
+        json={"events": [{**event, "paper": {"id": "doi:10.1/a&b<c"}}]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.get_json()["accepted"] == 1
+    web.sign_in(token)
+    page = web.get("/history").get_data(as_text=True)
+    assert "<script>" not in page and "<i>" not in page and '"1<b>' not in page
+    assert html.escape(hostile) in page
+    assert f'data-event-id="{html.escape(event["id"])}"' in page
+    row = page.split("data-event-id=")[1].split("</tr>")[0]
+    assert html.unescape(re.sub(r"<[^>]+>", "", row)).count(hostile) == 1
+
+
+# --- the CSRF secret of a new session --------------------------------------------------------
+
+
+def test_signing_in_makes_the_new_sessions_csrf_secret_and_its_first_page_uses_it(web, user_token):
+    web.get("/")  # the sign-in form: a session with a secret of its own
+    with web.client.session_transaction() as before:
+        anonymous = before["csrf_token"]
+    web.sign_in(user_token("alice"))
+    with web.client.session_transaction() as after:
+        secret = after.get("csrf_token")
+    assert secret and secret != anonymous  # made at sign-in, not left for the first page
+    first = web.get("/settings")
+    with web.client.session_transaction() as later:
+        assert later["csrf_token"] == secret
+    assert save_settings(web.client, csrf_token(first.get_data(as_text=True))).status_code == 303
