@@ -10,7 +10,9 @@ schedule the same retrains and send the same digests. So every serving process r
 an advisory lock of that database, held by a connection of its own. The others try again every
 few seconds: when the holder ends, however it ends (a kill -9 included: the kernel releases its
 lock with its files, PostgreSQL with its connection), another process takes the duties over
-within that time.
+within that time. A PostgreSQL holder also checks its lock as often: when the lock's connection
+ended while the process lives on (the database restarted, the network failed), it stops its
+duties, since another server may hold the lock by then, and tries for the lock again.
 """
 
 from __future__ import annotations
@@ -72,16 +74,23 @@ class HomeDuties:
         self._thread.start()
 
     def _take_over(self) -> None:
+        """Try for the lock every ``retry_seconds`` and start the duties once it is taken;
+        then, on PostgreSQL, check every ``retry_seconds`` that the lock is still held, and
+        stop the duties if it is not (below), to try for it again."""
         while not self._stop.is_set():
             with self._guard:
                 if self._stop.is_set():
                     return
-                if self._try_lock():
+                if self._lock_db is not None:
+                    if not self._still_locked():
+                        self._lose_lock()
+                elif self._lock_fd is None and self._try_lock():
                     try:
                         self._start_duties()
                     except Exception:
                         log.exception("starting the background duties failed")
-                    return
+                elif self._lock_fd is not None:
+                    return  # an flock lasts as long as this process: nothing to watch
             self._stop.wait(self.retry_seconds)
 
     def _try_lock(self) -> bool:
@@ -110,6 +119,31 @@ class HomeDuties:
         db.close()
         return False
 
+    def _still_locked(self) -> bool:
+        """Whether the advisory lock's connection still holds it. A connection that ended (the
+        database restarted, the network failed, an admin terminated it) took the lock with
+        it, and another server may hold it now: running on would do the duties twice."""
+        from ..store.db import database_errors
+
+        try:
+            held = self._lock_db.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND classid = 0 AND objid = ? AND objsubid = 1",
+                [DUTY_LOCK],
+            ).fetchone()[0]
+        except database_errors() as error:
+            log.warning("the duty lock's database connection failed: %s", error)
+            return False
+        return bool(held)
+
+    def _lose_lock(self) -> None:
+        log.warning(
+            "this process (pid %d) lost the duty lock: it stops the retrains and the daily job,"
+            " and takes them up again once it holds the lock",
+            os.getpid(),
+        )
+        self._stop_duties()
+
     def _start_duties(self) -> None:
         from .training import RetrainScheduler
 
@@ -130,15 +164,29 @@ class HomeDuties:
         daily.start()
         self._running.append(daily)
 
+    @property
+    def holding(self) -> bool:
+        """Whether this process holds the duty lock (and so runs the duties)."""
+        return self._lock_fd is not None or self._lock_db is not None
+
     def stop(self) -> None:
         """Stop what runs and give the duties up."""
         with self._guard:
             self._stop.set()
-            for duty in self._running:
-                duty.stop()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)  # releases the lock
-                self._lock_fd = None
-            if self._lock_db is not None:
+            self._stop_duties()
+
+    def _stop_duties(self) -> None:
+        for duty in self._running:
+            duty.stop()
+        self._running = []
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
+        if self._lock_db is not None:
+            from ..store.db import database_errors
+
+            try:
                 self._lock_db.close()  # releases the advisory lock
-                self._lock_db = None
+            except database_errors():
+                pass  # the connection is gone already, and the lock with it
+            self._lock_db = None
