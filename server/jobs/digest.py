@@ -49,6 +49,7 @@ import jinja2
 import sqlite_utils
 
 from .. import signing
+from ..outside_links import outside_link
 from ..store import storage
 from .smtp import Mailer, MailError, Refused
 
@@ -98,12 +99,9 @@ def digest_since(digest: str, today: date, last_sent: str | None) -> str:
 
 
 def paper_link(paper: dict[str, Any], public_url: str) -> str:
-    """Where an item links: the paper's own page, its DOI, else its NextPaper page."""
-    if paper.get("url"):
-        return paper["url"]
-    if paper.get("doi"):
-        return f"https://doi.org/{quote(paper['doi'], safe='/')}"
-    return f"{public_url}/papers/{quote(paper['id'], safe='')}"
+    """Where an item links: the paper's best outside page (:mod:`server.outside_links`, as the
+    web app's titles), else its page on NextPaper."""
+    return outside_link(paper) or f"{public_url}/papers/{quote(paper['id'], safe='')}"
 
 
 @dataclass

@@ -15,11 +15,12 @@ from flask import abort, current_app, g, render_template, request, url_for
 
 from .. import parts
 from ..ids import InvalidPaper, normalize_id
+from ..outside_links import paper_links
 from ..serving.service import days_ago
 from ..store import storage
 from ..store.db import get_db
 from . import apply_page_headers, bp, login_links, sessions
-from .paper_links import paper_links, paper_page, title_link
+from .paper_links import paper_page, title_link
 
 FEED_N = 20  # the API's default n
 SIMILAR_N = 10  # the API's default n for similar papers

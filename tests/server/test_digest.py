@@ -500,3 +500,25 @@ def test_users_set_checks_like_the_api(home, app, db):
     assert storage.user_settings(db, "alice") == {"email": "a@example.org", "digest": "weekly"}
     unknown = runner.invoke(main, ["--home", str(home), "users", "set", "zed", "--digest", "off"])
     assert unknown.exit_code == 2 and "no user 'zed'" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("paper", "link"),
+    [
+        ({"id": "seed:p1", "url": "https://example.org/p1"}, "https://example.org/p1"),
+        ({"id": "arxiv:2401.00001"}, "https://arxiv.org/abs/2401.00001"),
+        ({"id": "seed:p2", "arxiv_id": "2401.00002"}, "https://arxiv.org/abs/2401.00002"),
+        ({"id": "openreview:AbC12"}, "https://openreview.net/forum?id=AbC12"),
+        ({"id": "acl:2020.acl-main.1"}, "https://aclanthology.org/2020.acl-main.1/"),
+        ({"id": "seed:p3", "doi": "10.1000/x y"}, "https://doi.org/10.1000/x%20y"),
+        # only http(s) URLs are followed; else the paper's page here, as for a bare seed paper
+        ({"id": "seed:p4", "url": "javascript:alert(1)"}, "https://np.example/papers/seed%3Ap4"),
+        ({"id": "seed:p5"}, "https://np.example/papers/seed%3Ap5"),
+    ],
+)
+def test_a_digest_item_links_where_the_web_apps_title_does_else_to_its_page_here(paper, link):
+    from server.web.paper_links import title_link
+
+    assert digest.paper_link(paper, "https://np.example") == link
+    if not link.startswith("https://np.example/"):
+        assert title_link(paper) == link  # one rule for both

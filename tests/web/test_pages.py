@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from server.outside_links import paper_links
 from server.store import storage
-from server.web.paper_links import paper_links, title_link
+from server.web.paper_links import title_link
 from tests.web.conftest import WebClient
 
 pytestmark = pytest.mark.both_backends
