@@ -14,7 +14,10 @@ Two parts, each a ratio so that the machine's drift between hours cancels out:
   top-20 with the top-20 over every paper, each scored against the whole text profile (no
   postings budget).
   Budgets: p50 <= 0.15x and p99 <= 0.4x the scan's p50 at >= 95% overlap; a ``since=``
-  answer's p50 <= 2x a plain one.
+  answer's p50 <= 2x a plain one. Also reported, as a figure: the *storage floor*, what a
+  first recommendation reads and writes whatever its scoring costs (the reader's history,
+  the rows of the papers it answers and of those its reasons cite, the items' JSON), timed
+  after the answers in each round (so with those rows freshly read: a low estimate).
 
     .venv/bin/python bench/cost.py --dataset ../shared/data/citeulike-t --part http
     .venv/bin/python bench/cost.py --scale large --part in_process
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -81,6 +85,16 @@ def http_part(home: Path, count: int) -> dict:
     }
 
 
+def _answered_ids(answer: dict) -> list[str]:
+    """The papers an answer holds and those its reasons cite, as the serving object reads them."""
+    ids = [item["paper"]["id"] for item in answer["items"]]
+    for item in answer["items"]:
+        ids += [
+            r[key] for r in item["reasons"] for key in ("paper_id", "via_paper_id") if r.get(key)
+        ]
+    return ids
+
+
 def in_process_part(home: Path, count: int, since: str) -> dict:
     from server.serving.runtime import limit_blas_threads
     from server.serving.service import Serving
@@ -111,7 +125,14 @@ def in_process_part(home: Path, count: int, since: str) -> dict:
         first(user, None)
         first(user, since)
         scan()
-    times: dict[str, list[float]] = {"recommendation": [], "since": [], "scan": []}
+    answered = {user: _answered_ids(serving.recommendations(db, user, n=20)) for user in users}
+
+    def floor(user: str) -> None:
+        storage.user_history(db, user)
+        papers = storage.get_papers(db, answered[user])
+        json.dumps([papers.get(paper_id) for paper_id in answered[user]])
+
+    times: dict[str, list[float]] = {"recommendation": [], "since": [], "scan": [], "floor": []}
     # in rounds of blocks: drift touches all three alike, and a call does not pay for the CPU
     # caches that a 128 MB scan just before it flushed
     block = 25
@@ -120,6 +141,7 @@ def in_process_part(home: Path, count: int, since: str) -> dict:
             ("scan", lambda _u: scan()),
             ("recommendation", lambda u: first(u, None)),
             ("since", lambda u: first(u, since)),
+            ("floor", floor),
         ):
             for user in users[start : start + block]:
                 t = time.perf_counter()
@@ -138,6 +160,7 @@ def in_process_part(home: Path, count: int, since: str) -> dict:
         "p50": rec["p50_ms"] / scan_p50,
         "p99": rec["p99_ms"] / scan_p50,
         "since_p50_vs_plain_p50": stats["since"]["p50_ms"] / rec["p50_ms"],
+        "storage_floor_p50": stats["floor"]["p50_ms"] / scan_p50,
     }
     overlap = float(np.mean(overlaps["plain"])) if overlaps["plain"] else 0.0
     return {
