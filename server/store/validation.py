@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..ids import InvalidPaper, identify
-from .storage import EVENT_TYPES, STORED_TIME, authors_json
+from .storage import EVENT_TYPES, IMPORTED_EVENT_PREFIX, STORED_TIME, authors_json
 
 MAX_EVENT_ID_LENGTH = 200
 MAX_DWELL_MS = 7 * 24 * 3600 * 1000  # a week: anything longer is a clock bug, not reading
@@ -249,6 +249,10 @@ def _event_fields(raw: Any) -> tuple[str, str, str, int | None, tuple]:
     if len(event_id) > MAX_EVENT_ID_LENGTH:
         raise Invalid("invalid_event_id", f"id is longer than {MAX_EVENT_ID_LENGTH} characters")
     _check_unicode(event_id, "invalid_event_id", "id")
+    if event_id.startswith(IMPORTED_EVENT_PREFIX):  # they mark a library's saves (not reading)
+        raise Invalid(
+            "invalid_event_id", f"ids starting with {IMPORTED_EVENT_PREFIX!r} are library imports'"
+        )
     event_type = get("type")
     if event_type not in EVENT_TYPES:
         raise Invalid("invalid_type", f"type must be one of {', '.join(EVENT_TYPES)}")

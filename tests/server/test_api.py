@@ -101,6 +101,7 @@ def test_good_events_are_kept_when_others_are_rejected(client, make_user):
         event("js", {"url": "javascript:alert(1)"}),
         event("nopaper", {"title": "only a title"}),
         {"id": "missing-paper", "type": "open", "ts": TS},
+        event("library:seed:a", {"id": "seed:a"}, "save"),  # a library import's ids
     ]
     good = event("good", {"id": "seed:good"})
     body = post(client, alice, [*bad, good]).get_json()
@@ -116,6 +117,7 @@ def test_good_events_are_kept_when_others_are_rejected(client, make_user):
         "invalid_paper",
         "invalid_paper",
         "invalid_paper",
+        "invalid_event_id",
     ]
     assert [e["id"] for e in client.get("/api/v1/history", headers=alice).get_json()["events"]] == [
         "good"
