@@ -26,7 +26,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import wraps
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -124,7 +123,7 @@ def reader() -> Reader | None:
 def signed_in(view):
     """Run ``view`` for a signed-in reader (``g.reader``); else send the browser to sign in."""
 
-    @wraps(view)
+    @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if reader() is None:
             return redirect(url_for("web.home", next=request.full_path.rstrip("?")), 303)
