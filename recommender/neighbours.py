@@ -198,7 +198,11 @@ def topk_product(
 
 def spd_inverse(g: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite float32 matrix via Cholesky (LAPACK
-    potrf + potri, about twice as fast as LU); overwrites ``g``."""
+    potrf + potri, about twice as fast as LU); overwrites ``g`` and returns it (a
+    C-ordered ``g`` is handed to LAPACK as its transpose, which is the same matrix in
+    Fortran order, so no copy is made)."""
+    if g.flags.c_contiguous and not g.flags.f_contiguous:
+        return spd_inverse(g.T).T
     c, info = scipy.linalg.lapack.spotrf(g, lower=False, overwrite_a=True, clean=False)
     if info:
         raise np.linalg.LinAlgError(f"Cholesky factorisation failed ({info})")
@@ -225,9 +229,10 @@ def ease_neighbours(
     """EASE^R (Steck 2019) restricted to the ``max_items`` most-read papers, sparsified.
 
     ``B = I - P / diag(P)`` with ``P = (X'X + l I)^-1`` over the head papers only, so the
-    dense work is ``max_items^2`` float32 (256 MB at 8,000) whatever the catalog size;
-    each row then keeps its ``k`` largest weights. Papers outside the head get no row
-    or column (the RP3beta neighbourhood and text cover them).
+    dense work is one ``max_items^2`` float32 matrix (256 MB at 8,000), inverted in place,
+    whatever the catalog size; each row then keeps its ``k`` largest weights, a block of
+    rows at a time. Papers outside the head get no row or column (the RP3beta
+    neighbourhood and text cover them).
 
     Returns
     -------
@@ -244,16 +249,21 @@ def ease_neighbours(
     if head.size == 0:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     xh = x[:, head]
-    g = (xh.T @ xh).toarray().astype(np.float32)
+    g = np.asarray((xh.T @ xh).toarray(), dtype=np.float32)
     g[np.diag_indices_from(g)] += regularization
-    p = spd_inverse(g)
-    del g
+    p = spd_inverse(g)  # in place: g is p now
     d = np.diag(p).copy()
     p /= -d[None, :]
     p[np.diag_indices_from(p)] = 0.0
     np.maximum(p, 0.0, out=p)  # negative weights only push down; keep the positive evidence
     if k < head.size:
-        cut = np.argpartition(-p, k - 1, axis=1)[:, :k]
+        block = 1024  # rows at a time: a whole-matrix argpartition would hold n^2 int64
+        cut = np.concatenate(
+            [
+                np.argpartition(p[lo : lo + block], head.size - k, axis=1)[:, head.size - k :]
+                for lo in range(0, head.size, block)
+            ]
+        )
         rows = np.repeat(np.arange(head.size), k)
         vals = np.take_along_axis(p, cut, axis=1).ravel()
         cols = cut.ravel()

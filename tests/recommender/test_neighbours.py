@@ -63,7 +63,9 @@ def test_topk_per_row_ties_by_column():
 def test_spd_inverse(n):
     a = np.random.default_rng(0).random((n, n)).astype(np.float32)
     g = a @ a.T + n * np.eye(n, dtype=np.float32)
-    inverse = spd_inverse(g.copy())
+    work = g.copy()
+    inverse = spd_inverse(work)
+    assert np.shares_memory(inverse, work)  # in place: no second n x n matrix
     np.testing.assert_allclose(inverse, inverse.T)
     np.testing.assert_allclose(inverse, np.linalg.inv(g.astype(np.float64)), rtol=1e-3, atol=1e-9)
 
