@@ -5,9 +5,10 @@ Owns :class:`HybridRecommender`, the ``implicit``-shaped surface of the recommen
 trains each component:
 
 * ``knn``  -- a sparse top-k RP3beta item-item matrix (:mod:`recommender.neighbours`);
-* ``ease`` -- EASE over every read paper up to ``ease_max_items`` of them, the most read
-  beyond (``ease_head`` of them on a deployment of ``ease_head_from`` pairs or more: its dense
-  work grows with the square and the cube of that number), sparsified to top-k;
+* ``ease`` -- EASE over every read paper while its fit stays within ``ease_memory_mb`` (a
+  third of the machine's memory unless set; or up to ``ease_max_items`` papers when set), the
+  most read beyond (``ease_head`` of them on a deployment of ``ease_head_from`` pairs or more:
+  its dense work grows with the square and the cube of that number), sparsified to top-k;
 * ``als``  -- implicit ALS; a request folds the user's current history into a user vector,
   and an ANN index over the item factors (:mod:`recommender.ann`) finds its top papers. With
   ``als_engine="spark"`` the factors are fitted by Spark MLlib instead (one SparkSession per
@@ -48,7 +49,7 @@ from . import scoring, tuning
 from .ann import InnerProductIndex
 from .collaborative import USER_FACTORS_FILE, ALSModel, Fitter
 from .interactions import Interactions, actions, history_vector
-from .neighbours import ease_neighbours, item_neighbours
+from .neighbours import ease_items_within, ease_neighbours, item_neighbours, physical_memory
 from .sparse_utils import grown, load_csr, row_positions, save_csr
 from .text import TextModel
 
@@ -60,6 +61,9 @@ ALS_ENGINES = ("implicit", "spark")
 # The components' settings were compared with bench/recommender_tune.py on validation users
 # carved from the training part of citeulike-t and movielens-100k. The blend weights below are
 # where a training's search starts (recommender/tuning.py) and what an untuned model uses.
+# EASE's memory when the machine does not say how much it has (16,000 papers' worth).
+EASE_FALLBACK_MB = 3072
+
 DEFAULT_PARAMS: dict[str, Any] = {
     # collaborative neighbourhood
     "neighbours_kind": "rp3beta",
@@ -67,12 +71,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "neighbours_max_per_user": 300,  # heavier readers count with a random sample (0: all)
     "rp3_alpha": 1.0,
     "rp3_beta": 0.5,
-    # EASE over every read paper up to ease_max_items of them (the most read beyond),
-    # sparsified; its Gram matrix is n^2 float32 (1 GB at 16,000) and inverting it grows with
-    # the cube (README, "Recommendation quality"). A deployment of ease_head_from (user,
-    # paper) pairs or more keeps to the ease_head most read, so that its retrain stays within
-    # budget (bench/train.py)
-    "ease_max_items": 16_000,
+    # EASE over every read paper while its fit stays within ease_memory_mb (None: a third of
+    # the machine's memory), the most read beyond; or up to ease_max_items papers when set.
+    # Its Gram matrix is n^2 float32 (1 GB at 16,000) and inverting it grows with the cube
+    # (README, "Recommendation quality"). A deployment of ease_head_from (user, paper) pairs
+    # or more keeps to the ease_head most read, so that its retrain stays within budget
+    # (bench/train.py)
+    "ease_max_items": None,
+    "ease_memory_mb": None,
     "ease_head": 8_000,
     "ease_head_from": 1_000_000,
     "ease_regularization": 300.0,
@@ -502,6 +508,20 @@ class HybridRecommender:
             spark, self.spark = self.spark, None
             spark.stop()
 
+    def _ease_items(self, pairs: int) -> int:
+        """How many papers EASE covers (the most read): ``ease_head`` on a deployment of
+        ``ease_head_from`` pairs or more; else ``ease_max_items`` when set; else as many as
+        fit ``ease_memory_mb`` (a third of the machine's memory unless set)."""
+        p = self.params
+        if pairs >= p["ease_head_from"]:
+            return int(p["ease_head"])
+        if p["ease_max_items"] is not None:
+            return int(p["ease_max_items"])
+        memory_mb = p["ease_memory_mb"]
+        if memory_mb is None:
+            memory_mb = (physical_memory() or 0) / 3 / 2**20 or EASE_FALLBACK_MB
+        return ease_items_within(memory_mb * 2**20)
+
     def _als_fitter(self) -> Fitter | None:
         """How ALS is fitted: None for implicit, else Spark's fit with this model's settings."""
         p = self.params
@@ -551,13 +571,10 @@ class HybridRecommender:
         )
         lap("neighbours")
 
-        if p["ease_max_items"] > 0 and p["w_ease"] > 0:
-            large = x.nnz >= p["ease_head_from"]
+        covered = self._ease_items(x.nnz)
+        if covered > 0 and p["w_ease"] > 0:
             self.ease = ease_neighbours(
-                x,
-                regularization=p["ease_regularization"],
-                max_items=p["ease_head"] if large else p["ease_max_items"],
-                k=p["ease_k"],
+                x, regularization=p["ease_regularization"], max_items=covered, k=p["ease_k"]
             )
         else:
             self.ease = sp.csr_matrix((n, n), dtype=np.float32)

@@ -145,3 +145,23 @@ def test_ease_covers_every_read_paper_up_to_its_cap_and_a_large_deployment_the_h
     assert covered(every) == read
     assert covered(capped) <= 100
     assert covered(large) <= 50
+
+
+def test_ease_covers_as_many_papers_as_its_memory_budget_holds():
+    """Without a cap, EASE's cover follows its memory budget (by default a third of the
+    machine's): every read paper when they fit, the most read when they do not."""
+    from recommender.neighbours import EASE_BYTES_PER_ENTRY, ease_items_within, physical_memory
+
+    inter, texts = _events(True)
+    read = int((np.diff(sp.csc_matrix(inter.matrix).indptr) > 0).sum())
+    settings = dict(tune=False, als_factors=0, ease_k=1000)
+    covered = lambda m: np.count_nonzero(np.diff(m.ease.indptr))  # noqa: E731
+    budget_mb = 120 * 120 * EASE_BYTES_PER_ENTRY / 2**20  # 120 papers' worth
+    assert ease_items_within(budget_mb * 2**20) == 120
+    tight = HybridRecommender(**settings, ease_memory_mb=budget_mb).fit(inter, texts)
+    assert 0 < covered(tight) <= 120 < read
+    roomy = HybridRecommender(**settings, ease_memory_mb=1024).fit(inter, texts)
+    assert covered(roomy) == read
+    default = HybridRecommender(**settings)
+    if physical_memory():
+        assert default._ease_items(inter.matrix.nnz) == ease_items_within(physical_memory() / 3)
