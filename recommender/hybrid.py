@@ -58,12 +58,12 @@ WARM_SHARE = 0.8  # share of the confidence entries on known users and papers fo
 USER_IDS_FILE = "user_ids.json"  # the training users, in the order of the ALS user factors
 ALS_ENGINES = ("implicit", "spark")
 
-# The components' settings were compared with bench/recommender_tune.py on validation users
-# carved from the training part of citeulike-t and movielens-100k. The blend weights below are
-# where a training's search starts (recommender/tuning.py) and what an untuned model uses.
 # EASE's memory when the machine does not say how much it has (16,000 papers' worth).
 EASE_FALLBACK_MB = 3072
 
+# The components' settings were compared with bench/recommender_tune.py on validation users
+# carved from the training part of citeulike-t and movielens-100k. The blend weights below are
+# where a training's search starts (recommender/tuning.py) and what an untuned model uses.
 DEFAULT_PARAMS: dict[str, Any] = {
     # collaborative neighbourhood
     "neighbours_kind": "rp3beta",
@@ -509,14 +509,18 @@ class HybridRecommender:
             spark.stop()
 
     def _ease_items(self, pairs: int) -> int:
-        """How many papers EASE covers (the most read): ``ease_head`` on a deployment of
-        ``ease_head_from`` pairs or more; else ``ease_max_items`` when set; else as many as
-        fit ``ease_memory_mb`` (a third of the machine's memory unless set)."""
+        """How many papers EASE covers (the most read): none when ``ease_max_items`` is 0;
+        ``ease_head`` on a deployment of ``ease_head_from`` pairs or more; else
+        ``ease_max_items`` when set; else as many as fit ``ease_memory_mb`` (a third of the
+        machine's memory unless set)."""
         p = self.params
+        cap = p["ease_max_items"]
+        if cap == 0:
+            return 0
         if pairs >= p["ease_head_from"]:
             return int(p["ease_head"])
-        if p["ease_max_items"] is not None:
-            return int(p["ease_max_items"])
+        if cap is not None:
+            return int(cap)
         memory_mb = p["ease_memory_mb"]
         if memory_mb is None:
             memory_mb = (physical_memory() or 0) / 3 / 2**20 or EASE_FALLBACK_MB

@@ -162,6 +162,8 @@ def test_ease_covers_as_many_papers_as_its_memory_budget_holds():
     assert 0 < covered(tight) <= 120 < read
     roomy = HybridRecommender(**settings, ease_memory_mb=1024).fit(inter, texts)
     assert covered(roomy) == read
+    off = HybridRecommender(**settings, ease_max_items=0, ease_head_from=1).fit(inter, texts)
+    assert covered(off) == 0  # 0 turns EASE off, on a large deployment too
     default = HybridRecommender(**settings)
     if physical_memory():
         assert default._ease_items(inter.matrix.nnz) == ease_items_within(physical_memory() / 3)
