@@ -81,16 +81,16 @@ class HomeDuties:
             with self._guard:
                 if self._stop.is_set():
                     return
+                if self._lock_fd is not None:
+                    return  # an flock lasts as long as this process: nothing to watch
                 if self._lock_db is not None:
                     if not self._still_locked():
                         self._lose_lock()
-                elif self._lock_fd is None and self._try_lock():
+                elif self._try_lock():
                     try:
                         self._start_duties()
                     except Exception:
                         log.exception("starting the background duties failed")
-                elif self._lock_fd is not None:
-                    return  # an flock lasts as long as this process: nothing to watch
             self._stop.wait(self.retry_seconds)
 
     def _try_lock(self) -> bool:
