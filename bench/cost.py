@@ -87,11 +87,11 @@ def http_part(home: Path, count: int) -> dict:
 
 def _answered_ids(answer: dict) -> list[str]:
     """The papers an answer holds and those its reasons cite, as the serving object reads them."""
+    from server.serving.reasons import cited_papers
+
     ids = [item["paper"]["id"] for item in answer["items"]]
     for item in answer["items"]:
-        ids += [
-            r[key] for r in item["reasons"] for key in ("paper_id", "via_paper_id") if r.get(key)
-        ]
+        ids += cited_papers(item["reasons"])
     return ids
 
 

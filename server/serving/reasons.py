@@ -9,7 +9,14 @@ two on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+
+def cited_papers(reasons: Iterable[dict[str, Any]]) -> list[str]:
+    """The papers ``reasons`` name (``paper_id``, then ``via_paper_id``), in order: those whose
+    titles an answer reads with its own papers."""
+    return [r[key] for r in reasons for key in ("paper_id", "via_paper_id") if r.get(key)]
 
 
 def sentence(reason: dict[str, Any], *, related: bool = False) -> str:

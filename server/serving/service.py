@@ -28,7 +28,7 @@ from ..store import storage
 from .caches import Answer, ModelAnswers, ResponseBodies, fingerprint
 from .holder import LoadedModel, ModelHolder
 from .popular import Picked, PopularPapers
-from .reasons import sentence
+from .reasons import cited_papers, sentence
 from .trending import TrendingPapers
 
 Encode = Callable[[dict[str, Any]], bytes]
@@ -325,7 +325,7 @@ def _items(db: sqlite_utils.Database, picked: Picked, *, related: bool = False) 
     one paper). A paper erased from the catalog since training is left out."""
     wanted = [paper_id for paper_id, _, _ in picked]
     for _, _, reasons in picked:
-        wanted += [r[key] for r in reasons for key in ("paper_id", "via_paper_id") if r.get(key)]
+        wanted += cited_papers(reasons)
     papers = storage.get_papers(db, wanted)
     items = []
     for paper_id, score, reasons in picked:
