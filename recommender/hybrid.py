@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from . import scoring, tuning
+from . import kernels, scoring, tuning
 from .ann import InnerProductIndex
 from .collaborative import USER_FACTORS_FILE, ALSModel, Fitter
 from .interactions import Interactions, actions, history_vector
@@ -804,14 +804,14 @@ class HybridRecommender:
             for t, r in zip(at, scoring.similar_reasons(self, sig, scored, at), strict=True)
         ]
 
-    def co_readers(self, paper: int, other: int) -> int:
-        """How many training users read both papers (model indices)."""
+    def co_readers(self, papers: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """How many training users read both ``papers[i]`` and ``others[i]`` (model
+        indices), for each ``i``."""
         m = self.readers_of
+        papers, others = np.asarray(papers, np.int64), np.asarray(others, np.int64)
         if m.shape[0] == 0:
-            return 0
-        a = m.indices[m.indptr[paper] : m.indptr[paper + 1]]
-        b = m.indices[m.indptr[other] : m.indptr[other + 1]]
-        return int(np.intersect1d(a, b, assume_unique=True).size)
+            return np.zeros(papers.size, np.int64)
+        return kernels.common_counts(m.indptr, m.indices, papers, others)
 
     def most_read(self, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
         """Indices of the ``k`` most-read papers (ties by index), among the ``allowed``."""

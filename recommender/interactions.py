@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 EVENT_TYPES = ("open", "read", "like", "dismiss", "save", "unlike", "unsave", "undismiss")
 _TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
@@ -83,25 +84,53 @@ def _pairs(
     codes = type_codes[order]
     w = event_weights(codes, dwell_ms[order])
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    position = np.arange(keys.size)
-
-    def holds(done: int, undone: int) -> np.ndarray:
-        mark = np.where((codes == done) | (codes == undone), position, -1)
-        last = np.maximum.reduceat(mark, starts)
-        return (last >= 0) & (codes[np.maximum(last, 0)] == done)
-
-    liked, saved = holds(_LIKE, _UNLIKE), holds(_SAVE, _UNSAVE)
-    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, keys.size]))
-    w[(codes == _LIKE) & ~liked[group]] = 0.0
-    w[(codes == _SAVE) & ~saved[group]] = 0.0
-    best = np.maximum.reduceat(w, starts)
-    positive_events = np.add.reduceat((w > 0).astype(np.int32), starts)
+    best, positive_events, dismissed, seen = _pair_states(starts, codes, w)
     conf = best + REPEAT_BONUS * np.log1p(np.maximum(positive_events - 1, 0))
-    dismissed = holds(_DISMISS, _UNDISMISS) & ~liked & ~saved
     conf[dismissed] = 0.0
-    other = ~np.isin(codes, (_DISMISS, _UNDISMISS))
-    seen = (np.add.reduceat(other.astype(np.int32), starts) > 0) | dismissed
     return keys[starts], conf, dismissed, seen
+
+
+@njit(cache=True, nogil=True)
+def _pair_states(starts, codes, w):  # pragma: no cover (compiled)
+    """For each pair (the events ``starts[g]`` up to the next start, in the order they
+    happened, with weights ``w``): its strongest positive weight (a like or a save only
+    while it holds), how many positive events it has, whether it is dismissed now (and
+    neither liked nor saved) and whether it is seen (:func:`_pairs`)."""
+    n_pairs = starts.size
+    best = np.zeros(n_pairs, np.float32)
+    positive = np.zeros(n_pairs, np.int32)
+    dismissed = np.zeros(n_pairs, np.bool_)
+    seen = np.zeros(n_pairs, np.bool_)
+    for g in range(n_pairs):
+        lo = starts[g]
+        hi = starts[g + 1] if g + 1 < n_pairs else codes.size
+        like = save = dismiss = -1  # the latest of each kind of event or its undoing
+        other = False
+        for i in range(lo, hi):
+            c = codes[i]
+            if c == _LIKE or c == _UNLIKE:
+                like = c
+            elif c == _SAVE or c == _UNSAVE:
+                save = c
+            if c == _DISMISS or c == _UNDISMISS:
+                dismiss = c
+            else:
+                other = True
+        liked, saved = like == _LIKE, save == _SAVE
+        top = np.float32(0.0)
+        for i in range(lo, hi):
+            c = codes[i]
+            wi = w[i]
+            if (c == _LIKE and not liked) or (c == _SAVE and not saved):
+                wi = np.float32(0.0)
+            if wi > top:
+                top = wi
+            if wi > 0:
+                positive[g] += 1
+        best[g] = top
+        dismissed[g] = dismiss == _DISMISS and not liked and not saved
+        seen[g] = other or dismissed[g]
+    return best, positive, dismissed, seen
 
 
 def aggregate(

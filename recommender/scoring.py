@@ -331,41 +331,44 @@ def reasons(
             )
         if scored.scale.get("ease"):
             co += p["w_ease"] * dense_block(model.ease, hist, items) / scored.scale["ease"]
-    readers = np.asarray(model.readers)[items]
+    readers = np.asarray(model.readers)[items].tolist()
+    # each paper's strongest co-reading source, and the readers of both
+    found = co.max(axis=0, initial=0) > 0
+    sources = np.where(found, hist[co.argmax(axis=0)] if hist.size else 0, -1)
+    both = np.zeros(items.size, np.int64)
+    both[found] = model.co_readers(sources[found], items[found])
+    order = np.argsort(-groups, axis=0, kind="stable").T.tolist()
+    positive = (groups > 0).T.tolist()
 
     @cache
     def cited_texts() -> list[dict[str, Any] | None]:  # only when a reason needs one
         return _closest_texts(model, sig, hist, items)
 
     out: list[list[dict[str, Any]]] = []
-    for i in range(items.size):
+    for i, (item, source) in enumerate(zip(items.tolist(), sources.tolist(), strict=True)):
         reason = None
-        source = int(hist[int(np.argmax(co[:, i]))]) if co[:, i].max(initial=0) > 0 else None
-        for g in np.argsort(-groups[:, i], kind="stable"):
-            if groups[g, i] <= 0:
+        for g in order[i]:
+            if not positive[i][g]:
                 break
-            if g == 0 and source is not None:
-                both = model.co_readers(source, int(items[i]))
-                if both >= MIN_READERS:
-                    reason = _cites(model, source, "because_you_read", readers=both)
+            if g == 0 and source >= 0:
+                if both[i] >= MIN_READERS:
+                    reason = _cites(model, source, "because_you_read", readers=int(both[i]))
             elif g == 1 and readers[i] >= MIN_READERS:
-                reason = {"type": "similar_readers", "readers": int(readers[i])}
+                reason = {"type": "similar_readers", "readers": readers[i]}
             elif g == 2:
                 reason = cited_texts()[i] or {
                     "type": "similar_text",
-                    "terms": model.text.shared_terms(*sig.text, int(items[i])),
+                    "terms": model.text.shared_terms(*sig.text, item),
                 }
             elif g == 3 and readers[i] >= MIN_READERS:
-                reason = {"type": "popular", "readers": int(readers[i])}
+                reason = {"type": "popular", "readers": readers[i]}
             elif g == 4:
-                reason = _bridge_reason(model, sig, int(items[i]), hist, weights[:, 0])
+                reason = _bridge_reason(model, sig, item, hist, weights[:, 0])
             if reason is not None:
                 break
         if reason is None:  # nothing that ranked it can be said: what is true of it
             reason = cited_texts()[i] or (
-                _cites(model, source, "because_you_read")
-                if source is not None
-                else {"type": "for_you"}
+                _cites(model, source, "because_you_read") if source >= 0 else {"type": "for_you"}
             )
         out.append([reason])
     return out
@@ -387,7 +390,7 @@ def _bridge_reason(
     if source.max(initial=0) <= 0:
         return None
     paper = int(hist[np.argmax(source)])
-    both = model.co_readers(paper, via)
+    both = int(model.co_readers(np.array([paper]), np.array([via]))[0])
     if both < MIN_READERS:
         return None
     return _cites(model, paper, "because_you_read", readers=both, via_paper_id=model.paper_ids[via])
@@ -433,16 +436,16 @@ def similar_reasons(
     least :data:`MIN_READERS`) and shared words (``similar_text`` with the ``terms`` shared),
     each when it added to the score, the larger first; ``related`` when neither can be said
     (a paper read together with this one by a single reader)."""
-    co = scored.parts["knn"][at] + scored.parts["ease"][at]
-    text = scored.parts["text"][at]
+    co = (scored.parts["knn"][at] + scored.parts["ease"][at]).tolist()
+    text = scored.parts["text"][at].tolist()
+    items = scored.items[at]
     paper = int(sig.papers[0]) if sig.papers.size else None
+    both = model.co_readers(np.full(items.size, paper), items) if paper is not None else None
     out = []
-    for i, j in enumerate(scored.items[at].tolist()):
+    for i, j in enumerate(items.tolist()):
         said = []
-        if co[i] > 0 and paper is not None:
-            both = model.co_readers(paper, j)
-            if both >= MIN_READERS:
-                said.append((co[i], {"type": "similar_readers", "readers": both}))
+        if co[i] > 0 and both is not None and both[i] >= MIN_READERS:
+            said.append((co[i], {"type": "similar_readers", "readers": int(both[i])}))
         if text[i] > 0 and sig.text is not None:
             terms = model.text.shared_terms(*sig.text, j)
             said.append((text[i], {"type": "similar_text", "terms": terms}))

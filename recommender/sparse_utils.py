@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from . import kernels
+
 MAX_PADDED_CELLS = 20_000_000  # topk_per_row pads rows to a dense block of at most this size
 
 
@@ -191,42 +193,24 @@ def unique_ints(x: np.ndarray) -> np.ndarray:
 
 
 def sparse_row_sum(
-    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
+    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, ordered: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``weights @ m[rows]`` as (sorted columns, float64 sums) of the columns it touches.
-
-    Sorts the gathered entries when they are few; past one per eight columns, summing into a
-    dense scratch vector is cheaper.
-    """
-    cols, vals = _gather_rows(m, rows, weights)
-    if cols.size * 8 > m.shape[1]:
-        dense = np.bincount(cols, vals, minlength=m.shape[1])
-        touched = np.flatnonzero(dense)
-        return touched, dense[touched]
-    if cols.size == 0:
-        return cols.astype(np.int64), vals
-    order = np.argsort(cols, kind="stable")
-    cols = cols[order]
-    starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
-    return cols[starts].astype(np.int64), np.add.reduceat(vals[order], starts)
+    """``weights @ m[rows]`` as (columns, float64 sums) of the columns it touches: sorted
+    columns, or, when not ``ordered``, in the order first met (saves a sort)."""
+    sums, marks = kernels.scratch(m.shape[1])
+    rows = np.asarray(rows, np.int64)
+    weights = np.asarray(weights, np.float64)
+    cols = kernels.add_rows(m.indptr, m.indices, m.data, rows, weights, sums, marks)
+    if ordered:
+        cols = np.sort(cols)  # numpy's sort is several times faster than a compiled one
+    return cols, kernels.take(sums, marks, cols)
 
 
 def dense_block(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``m[rows][:, cols]`` as a dense float32 array, shape (len(rows), len(cols)); ``cols``
-    must be distinct. Plain numpy gathers, for small blocks on the request path."""
-    pos, lens = row_positions(m, rows)
-    out = np.zeros((lens.size, len(cols)), np.float32)
-    if pos.size == 0:
-        return out
-    cols = np.asarray(cols, dtype=np.int64)
-    order = np.argsort(cols)
-    sorted_cols = cols[order]
-    where = np.minimum(np.searchsorted(sorted_cols, m.indices[pos]), cols.size - 1)
-    hit = sorted_cols[where] == m.indices[pos]
-    found = order[where]
-    owner = np.repeat(np.arange(lens.size), lens)
-    out[owner[hit], found[hit]] = m.data[pos][hit]
-    return out
+    must be distinct."""
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    return kernels.block(m.indptr, m.indices, m.data, rows, cols, kernels.slots(m.shape[1]))
 
 
 def grown(m: sp.csr_matrix, rows: int, cols: int) -> sp.csr_matrix:

@@ -300,7 +300,7 @@ class TextModel:
         query, counting only the ``budget`` postings of its strongest terms, and only papers
         whose ``allowed`` (bool mask over the papers) is set; sorted paper indices."""
         terms, weights = self.within_budget(terms, weights, budget)
-        touched, raw = sparse_row_sum(self.matrix_t, terms, weights)
+        touched, raw = sparse_row_sum(self.matrix_t, terms, weights, ordered=False)
         if allowed is not None:
             keep = allowed[touched]
             touched, raw = touched[keep], raw[keep]

@@ -1,0 +1,54 @@
+"""The compiled loops against scipy's own arithmetic, on matrices in memory and memory-mapped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender import kernels
+from recommender.sparse_utils import dense_block, load_csr, save_csr, sparse_row_sum
+
+
+@pytest.fixture(params=["memory", "mapped"])
+def matrix(request, tmp_path) -> sp.csr_matrix:
+    m = sp.random(300, 2000, density=0.02, format="csr", dtype=np.float32, random_state=3)
+    if request.param == "mapped":
+        save_csr(tmp_path / "m", m)
+        m = load_csr(tmp_path / "m")
+    return m
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_row_sums_equal_scipys_and_leave_the_work_vectors_clean(matrix, ordered):
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 7, 120, 300):
+        rows = rng.choice(300, size, replace=False)
+        weights = rng.random(size)
+        cols, sums = sparse_row_sum(matrix, rows, weights, ordered=ordered)
+        expected = np.asarray(weights @ matrix[rows].toarray(), np.float64).ravel()
+        touched = np.flatnonzero(np.diff(matrix[rows].tocsc().indptr))
+        assert sorted(cols.tolist()) == touched.tolist()
+        if ordered:
+            assert np.all(np.diff(cols) > 0)
+        np.testing.assert_allclose(sums, expected[cols], rtol=1e-12)
+        work, marks = kernels.scratch(matrix.shape[1])
+        assert not work.any() and not marks.any()
+
+
+def test_blocks_equal_scipys_for_columns_in_any_order(matrix):
+    rng = np.random.default_rng(1)
+    rows = rng.choice(300, 40, replace=False)
+    cols = rng.choice(2000, 90, replace=False)  # not sorted
+    np.testing.assert_array_equal(dense_block(matrix, rows, cols), matrix[rows][:, cols].toarray())
+    assert (kernels.slots(matrix.shape[1]) == -1).all()
+    assert dense_block(matrix, rows, cols[:0]).shape == (40, 0)
+
+
+def test_common_counts_count_the_columns_two_rows_share(matrix):
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 300, 50), rng.integers(0, 300, 50)
+    counts = kernels.common_counts(matrix.indptr, matrix.indices, a, b)
+    for i in range(50):
+        shared = set(matrix[a[i]].indices) & set(matrix[b[i]].indices)
+        assert counts[i] == len(shared)
