@@ -369,22 +369,20 @@ def history_vector(
     dismissed : ndarray of int64, shape (n_dismissed,)
         Papers dismissed now (and neither liked nor saved).
     """
-    ps, ts, ds = [], [], []
-    for paper_id, etype, dwell in history:
-        p = paper_index.get(paper_id)
-        if p is None:
-            continue
-        code = _TYPE_CODE.get(etype or "open")
-        if code is None:
-            continue
-        ps.append(p)
-        ts.append(code)
-        ds.append(nan_if_none(dwell))
-    if not ps:
+    index, code_of = paper_index.get, _TYPE_CODE.get
+    known = [
+        (p, code, dwell)
+        for paper_id, etype, dwell in history
+        if (p := index(paper_id)) is not None and (code := code_of(etype or "open")) is not None
+    ]
+    if not known:
         empty = np.empty(0, np.int64)
         return History(empty, np.empty(0, np.float32), empty, empty)
+    ps, ts, ds = zip(*known, strict=True)
     papers, conf, dismissed, seen = _pairs(
-        np.asarray(ps, dtype=np.int64), np.asarray(ts, np.int8), np.asarray(ds, np.float64)
+        np.array(ps, np.int64),
+        np.array(ts, np.int8),
+        np.array(ds, np.float64),  # None: NaN
     )
     keep = np.flatnonzero(conf > 0)
     order = keep[np.argsort(-conf[keep], kind="stable")]

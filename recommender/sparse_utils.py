@@ -185,6 +185,20 @@ def weighted_row_sum(
     return np.bincount(cols, vals, minlength=n_cols).astype(np.float32)
 
 
+def largest(values: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest ``values``, ties to the earlier position, in order of
+    position: a partition, not a sort (the same as ``np.sort(np.lexsort((positions,
+    -values))[:k])``)."""
+    if values.size <= k:
+        return np.arange(values.size)
+    if k <= 0:
+        return np.empty(0, np.int64)
+    kth = np.partition(values, values.size - k)[values.size - k]
+    above = np.flatnonzero(values > kth)
+    tied = np.flatnonzero(values == kth)[: k - above.size]
+    return np.sort(np.concatenate([above, tied]))
+
+
 def unique_ints(x: np.ndarray) -> np.ndarray:
     """Sorted distinct values of an integer array (``np.unique`` is several times slower on
     the request path's arrays of tens of thousands)."""

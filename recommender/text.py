@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from .sparse_utils import (
     dense_block,
     l2_rows,
+    largest,
     load_csr,
     row_positions,
     save_csr,
@@ -261,7 +262,7 @@ class TextModel:
         terms, values = terms[nonzero], values[nonzero]
         k = self.max_query_terms
         if k and terms.size > k:
-            keep = np.sort(np.lexsort((terms, -values))[:k])
+            keep = largest(values, k)
             terms, values = terms[keep], values[keep]
         norm = float(np.sqrt(np.dot(values, values)))
         return terms, (values / norm if norm > 0 else values)

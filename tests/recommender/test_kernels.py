@@ -1,4 +1,5 @@
-"""The compiled loops against scipy's own arithmetic, on matrices in memory and memory-mapped."""
+"""The compiled loops and the request path's selections against plain numpy and scipy, on
+matrices in memory and memory-mapped."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender import kernels
-from recommender.sparse_utils import dense_block, load_csr, save_csr, sparse_row_sum
+from recommender.sparse_utils import dense_block, largest, load_csr, save_csr, sparse_row_sum
 
 
 @pytest.fixture(params=["memory", "mapped"])
@@ -52,3 +53,12 @@ def test_common_counts_count_the_columns_two_rows_share(matrix):
     for i in range(50):
         shared = set(matrix[a[i]].indices) & set(matrix[b[i]].indices)
         assert counts[i] == len(shared)
+
+
+def test_largest_keeps_the_k_largest_and_breaks_ties_by_position():
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        values = rng.integers(0, 6, int(rng.integers(0, 40))).astype(np.float64)  # many ties
+        k = int(rng.integers(0, 45))
+        expected = np.sort(np.lexsort((np.arange(values.size), -values))[:k])
+        np.testing.assert_array_equal(largest(values, k), expected)
