@@ -50,7 +50,7 @@ from .ann import InnerProductIndex
 from .collaborative import USER_FACTORS_FILE, ALSModel, Fitter
 from .interactions import Interactions, actions, history_vector
 from .neighbours import ease_items_within, ease_neighbours, item_neighbours, physical_memory
-from .sparse_utils import grown, load_csr, row_positions, save_csr
+from .sparse_utils import grown, load_csr, member, row_positions, save_csr
 from .text import TextModel
 
 FORMAT_VERSION = 3  # 2: published_days.npy instead of freshness.npy; 3: readers_of
@@ -769,7 +769,7 @@ class HybridRecommender:
         if exact or self.n_papers < self.params["serve_exact_below"]:
             return None if allowed is None else np.flatnonzero(allowed)
         gathered = scoring.gather(self, sig, allowed)
-        if np.count_nonzero(~np.isin(gathered, seen)) >= n:
+        if np.count_nonzero(~member(gathered, seen)) >= n:
             return gathered
         return None if allowed is None else np.flatnonzero(allowed)
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .sparse_utils import dense_block, sparse_row_sum, unique_ints
+from .sparse_utils import dense_block, member, sparse_row_sum, unique_ints
 
 if TYPE_CHECKING:
     from .hybrid import HybridRecommender
@@ -273,7 +273,7 @@ def top(scored: Scored, n: int, exclude: np.ndarray | None = None) -> np.ndarray
     total = scored.total
     ok = np.ones(total.size, bool)
     if exclude is not None and exclude.size:
-        ok &= ~np.isin(scored.items, exclude)
+        ok &= ~member(scored.items, exclude)
     cand = np.flatnonzero(ok)
     k = min(n, cand.size)
     if k <= 0:
@@ -382,7 +382,7 @@ def _bridge_reason(
     read both; else None."""
     lo, hi = model.bridge.indptr[item], model.bridge.indptr[item + 1]
     near = np.asarray(model.bridge.indices[lo:hi], np.int64)
-    share = model.bridge.data[lo:hi] * _at(*sig.knn, near) * ~np.isin(near, sig.papers)
+    share = model.bridge.data[lo:hi] * _at(*sig.knn, near) * ~member(near, sig.papers)
     if not hist.size or share.max(initial=0) <= 0:
         return None
     via = int(near[np.argmax(share)])

@@ -199,6 +199,16 @@ def largest(values: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.concatenate([above, tied]))
 
 
+def member(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.isin(x, values)`` for integer arrays, by binary search (several times faster on
+    the request path's arrays of a few thousand)."""
+    values = np.sort(np.asarray(values))
+    if values.size == 0:
+        return np.zeros(np.shape(x), bool)
+    at = np.minimum(np.searchsorted(values, x), values.size - 1)
+    return values[at] == x
+
+
 def unique_ints(x: np.ndarray) -> np.ndarray:
     """Sorted distinct values of an integer array (``np.unique`` is several times slower on
     the request path's arrays of tens of thousands)."""

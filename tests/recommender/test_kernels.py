@@ -8,7 +8,14 @@ import pytest
 import scipy.sparse as sp
 
 from recommender import kernels
-from recommender.sparse_utils import dense_block, largest, load_csr, save_csr, sparse_row_sum
+from recommender.sparse_utils import (
+    dense_block,
+    largest,
+    load_csr,
+    member,
+    save_csr,
+    sparse_row_sum,
+)
 
 
 @pytest.fixture(params=["memory", "mapped"])
@@ -62,3 +69,11 @@ def test_largest_keeps_the_k_largest_and_breaks_ties_by_position():
         k = int(rng.integers(0, 45))
         expected = np.sort(np.lexsort((np.arange(values.size), -values))[:k])
         np.testing.assert_array_equal(largest(values, k), expected)
+
+
+def test_member_is_isin():
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        x = rng.integers(0, 50, int(rng.integers(0, 30)))
+        values = rng.integers(0, 50, int(rng.integers(0, 30)))  # unsorted, repeated
+        np.testing.assert_array_equal(member(x, values), np.isin(x, values))
