@@ -358,7 +358,7 @@ def reasons(
             elif g == 2:
                 reason = cited_texts()[i] or {
                     "type": "similar_text",
-                    "terms": model.text.shared_terms(*sig.text, item),
+                    "terms": model.text.shared_terms(*sig.text, np.array([item]))[0],
                 }
             elif g == 3 and readers[i] >= MIN_READERS:
                 reason = {"type": "popular", "readers": readers[i]}
@@ -441,14 +441,15 @@ def similar_reasons(
     items = scored.items[at]
     paper = int(sig.papers[0]) if sig.papers.size else None
     both = model.co_readers(np.full(items.size, paper), items) if paper is not None else None
+    worded = [t > 0 for t in text] if sig.text is not None else [False] * len(text)
+    shared = iter(model.text.shared_terms(*sig.text, items[worded]) if any(worded) else [])
     out = []
-    for i, j in enumerate(items.tolist()):
+    for i in range(items.size):
         said = []
         if co[i] > 0 and both is not None and both[i] >= MIN_READERS:
             said.append((co[i], {"type": "similar_readers", "readers": int(both[i])}))
-        if text[i] > 0 and sig.text is not None:
-            terms = model.text.shared_terms(*sig.text, j)
-            said.append((text[i], {"type": "similar_text", "terms": terms}))
+        if worded[i]:
+            said.append((text[i], {"type": "similar_text", "terms": next(shared)}))
         said.sort(key=lambda x: -x[0])
         out.append([r for _, r in said] or [{"type": "related"}])
     return out

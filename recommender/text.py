@@ -403,20 +403,22 @@ class TextModel:
         return dense_block(self.matrix, rows, terms) @ dense_block(self.matrix, others, terms).T
 
     def shared_terms(
-        self, terms: np.ndarray, weights: np.ndarray, paper: int, k: int = 3
-    ) -> list[str]:
-        """The ``k`` terms of the query (``weights`` on sorted ``terms``) that add most to its
-        cosine with ``paper``, largest first (what a reason can say the two share)."""
-        lo, hi = self.matrix.indptr[paper], self.matrix.indptr[paper + 1]
-        _, at_query, at_paper = np.intersect1d(
-            terms, self.matrix.indices[lo:hi], assume_unique=True, return_indices=True
-        )
-        if at_query.size == 0 or self.vectorizer is None:
-            return []
-        share = np.asarray(weights)[at_query] * np.asarray(self.matrix.data[lo:hi])[at_paper]
-        best = at_query[np.argsort(-share, kind="stable")[:k]]
+        self, terms: np.ndarray, weights: np.ndarray, papers: np.ndarray, k: int = 3
+    ) -> list[list[str]]:
+        """For each of ``papers``, the ``k`` terms of the query (``weights`` on sorted
+        ``terms``) that add most to its cosine with the paper, largest first, ties to the
+        earlier term (what a reason can say the two share)."""
+        papers = np.asarray(papers, np.int64)
+        if self.vectorizer is None or papers.size == 0:
+            return [[] for _ in range(papers.size)]
+        share = dense_block(self.matrix, papers, terms) * np.asarray(weights, np.float64)
+        best = np.argsort(-share, axis=1, kind="stable")[:, :k]
         names = self._names()
-        return [str(names[int(t)]) for t in np.asarray(terms)[best]]
+        terms = np.asarray(terms)
+        return [
+            [str(names[int(terms[t])]) for t in row if share[i, t] > 0]
+            for i, row in enumerate(best.tolist())
+        ]
 
     def main_terms(
         self, rows: np.ndarray, texts: Sequence[str], groups: np.ndarray, k: int = 6
