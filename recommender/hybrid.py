@@ -804,6 +804,16 @@ class HybridRecommender:
             for t, r in zip(at, scoring.similar_reasons(self, sig, scored, at), strict=True)
         ]
 
+    def warm_up(self) -> None:
+        """Answer one recommendation and one similar-papers question for the most read paper,
+        so that a server's first request does not pay for compiling (or loading from numba's
+        cache) the request path's loops for this model's arrays."""
+        if self.n_papers == 0:
+            return
+        paper = self.paper_ids[int(self.most_read(1)[0])]
+        self.recommend([(paper, "open", None)], n=1)
+        self.similar(paper, n=1)
+
     def co_readers(self, papers: np.ndarray, others: np.ndarray) -> np.ndarray:
         """How many training users read both ``papers[i]`` and ``others[i]`` (model
         indices), for each ``i``."""

@@ -22,11 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def load_model(folder: Path) -> Any:
-    """The recommender saved in ``folder`` (imported here: the CLI's other commands need not
-    pay for numpy, scipy and implicit)."""
+    """The recommender saved in ``folder``, warmed up (imported here: the CLI's other commands
+    need not pay for numpy, scipy and implicit)."""
     from recommender import HybridRecommender
 
-    return HybridRecommender.load(folder)
+    model = HybridRecommender.load(folder)
+    model.warm_up()
+    return model
 
 
 @dataclass(frozen=True)

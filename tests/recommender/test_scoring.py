@@ -232,6 +232,21 @@ def test_served_top_lists_match_scoring_every_paper(served_model, topical):
     assert np.mean(overlaps) >= 0.95, overlaps
 
 
+def test_warming_up_changes_no_answer_and_leaves_the_work_vectors_clean(served_model, topical):
+    from recommender import kernels
+
+    _, _, events = topical
+    histories = _histories(events, 5)
+    before = [served_model.recommend(h, n=10) for h in histories]
+    served_model.warm_up()
+    assert [served_model.recommend(h, n=10) for h in histories] == before
+    for n in (served_model.n_papers, served_model.text.n_terms):
+        sums, marks = kernels.scratch(n)
+        assert not sums.any() and not marks.any()
+        assert (kernels.slots(n) == -1).all()
+    HybridRecommender().warm_up()  # nothing to warm
+
+
 def test_served_path_survives_save_and_load(served_model, topical, tmp_path):
     _, _, events = topical
     served_model.save(tmp_path)
