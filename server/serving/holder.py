@@ -27,7 +27,10 @@ def load_model(folder: Path) -> Any:
     from recommender import HybridRecommender
 
     model = HybridRecommender.load(folder)
-    model.warm_up()
+    try:
+        model.warm_up()
+    except Exception:  # a model that loaded serves; its first request pays what is left
+        log.exception("warming up the model in %s failed; serving it anyway", folder)
     return model
 
 

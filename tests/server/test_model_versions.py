@@ -52,3 +52,17 @@ def test_a_watching_holder_loads_a_published_version_without_being_asked(tmp_pat
     finally:
         holder.stop()
         gc.unfreeze()
+
+
+def test_a_model_whose_warm_up_fails_is_served_anyway(tmp_path, monkeypatch, caplog):
+    import recommender
+    from server.serving.holder import load_model
+
+    class Model:
+        def warm_up(self):
+            raise RuntimeError("boom")
+
+    model = Model()
+    monkeypatch.setattr(recommender.HybridRecommender, "load", classmethod(lambda cls, f: model))
+    assert load_model(tmp_path) is model
+    assert "warming up the model" in caplog.text and "boom" in caplog.text
