@@ -46,7 +46,7 @@ def slots(n: int) -> np.ndarray:
     pool = _pool()
     found = pool.get(("slots", n))
     if found is None:
-        found = pool[("slots", n)] = np.full(n, -1, np.int64)
+        found = pool[("slots", n)] = np.full(n, -1, np.int32)
     return found
 
 
