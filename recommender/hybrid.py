@@ -816,7 +816,7 @@ class HybridRecommender:
 
     def co_readers(self, papers: np.ndarray, others: np.ndarray) -> np.ndarray:
         """How many training users read both ``papers[i]`` and ``others[i]`` (model
-        indices), for each ``i``."""
+        indices), for each ``i`` (``readers_of``'s rows are sorted: the fit sorts them)."""
         m = self.readers_of
         papers, others = np.asarray(papers, np.int64), np.asarray(others, np.int64)
         if m.shape[0] == 0:
