@@ -413,18 +413,21 @@ def _closest_texts(
     if sig.text is None:
         return out
     cosine = model.text.similarities(hist, items) if hist.size else np.zeros((0, items.size))
-    ids = [model.paper_ids[int(h)] for h in hist]
     weights = sig.weights[:MAX_CITED]
+    outside: list[str] = []
     if sig.texts is not None:
         extra = sig.texts.rows @ model.text.matrix[items].T
         cosine = np.vstack([cosine, extra.toarray()])
-        ids += list(sig.texts.ids)
+        outside = list(sig.texts.ids)
         weights = np.concatenate([weights, sig.texts.weights])
-    if not ids:
+    if not cosine.shape[0]:
         return out
     strength = np.where(cosine >= TEXT_CITE, weights[:, None] * cosine, 0.0)
-    for i in np.flatnonzero(strength.max(axis=0, initial=0) > 0):
-        out[i] = {"type": "similar_text", "paper_id": ids[int(np.argmax(strength[:, i]))]}
+    found = (strength.max(axis=0) > 0).tolist()
+    for i, row in enumerate(strength.argmax(axis=0).tolist()):  # the first of equals, as before
+        if found[i]:
+            cited = model.paper_ids[int(hist[row])] if row < hist.size else outside[row - hist.size]
+            out[i] = {"type": "similar_text", "paper_id": cited}
     return out
 
 
