@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+
+from .kernels import compiled
 
 EVENT_TYPES = ("open", "read", "like", "dismiss", "save", "unlike", "unsave", "undismiss")
 _TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
@@ -90,7 +91,7 @@ def _pairs(
     return keys[starts], conf, dismissed, seen
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _pair_states(starts, codes, w):  # pragma: no cover (compiled)
     """For each pair (the events ``starts[g]`` up to the next start, in the order they
     happened, with weights ``w``): its strongest positive weight (a like or a save only

@@ -8,10 +8,10 @@ on the raw CSR arrays (``indptr``, ``indices``, ``data``), memory-mapped or not,
 releases the GIL, so the server's threads score in parallel.
 
 The functions are compiled on first use and the machine code is kept in numba's cache
-(beside this file, or in the user's cache folder when that is not writable), so only the
-first process after an install pays the compilation. (A candidate's exact text score stays
-with scipy: that loop is bound by memory, and scipy's is faster there.)
-:func:`scratch` hands each thread its own zeroed work vectors.
+(beside this file, or in the user's cache folder when that is not writable; see
+:func:`compiled`), so only the first process after an install pays the compilation. (A
+candidate's exact text score stays with scipy: that loop is bound by memory, and scipy's is
+faster there.) :func:`scratch` and :func:`slots` hand each thread its own work vectors.
 """
 
 from __future__ import annotations
@@ -22,6 +22,16 @@ import numpy as np
 from numba import njit
 
 _local = threading.local()
+
+
+def compiled(function):
+    """``function`` compiled by numba (no GIL held), its machine code cached where numba finds
+    a writable folder; where it finds none (a read-only install, a home-less service user),
+    compiled anew in each process rather than failing to import."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
 
 
 def _pool() -> dict:
@@ -50,7 +60,7 @@ def slots(n: int) -> np.ndarray:
     return found
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def add_rows(indptr, indices, data, rows, weights, sums, marks):  # pragma: no cover (compiled)
     """Add ``weights @ m[rows]`` into ``sums`` (in the order of ``rows``), marking the
     columns touched in ``marks``: the columns touched, in the order first met. :func:`take`
@@ -73,7 +83,7 @@ def add_rows(indptr, indices, data, rows, weights, sums, marks):  # pragma: no c
     return touched[:t]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def take(sums, marks, cols):  # pragma: no cover (compiled)
     """The sums at ``cols`` (every column :func:`add_rows` touched), zeroing the work vectors."""
     vals = np.empty(cols.size, np.float64)
@@ -85,7 +95,7 @@ def take(sums, marks, cols):  # pragma: no cover (compiled)
     return vals
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def block(indptr, indices, data, rows, cols, slots):  # pragma: no cover (compiled)
     """``m[rows][:, cols]`` as a dense float32 array (``cols`` distinct); ``slots``: a work
     vector over the columns holding -1, left so again."""
@@ -103,7 +113,7 @@ def block(indptr, indices, data, rows, cols, slots):  # pragma: no cover (compil
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def common_counts(indptr, indices, a, b):  # pragma: no cover (compiled)
     """For each pair ``(a[i], b[i])`` of rows, how many columns both have (rows' columns
     sorted and distinct)."""

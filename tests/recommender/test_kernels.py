@@ -77,3 +77,9 @@ def test_member_is_isin():
         x = rng.integers(0, 50, int(rng.integers(0, 30)))
         values = rng.integers(0, 50, int(rng.integers(0, 30)))  # unsorted, repeated
         np.testing.assert_array_equal(member(x, values), np.isin(x, values))
+
+
+def test_a_function_numba_cannot_cache_is_compiled_without_a_cache():
+    namespace: dict = {}
+    exec("def twice(x):\n    return 2 * x\n", namespace)  # no file: nowhere to keep a cache
+    assert kernels.compiled(namespace["twice"])(21) == 42
