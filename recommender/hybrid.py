@@ -727,7 +727,8 @@ class HybridRecommender:
         at = scoring.top(scored, n, exclude=seen)
         why = scoring.reasons(self, sig, scored, at)
         citing = [reason for said in why for reason in said if "paper_id" in reason]
-        done = actions(history) if citing else {}
+        cited = {reason["paper_id"] for reason in citing}
+        done = actions([e for e in history if e[0] in cited]) if citing else {}
         for reason in citing:
             reason["action"] = done.get(reason["paper_id"], "opened")
         total = scored.total

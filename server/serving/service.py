@@ -298,7 +298,7 @@ def _texts_of_new_papers(
     """Title and abstract of the history's papers that joined the catalog after the model was
     trained: the model counts them through its text vocabulary until the next training."""
     index = model.paper_index
-    new = list(dict.fromkeys(p for p, _, _ in history if p not in index))
+    new = sorted(p for p in {p for p, _, _ in history} if p not in index)  # distinct ids first
     if not new:
         return None
     papers = storage.get_papers(db, new)
