@@ -421,7 +421,3 @@ def actions(history: Iterable[tuple[str, str, int | None]]) -> dict[str, str]:
         if word is not None:
             named[paper_id] = word
     return named
-
-
-def nan_if_none(value: int | float | None) -> float:
-    return float("nan") if value is None else float(value)

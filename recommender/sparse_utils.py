@@ -151,22 +151,11 @@ def row_positions(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.nd
     return offsets + np.arange(total), lens
 
 
-def _gather_rows(
-    m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The entries of ``m[rows]``, each times its row's weight: (columns, float64 values)."""
-    pos, lens = row_positions(m, rows)
-    if pos.size == 0:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
-    vals = np.asarray(m.data[pos], dtype=np.float64) * np.repeat(weights, lens)
-    return m.indices[pos], vals
-
-
 def weighted_row_sum(
     m: sp.csr_matrix, rows: np.ndarray, weights: np.ndarray, n_cols: int | None = None
 ) -> np.ndarray:
-    """``weights @ m[rows]`` as a dense vector, with plain numpy (no scipy objects: this is
-    the per-request hot path).
+    """``weights @ m[rows]`` as a dense vector (:func:`sparse_row_sum` laid out over the
+    columns).
 
     Parameters
     ----------
@@ -178,11 +167,10 @@ def weighted_row_sum(
     -------
     ndarray of float32, shape (n_cols,)
     """
-    n_cols = m.shape[1] if n_cols is None else n_cols
-    cols, vals = _gather_rows(m, rows, weights)
-    if cols.size == 0:
-        return np.zeros(n_cols, np.float32)
-    return np.bincount(cols, vals, minlength=n_cols).astype(np.float32)
+    out = np.zeros(m.shape[1] if n_cols is None else n_cols, np.float32)
+    cols, sums = sparse_row_sum(m, rows, weights, ordered=False)
+    out[cols] = sums
+    return out
 
 
 def largest(values: np.ndarray, k: int) -> np.ndarray:
