@@ -327,13 +327,19 @@ class TextModel:
         weights = np.asarray(weights, dtype=np.float64)
         budget = self.max_postings if max_postings is None else max_postings
         if budget and terms.size > 1:
-            df = np.diff(self.matrix_t.indptr)[terms]
+            df = self._postings(terms)
             if int(df.sum()) > budget:
                 order = np.lexsort((terms, -weights))
                 keep = order[np.cumsum(df[order]) <= budget]
                 keep = np.sort(keep if keep.size else order[:1])
                 terms, weights = terms[keep], weights[keep]
         return terms, weights
+
+    def _postings(self, terms: np.ndarray) -> np.ndarray:
+        """How many papers hold each of ``terms`` (read for those terms alone: a query's
+        budget must not cost a pass over the vocabulary)."""
+        indptr = self.matrix_t.indptr
+        return indptr[terms + 1] - indptr[terms]
 
     def row_scores(self, rows: np.ndarray, terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Exact dot product of one query (``weights`` on ``terms``) with the papers ``rows``;
@@ -374,7 +380,7 @@ class TextModel:
             terms, weights = self.matrix.indices[pos], self.matrix.data[pos]
             owner = np.repeat(np.arange(part.size), lens)
             if budget:  # each row's strongest terms while their postings fit the budget
-                df = np.diff(self.matrix_t.indptr)[terms]
+                df = self._postings(terms)
                 order = np.lexsort((-weights, owner))
                 spent = np.cumsum(df[order])
                 first = np.r_[0, np.cumsum(lens)[:-1]]
