@@ -631,7 +631,11 @@ class HybridRecommender:
             kept[rng.choice(others, max(0, limit - val.users.size), replace=False)] = True
             x = sp.csr_matrix(sp.diags(kept.astype(np.float32)) @ x)
             x.eliminate_zeros()
-        scratch = HybridRecommender(**{**p, "tune": False})
+        # EASE covers as many papers as the deployment's own fit does: the sample's fewer
+        # pairs must not take it past ease_head_from's line (a head of 8,000 papers) to a fit
+        # over every paper that fits memory, minutes longer and gigabytes larger
+        covered = self._ease_items(inter.matrix.nnz)
+        scratch = HybridRecommender(**{**p, "tune": False, "ease_max_items": covered})
         scratch.paper_ids, scratch.paper_index = self.paper_ids, self.paper_index
         scratch.user_ids, scratch.spark = self.user_ids, self.spark
         scratch.published_days, scratch.text = self.published_days, self.text

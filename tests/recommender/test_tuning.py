@@ -167,3 +167,28 @@ def test_ease_covers_as_many_papers_as_its_memory_budget_holds():
     default = HybridRecommender(**settings)
     if physical_memory():
         assert default._ease_items(inter.matrix.nnz) == ease_items_within(physical_memory() / 3)
+
+
+def test_the_tuning_fit_covers_as_many_papers_with_ease_as_the_deployment(monkeypatch):
+    """The blend is tuned on a sample of a large deployment's users: fewer pairs than the line
+    past which EASE keeps to its head. The sample's EASE must still keep to that head (as the
+    served model's does), not cover every paper that fits memory: on a 500k-paper
+    deployment that fit took gigabytes and minutes, and LAPACK crashed on it."""
+    from recommender import hybrid
+
+    asked = []
+    fit_ease = hybrid.ease_neighbours
+
+    def recorded(x, *, max_items, **kwargs):
+        asked.append(max_items)
+        return fit_ease(x, max_items=max_items, **kwargs)
+
+    monkeypatch.setattr(hybrid, "ease_neighbours", recorded)
+    inter, texts = _events(True)
+    nnz = inter.matrix.nnz
+    model = HybridRecommender(
+        als_factors=8, als_iterations=2, ease_head=40, ease_head_from=nnz, tune_max_users=150
+    ).fit(inter, texts)
+    assert model.tuning.skipped is None and model.tuning.users > 0  # the tuning fit ran
+    assert asked[0] == 40  # the tuning fit's EASE (the deployment's follows, unless tuned out)
+    assert set(asked) == {40}
