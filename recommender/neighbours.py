@@ -199,13 +199,22 @@ def topk_product(
     return s
 
 
-def spd_inverse(g: np.ndarray) -> np.ndarray:
+# The most rows LAPACK inverts in one call. SciPy's LAPACK indexes with 32-bit integers, and its
+# float32 Cholesky crashed the process (a segmentation fault) on matrices of 24,000 and 26,523
+# rows here (23,000 worked: 4 bytes x rows^2 must stay under 2 GiB); larger matrices are
+# inverted a block at a time (:func:`_spd_inverse_by_blocks`).
+LAPACK_MAX_ROWS = 16_384
+
+
+def spd_inverse(g: np.ndarray, max_rows: int = LAPACK_MAX_ROWS) -> np.ndarray:
     """Inverse of a symmetric positive definite float32 matrix via Cholesky (LAPACK
     potrf + potri, about twice as fast as LU); overwrites ``g`` and returns it (a
     C-ordered ``g`` is handed to LAPACK as its transpose, which is the same matrix in
-    Fortran order, so no copy is made)."""
+    Fortran order, so no copy is made). Above ``max_rows`` rows, by blocks."""
+    if g.shape[0] > max_rows:
+        return _spd_inverse_by_blocks(g, max_rows)
     if g.flags.c_contiguous and not g.flags.f_contiguous:
-        return spd_inverse(g.T).T
+        return spd_inverse(g.T, max_rows).T
     c, info = scipy.linalg.lapack.spotrf(g, lower=False, overwrite_a=True, clean=False)
     if info:
         raise np.linalg.LinAlgError(f"Cholesky factorisation failed ({info})")
@@ -221,6 +230,30 @@ def spd_inverse(g: np.ndarray) -> np.ndarray:
         diagonal = p[lo:hi, lo:hi]
         diagonal[:] = np.triu(diagonal) + np.triu(diagonal, 1).T
     return p
+
+
+def _spd_inverse_by_blocks(g: np.ndarray, max_rows: int) -> np.ndarray:
+    """:func:`spd_inverse` of a matrix too large for one LAPACK call, through the Schur
+    complement of its leading block: with ``g = [[A, B], [B', D]]``, ``W = A^-1 B`` and
+    ``S = D - B' W``, the inverse is ``[[A^-1 + W S^-1 W', -W S^-1], [-S^-1 W', S^-1]]``.
+    ``A`` and ``S`` (half the rows each) go to :func:`spd_inverse` (by blocks again if still
+    too large); the products are numpy's, whose BLAS indexes with 64-bit integers.
+    Overwrites ``g`` and returns it."""
+    m = g.shape[0] // 2
+    a_inv = spd_inverse(np.array(g[:m, :m]), max_rows)
+    w = a_inv @ g[:m, m:]
+    schur = g[m:, m:]
+    schur -= g[:m, m:].T @ w
+    s_inv = spd_inverse(np.array(schur), max_rows)
+    corner = w @ s_inv  # W S^-1: minus the top-right block
+    a_inv += corner @ w.T
+    del w
+    g[:m, :m] = a_inv
+    del a_inv
+    np.negative(corner, out=g[:m, m:])
+    g[m:, :m] = g[:m, m:].T
+    g[m:, m:] = s_inv
+    return g
 
 
 # What fitting EASE over n papers holds at its peak, per entry of its n x n dense matrix: the

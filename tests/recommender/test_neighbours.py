@@ -70,6 +70,19 @@ def test_spd_inverse(n):
     np.testing.assert_allclose(inverse, np.linalg.inv(g.astype(np.float64)), rtol=1e-3, atol=1e-9)
 
 
+@pytest.mark.parametrize("n, max_rows", [(300, 100), (301, 150), (7, 1)])
+def test_spd_inverse_by_blocks(n, max_rows):
+    """A matrix with more rows than one LAPACK call takes (SciPy's LAPACK crashed on 24,000
+    float32 rows) is inverted through Schur complements, in place, to the same inverse."""
+    a = np.random.default_rng(1).random((n, n)).astype(np.float32)
+    g = a @ a.T + n * np.eye(n, dtype=np.float32)
+    work = g.copy()
+    inverse = spd_inverse(work, max_rows=max_rows)
+    assert np.shares_memory(inverse, work)
+    np.testing.assert_allclose(inverse, inverse.T, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(inverse, np.linalg.inv(g.astype(np.float64)), rtol=1e-3, atol=1e-9)
+
+
 def test_ease_head_only_covers_most_read_papers():
     x = sp.csr_matrix(np.array([[1, 1, 1, 0]] * 3 + [[1, 1, 0, 1]], np.float32))
     e = ease_neighbours(x, regularization=1.0, max_items=2, k=5)
