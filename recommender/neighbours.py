@@ -199,10 +199,10 @@ def topk_product(
     return s
 
 
-# The most rows LAPACK inverts in one call. SciPy's LAPACK indexes with 32-bit integers, and its
-# float32 Cholesky crashed the process (a segmentation fault) on matrices of 24,000 and 26,523
-# rows here (23,000 worked: 4 bytes x rows^2 must stay under 2 GiB); larger matrices are
-# inverted a block at a time (:func:`_spd_inverse_by_blocks`).
+# The most rows LAPACK inverts in one call (1 GiB of float32). SciPy's float32 Cholesky crashed
+# the process (a segmentation fault) on matrices of 24,000 and 26,523 rows here, and numpy's
+# threaded products on results of that size; 23,000 rows worked (under 2 GiB). Larger matrices
+# are inverted a block at a time (:func:`_spd_inverse_by_blocks`).
 LAPACK_MAX_ROWS = 16_384
 
 
@@ -237,16 +237,17 @@ def _spd_inverse_by_blocks(g: np.ndarray, max_rows: int) -> np.ndarray:
     complement of its leading block: with ``g = [[A, B], [B', D]]``, ``W = A^-1 B`` and
     ``S = D - B' W``, the inverse is ``[[A^-1 + W S^-1 W', -W S^-1], [-S^-1 W', S^-1]]``.
     ``A`` and ``S`` (half the rows each) go to :func:`spd_inverse` (by blocks again if still
-    too large); the products are numpy's, whose BLAS indexes with 64-bit integers.
-    Overwrites ``g`` and returns it."""
+    too large), and no product's result is larger than ``max_rows`` squared
+    (:func:`_matmul_by_rows`). Overwrites ``g`` and returns it."""
     m = g.shape[0] // 2
+    cap = max_rows * max_rows
     a_inv = spd_inverse(np.array(g[:m, :m]), max_rows)
-    w = a_inv @ g[:m, m:]
+    w = _matmul_by_rows(a_inv, g[:m, m:], cap)
     schur = g[m:, m:]
-    schur -= g[:m, m:].T @ w
+    _matmul_by_rows(g[:m, m:].T, w, cap, out=schur, accumulate=-1)
     s_inv = spd_inverse(np.array(schur), max_rows)
-    corner = w @ s_inv  # W S^-1: minus the top-right block
-    a_inv += corner @ w.T
+    corner = _matmul_by_rows(w, s_inv, cap)  # W S^-1: minus the top-right block
+    _matmul_by_rows(corner, w.T, cap, out=a_inv, accumulate=1)
     del w
     g[:m, :m] = a_inv
     del a_inv
@@ -254,6 +255,30 @@ def _spd_inverse_by_blocks(g: np.ndarray, max_rows: int) -> np.ndarray:
     g[m:, :m] = g[:m, m:].T
     g[m:, m:] = s_inv
     return g
+
+
+def _matmul_by_rows(
+    a: np.ndarray,
+    b: np.ndarray,
+    max_entries: int,
+    out: np.ndarray | None = None,
+    accumulate: int = 0,
+) -> np.ndarray:
+    """``a @ b``, a block of ``a``'s rows at a time so that no product's result holds more
+    than ``max_entries`` (numpy's threaded float32 products crashed here on results past
+    2 GiB): into a new array, or added to ``out`` (``accumulate`` 1) or taken from it (-1)."""
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    rows = max(1, max_entries // max(1, b.shape[1]))
+    for lo in range(0, a.shape[0], rows):
+        hi = lo + rows
+        if accumulate == 0:
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+        elif accumulate > 0:
+            out[lo:hi] += a[lo:hi] @ b
+        else:
+            out[lo:hi] -= a[lo:hi] @ b
+    return out
 
 
 # What fitting EASE over n papers holds at its peak, per entry of its n x n dense matrix: the
