@@ -178,7 +178,7 @@ def add_papers_and_publish(db: sqlite_utils.Database, store: ModelStore) -> dict
             added_seconds=round(time.perf_counter() - started, 3),
         )
         version = store.publish(write, release)
-        return {"version": version, **release, "added": len(paper_ids)}
+        return {**store.release(version), "added": len(paper_ids)}  # as published: its time
 
 
 def add_new_papers_now(trainer: Trainer, serving: Any = None) -> None:

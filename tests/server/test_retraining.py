@@ -96,6 +96,26 @@ def test_a_large_deployment_keeps_to_its_events_budget(home):
     assert sched.due(db) == "30 new events"
 
 
+def test_adding_papers_answers_with_the_release_it_published(home):
+    """What an addition of papers returns is the release it published, its publication time
+    included, not the facts of the version it started from (a training published long ago)."""
+    tmp_path, db = home
+    store = ModelStore(tmp_path / "models")
+    opens(db, "alice", ["seed:p1", "seed:p2"])
+    trained = train_and_publish(db, store)
+    path = store.folder(trained["version"]) / "release.json"
+    path.write_text(
+        json.dumps(
+            {**store.release(trained["version"]), "published_at": "2026-01-01T00:00:00+00:00"}
+        )
+    )
+    storage.upsert_papers(db, [{**p, "paper_id": p["id"]} for p in synthetic_papers(42)[40:]])
+    added = add_papers_and_publish(db, store)
+    assert added["added"] == 2
+    assert added == {**store.release(added["version"]), "added": 2}
+    assert added["published_at"] != "2026-01-01T00:00:00+00:00"
+
+
 def test_new_papers_join_the_model_without_a_retrain(home):
     tmp_path, db = home
     sched = scheduler(tmp_path)
