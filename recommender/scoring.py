@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .sparse_utils import dense_block, member, sparse_row_sum, unique_ints
+from .sparse_utils import dense_block, member, sorted_lookup, sparse_row_sum, unique_ints
 
 if TYPE_CHECKING:
     from .hybrid import HybridRecommender
@@ -475,8 +475,8 @@ def _over(items: np.ndarray, every: bool, cols: np.ndarray, vals: np.ndarray) ->
 def _at(cols: np.ndarray, vals: np.ndarray, where: np.ndarray) -> np.ndarray:
     """The values of the sparse vector (``cols`` sorted, ``vals``) at ``where`` (0 where it
     has none)."""
-    at = np.minimum(np.searchsorted(cols, where), cols.size - 1)
-    return np.where(cols[at] == where, vals[at], 0.0)
+    at, found = sorted_lookup(cols, where)
+    return np.where(found, vals[at], 0.0)
 
 
 def _scaled(x: np.ndarray) -> tuple[np.ndarray, float]:
