@@ -11,7 +11,8 @@ The functions are compiled on first use and the machine code is kept in numba's 
 (beside this file, or in the user's cache folder when that is not writable; see
 :func:`compiled`), so only the first process after an install pays the compilation. (A
 candidate's exact text score stays with scipy: that loop is bound by memory, and scipy's is
-faster there.) :func:`scratch` and :func:`slots` hand each thread its own work vectors.
+faster there.) :func:`work_vector` hands each thread its own work vectors (:func:`scratch`,
+:func:`slots`, the text model's query).
 """
 
 from __future__ import annotations
@@ -34,30 +35,29 @@ def compiled(function):
         return njit(nogil=True)(function)
 
 
-def _pool() -> dict:
+def work_vector(name: str, n: int, dtype: type, fill: float = 0) -> np.ndarray:
+    """This thread's work vector ``name`` of length ``n``, made holding ``fill``: whoever uses
+    it leaves it holding ``fill`` again, so no request pays for allocating and clearing one
+    over every paper (or term). One per name, length and thread: a request uses the same
+    name over papers and over terms."""
     pool = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
-    return pool
+    found = pool.get((name, n))
+    if found is None:
+        found = pool[(name, n)] = np.full(n, fill, dtype)
+    return found
 
 
 def scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
     """This thread's zeroed work vectors of length ``n`` (float64 sums, uint8 marks) for
     :func:`add_rows`; :func:`take` leaves them zeroed again."""
-    pool = _pool()
-    found = pool.get(("sums", n))
-    if found is None:
-        found = pool[("sums", n)] = (np.zeros(n, np.float64), np.zeros(n, np.uint8))
-    return found
+    return work_vector("sums", n, np.float64), work_vector("marks", n, np.uint8)
 
 
 def slots(n: int) -> np.ndarray:
     """This thread's work vector of length ``n`` holding -1, for :func:`block`."""
-    pool = _pool()
-    found = pool.get(("slots", n))
-    if found is None:
-        found = pool[("slots", n)] = np.full(n, -1, np.int32)
-    return found
+    return work_vector("slots", n, np.int32, -1)
 
 
 @compiled

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from . import kernels
 from .sparse_utils import (
     dense_block,
     l2_rows,
@@ -99,7 +99,6 @@ class TextModel:
         self.matrix_t = sp.csr_matrix((0, 0), dtype=np.float32)
         self.genericness = np.zeros(0, np.float32)
         self.hashes = np.zeros(0, np.uint64)
-        self._local = threading.local()
         self._term_names: tuple[TfidfVectorizer, np.ndarray] | None = (
             None  # (vectorizer, its vocabulary)
         )
@@ -353,13 +352,9 @@ class TextModel:
             query[terms] = 0.0
 
     def _query_buffer(self) -> np.ndarray:
-        """A zeroed float32 vector over the vocabulary, one per thread (allocating and zeroing
-        one per query costs more than reading the query's rows)."""
-        local = self._local
-        buffer = getattr(local, "query", None)
-        if buffer is None or buffer.size != self.n_terms:
-            buffer = local.query = np.zeros(self.n_terms, np.float32)
-        return buffer
+        """A zeroed float32 vector over the vocabulary, this thread's (allocating and zeroing
+        one per query costs more than reading the query's rows); left zeroed after use."""
+        return kernels.work_vector("query", self.n_terms, np.float32)
 
     def nearest(
         self, rows: np.ndarray, allowed: np.ndarray, k: int, budget: int, chunk: int = 512

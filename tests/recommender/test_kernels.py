@@ -83,3 +83,23 @@ def test_a_function_numba_cannot_cache_is_compiled_without_a_cache():
     namespace: dict = {}
     exec("def twice(x):\n    return 2 * x\n", namespace)  # no file: nowhere to keep a cache
     assert kernels.compiled(namespace["twice"])(21) == 42
+
+
+def test_each_thread_keeps_one_work_vector_per_name_and_length():
+    import threading
+
+    first = kernels.work_vector("test-query", 50, np.float32)
+    assert first.dtype == np.float32 and first.shape == (50,) and not first.any()
+    first[3] = 1.0  # a caller that did not clean up: the same vector comes back as it was left
+    assert kernels.work_vector("test-query", 50, np.float32) is first
+    assert kernels.work_vector("test-slots", 50, np.int32, -1).tolist() == [-1] * 50
+    # one over papers and one over terms live side by side
+    other = kernels.work_vector("test-query", 60, np.float32)
+    assert other.shape == (60,) and kernels.work_vector("test-query", 50, np.float32) is first
+    elsewhere = []
+    thread = threading.Thread(
+        target=lambda: elsewhere.append(kernels.work_vector("test-query", 60, np.float32))
+    )
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not other
