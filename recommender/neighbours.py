@@ -244,10 +244,10 @@ def _spd_inverse_by_blocks(g: np.ndarray, max_rows: int) -> np.ndarray:
     a_inv = spd_inverse(np.array(g[:m, :m]), max_rows)
     w = _matmul_by_rows(a_inv, g[:m, m:], cap)
     schur = g[m:, m:]
-    _matmul_by_rows(g[:m, m:].T, w, cap, out=schur, accumulate=-1)
+    _matmul_by_rows(g[:m, m:].T, w, cap, out=schur, combine=np.subtract)
     s_inv = spd_inverse(np.array(schur), max_rows)
     corner = _matmul_by_rows(w, s_inv, cap)  # W S^-1: minus the top-right block
-    _matmul_by_rows(corner, w.T, cap, out=a_inv, accumulate=1)
+    _matmul_by_rows(corner, w.T, cap, out=a_inv, combine=np.add)
     del w
     g[:m, :m] = a_inv
     del a_inv
@@ -262,22 +262,21 @@ def _matmul_by_rows(
     b: np.ndarray,
     max_entries: int,
     out: np.ndarray | None = None,
-    accumulate: int = 0,
+    combine: np.ufunc | None = None,
 ) -> np.ndarray:
     """``a @ b``, a block of ``a``'s rows at a time so that no product's result holds more
     than ``max_entries`` (numpy's threaded float32 products crashed here on results past
-    2 GiB): into a new array, or added to ``out`` (``accumulate`` 1) or taken from it (-1)."""
+    2 GiB): into ``out`` (a new array when None), or, with ``combine`` (``np.add``,
+    ``np.subtract``), combined with what ``out`` holds."""
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     rows = max(1, max_entries // max(1, b.shape[1]))
     for lo in range(0, a.shape[0], rows):
         hi = lo + rows
-        if accumulate == 0:
+        if combine is None:
             np.matmul(a[lo:hi], b, out=out[lo:hi])
-        elif accumulate > 0:
-            out[lo:hi] += a[lo:hi] @ b
         else:
-            out[lo:hi] -= a[lo:hi] @ b
+            combine(out[lo:hi], a[lo:hi] @ b, out=out[lo:hi])
     return out
 
 
